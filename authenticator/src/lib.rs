@@ -1,0 +1,2 @@
+//! CTAP 2.1 authenticator core.
+#![forbid(unsafe_code)]

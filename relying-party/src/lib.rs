@@ -1,0 +1,2 @@
+//! Placeholder; see the crate description.
+#![forbid(unsafe_code)]

@@ -1,0 +1,4 @@
+//! The softkey program.
+#![forbid(unsafe_code)]
+
+fn main() {}
