@@ -1,2 +1,30 @@
-//! CTAP 2.1 authenticator core.
+//! # softkey-authenticator: the CTAP 2.1 core
+//!
+//! A sans-I/O state machine that *is* the security key: it takes a CTAP2 request
+//! (the CBOR payload of a CTAPHID CBOR message) and the current time, and gives
+//! back either a response or "ask the user", then is resumed with the verdict.
+//!
+//! ```text
+//!  request bytes ─► commands::parse ─► typed Command ─► handler ─► Result<Response, StatusCode>
+//!                                                        │   ▲                     │
+//!                                          Outcome::AwaitUser  resume(verdict)     ▼
+//!                                                        ▼   │             canonical CBOR bytes
+//!                                                      runtime (presence prompt, keepalives)
+//! ```
+//!
+//! Capabilities come in through small traits: randomness (`rand_core::CryptoRng`),
+//! storage ([`store::Store`]). Nothing here reads a clock, a file or a socket.
+//!
+//! Spec: [CTAP 2.1](https://fidoalliance.org/specs/fido-v2.1-ps-20210615/fido-client-to-authenticator-protocol-v2.1-ps-20210615.html),
+//! §6 (authenticator API), §8 (message encoding), §6.1–§6.3 and §6.6–§6.9 for the
+//! commands built here.
 #![forbid(unsafe_code)]
+
+pub mod cbor;
+pub mod credential;
+pub mod crypto;
+pub mod secret;
+pub mod status;
+pub mod store;
+
+pub use status::StatusCode;

@@ -1,0 +1,250 @@
+//! The storage capability: what the core needs to keep across requests and power cycles.
+//!
+//! The core never touches files. Everything persistent goes through [`Store`]:
+//! discoverable credentials, a global signature counter for non-discoverable
+//! credentials, the device secret that wraps credential IDs, and opaque settings
+//! (PIN state, configuration) that the core encodes itself. The vault crate
+//! implements it on SQLite; [`MemoryStore`] is the in-memory double for tests,
+//! fuzzing and ephemeral simulators.
+//!
+//! Contract: a method that returns `Ok` has made its change durable. A failed
+//! method changes nothing.
+
+use std::collections::BTreeMap;
+
+use crate::credential::StoredCredential;
+use crate::secret::{Secret32, SecretBytes};
+use crate::status::StatusCode;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// No room for another discoverable credential.
+    #[error("credential storage is full")]
+    Full,
+    /// The backing storage failed (I/O, database).
+    #[error("storage failure: {0}")]
+    Io(String),
+    /// Stored data failed its integrity check or could not be decoded.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl From<StoreError> for StatusCode {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Full => StatusCode::KeyStoreFull,
+            StoreError::Io(_) | StoreError::Corrupt(_) => StatusCode::Other,
+        }
+    }
+}
+
+/// Names of the opaque settings the core keeps in the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum SettingKey {
+    /// PIN state (hash, retries, minimum length, force-change flag).
+    PinState,
+    /// Authenticator configuration (alwaysUv, …).
+    Config,
+    /// The serialized large-blob array.
+    LargeBlobArray,
+}
+
+impl SettingKey {
+    /// A stable name, usable as a database key. Never reuse a name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::PinState => "pin_state",
+            Self::Config => "config",
+            Self::LargeBlobArray => "large_blob_array",
+        }
+    }
+}
+
+/// Persistent state of one authenticator.
+pub trait Store {
+    /// The 256-bit device secret from which credential-ID wrap keys are derived.
+    /// It exists from the store's creation; [`Store::wipe`] replaces it.
+    fn device_secret(&mut self) -> Result<Secret32, StoreError>;
+
+    /// Discoverable credentials of one relying party (by SHA-256 of its id).
+    fn discoverable_for_rp(
+        &mut self,
+        rp_id_hash: &[u8; 32],
+    ) -> Result<Vec<StoredCredential>, StoreError>;
+
+    /// One discoverable credential by its id.
+    fn discoverable_by_id(
+        &mut self,
+        credential_id: &[u8],
+    ) -> Result<Option<StoredCredential>, StoreError>;
+
+    /// Every discoverable credential (credential management, `vault list`).
+    fn all_discoverable(&mut self) -> Result<Vec<StoredCredential>, StoreError>;
+
+    /// Number of discoverable credentials.
+    fn discoverable_count(&mut self) -> Result<usize, StoreError>;
+
+    /// Stores a discoverable credential, durably. A credential with the same id is
+    /// updated; any other credential of the same relying party and user handle is
+    /// replaced (CTAP 2.1 §6.1.2 step 17).
+    fn put_discoverable(&mut self, credential: &StoredCredential) -> Result<(), StoreError>;
+
+    /// Deletes a discoverable credential; `Ok(false)` when there was none.
+    fn delete_discoverable(&mut self, credential_id: &[u8]) -> Result<bool, StoreError>;
+
+    /// Increments and returns the signature counter shared by non-discoverable
+    /// credentials (which have no row to keep their own).
+    fn next_global_counter(&mut self) -> Result<u32, StoreError>;
+
+    /// An opaque setting the core encoded itself.
+    fn setting(&mut self, key: SettingKey) -> Result<Option<SecretBytes>, StoreError>;
+
+    /// Writes (`Some`) or removes (`None`) a setting, durably.
+    fn put_setting(&mut self, key: SettingKey, value: Option<&[u8]>) -> Result<(), StoreError>;
+
+    /// Factory reset: deletes every credential and setting and replaces the device
+    /// secret with `new_device_secret`, so that no credential ID issued before
+    /// decrypts afterwards.
+    fn wipe(&mut self, new_device_secret: Secret32) -> Result<(), StoreError>;
+
+    /// How many more discoverable credentials fit, if the store knows.
+    fn remaining_capacity(&mut self) -> Option<usize> {
+        None
+    }
+}
+
+/// An in-memory [`Store`]: ephemeral simulators, tests and fuzzing.
+#[derive(Debug)]
+pub struct MemoryStore {
+    device_secret: Secret32,
+    credentials: Vec<StoredCredential>,
+    global_counter: u32,
+    settings: BTreeMap<SettingKey, SecretBytes>,
+    capacity: Option<usize>,
+}
+
+impl MemoryStore {
+    /// An empty store with the given device secret (draw it from a CSPRNG, or fix
+    /// it in tests that need stable credential IDs).
+    pub fn new(device_secret: Secret32) -> Self {
+        Self {
+            device_secret,
+            credentials: Vec::new(),
+            global_counter: 0,
+            settings: BTreeMap::new(),
+            capacity: None,
+        }
+    }
+
+    /// Limits the number of discoverable credentials (to test a full store).
+    pub fn with_capacity(mut self, capacity: usize) -> Self {
+        self.capacity = Some(capacity);
+        self
+    }
+}
+
+impl Store for MemoryStore {
+    fn device_secret(&mut self) -> Result<Secret32, StoreError> {
+        Ok(self.device_secret.duplicate())
+    }
+    fn discoverable_for_rp(
+        &mut self,
+        rp_id_hash: &[u8; 32],
+    ) -> Result<Vec<StoredCredential>, StoreError> {
+        Ok(self
+            .credentials
+            .iter()
+            .filter(|c| &c.rp_id_hash() == rp_id_hash)
+            .map(StoredCredential::duplicate)
+            .collect())
+    }
+
+    fn discoverable_by_id(
+        &mut self,
+        credential_id: &[u8],
+    ) -> Result<Option<StoredCredential>, StoreError> {
+        Ok(self
+            .credentials
+            .iter()
+            .find(|c| c.credential_id == credential_id)
+            .map(StoredCredential::duplicate))
+    }
+
+    fn all_discoverable(&mut self) -> Result<Vec<StoredCredential>, StoreError> {
+        Ok(self
+            .credentials
+            .iter()
+            .map(StoredCredential::duplicate)
+            .collect())
+    }
+
+    fn discoverable_count(&mut self) -> Result<usize, StoreError> {
+        Ok(self.credentials.len())
+    }
+
+    fn put_discoverable(&mut self, credential: &StoredCredential) -> Result<(), StoreError> {
+        if let Some(existing) = self
+            .credentials
+            .iter_mut()
+            .find(|c| c.credential_id == credential.credential_id)
+        {
+            *existing = credential.duplicate();
+            return Ok(());
+        }
+        let replaced = self
+            .credentials
+            .iter()
+            .position(|c| c.rp_id == credential.rp_id && c.user.id == credential.user.id);
+        if replaced.is_none() && self.capacity.is_some_and(|cap| self.credentials.len() >= cap) {
+            return Err(StoreError::Full);
+        }
+        if let Some(index) = replaced {
+            self.credentials.remove(index);
+        }
+        self.credentials.push(credential.duplicate());
+        Ok(())
+    }
+
+    fn delete_discoverable(&mut self, credential_id: &[u8]) -> Result<bool, StoreError> {
+        let before = self.credentials.len();
+        self.credentials.retain(|c| c.credential_id != credential_id);
+        Ok(self.credentials.len() != before)
+    }
+
+    fn next_global_counter(&mut self) -> Result<u32, StoreError> {
+        self.global_counter = self.global_counter.wrapping_add(1);
+        Ok(self.global_counter)
+    }
+
+    fn setting(&mut self, key: SettingKey) -> Result<Option<SecretBytes>, StoreError> {
+        Ok(self.settings.get(&key).map(SecretBytes::duplicate))
+    }
+
+    fn put_setting(&mut self, key: SettingKey, value: Option<&[u8]>) -> Result<(), StoreError> {
+        match value {
+            Some(bytes) => {
+                self.settings.insert(key, SecretBytes::from_slice(bytes));
+            }
+            None => {
+                self.settings.remove(&key);
+            }
+        }
+        Ok(())
+    }
+
+    fn wipe(&mut self, new_device_secret: Secret32) -> Result<(), StoreError> {
+        self.credentials.clear();
+        self.settings.clear();
+        self.global_counter = 0;
+        self.device_secret = new_device_secret;
+        Ok(())
+    }
+
+    fn remaining_capacity(&mut self) -> Option<usize> {
+        self.capacity
+            .map(|cap| cap.saturating_sub(self.credentials.len()))
+    }
+}
