@@ -1,1 +1,44 @@
-//! CTAPHID framing and backends.
+//! CTAPHID framing and its backends.
+//!
+//! softkey speaks CTAP over CTAPHID, the USB HID transport of FIDO security
+//! keys: messages travel as 64-byte reports on logical channels. This crate
+//! moves messages; it knows nothing of the CTAP2 commands inside them.
+//!
+//! ```text
+//!            device side                                    host side
+//!  reports ─► HidDevice::handle_report ─► DeviceEvent ─►  application
+//!  (UDP/UHID)   (assemble, channels,      (Request, Cancel,  (authenticator)
+//!                busy, lock, timeouts)      Wink)               │
+//!  reports ◄─ HidDevice::poll_report ◄── HidDevice::respond ◄──┘
+//!
+//!  HostClient::cbor ─► ctaphid::fragment ─► PacketIo::send ─► device
+//!  HostClient::cbor ◄─ host::Reassembler ◄─ PacketIo::recv ◄─ device
+//! ```
+//!
+//! - [`ctaphid`]: wire constants, packet parsing and fragmentation (pure).
+//! - [`HidDevice`]: the device-side state machine, sans-IO: time is passed in,
+//!   reports and events are polled out (like quinn-proto).
+//! - [`host`]: a sans-IO reassembler and a small blocking [`HostClient`] over
+//!   any [`PacketIo`].
+//! - [`udp`]: raw 64-byte reports over loopback UDP, the convention of
+//!   python-fido2-based test suites.
+//!
+//! Spec: CTAP 2.1 §11.2 "USB Human Interface Device (USB HID)",
+//! <https://fidoalliance.org/specs/fido-v2.1-ps-20210615/fido-client-to-authenticator-protocol-v2.1-ps-errata-20220621.html#usb>
+
+#![deny(unsafe_code)]
+
+pub mod ctaphid;
+mod device;
+pub mod host;
+pub mod udp;
+
+#[doc(hidden)]
+pub mod fuzzing;
+
+pub use ctaphid::{HidError, KeepaliveStatus, MAX_MESSAGE_LEN};
+pub use device::{
+    DeviceConfig, DeviceEvent, HidDevice, KEEPALIVE_INTERVAL, MAX_CHANNELS, MAX_LOCK_SECONDS,
+    MESSAGE_TIMEOUT, RequestKind,
+};
+pub use host::{HostClient, HostError, PacketIo};

@@ -1,0 +1,256 @@
+//! Raw CTAPHID reports over loopback UDP.
+//!
+//! The convention of python-fido2-based test suites (and the SoloKeys and
+//! OpenSK simulators): the device listens on `127.0.0.1:8111`; each datagram
+//! is one raw 64-byte report without a report-ID byte; the device answers to
+//! the address the last report came from (test tools send from
+//! `127.0.0.1:7112`). A datagram equal to [`POWER_CYCLE_MAGIC`] asks the
+//! device to simulate a power cycle and gets no reply.
+//!
+//! These backends only move reports; framing lives in [`crate::HidDevice`]
+//! and [`crate::host`].
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::time::Duration;
+
+use crate::ctaphid::REPORT_LEN;
+use crate::host::PacketIo;
+
+/// Where the device listens by default.
+pub const DEFAULT_DEVICE_ADDR: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8111);
+
+/// The datagram that means "simulate a power cycle".
+pub const POWER_CYCLE_MAGIC: [u8; REPORT_LEN] = [
+    0xac, 0x10, 0x52, 0xca, 0x95, 0xe5, 0x69, 0xde, 0x69, 0xe0, 0x2e, 0xbf, 0xf3, 0x33, 0x48, 0x5f,
+    0x13, 0xf9, 0xb2, 0xda, 0x34, 0xc5, 0xa8, 0xa3, 0x40, 0x52, 0x66, 0x97, 0xa9, 0xab, 0x2e, 0x0b,
+    0x39, 0x4d, 0x8d, 0x04, 0x97, 0x3c, 0x13, 0x40, 0x05, 0xbe, 0x1a, 0x01, 0x40, 0xbf, 0xf6, 0x04,
+    0x5b, 0xb2, 0x6e, 0xb7, 0x7a, 0x73, 0xea, 0xa4, 0x78, 0x13, 0xf6, 0xb4, 0x9a, 0x72, 0x50, 0xdc,
+];
+
+/// What the device received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UdpIncoming {
+    /// One output report from the host.
+    Report([u8; REPORT_LEN]),
+    /// The power-cycle magic.
+    PowerCycle,
+}
+
+/// Device side: a loopback UDP socket that receives and sends reports.
+#[derive(Debug)]
+pub struct UdpDevice {
+    socket: UdpSocket,
+    peer: Option<SocketAddr>,
+}
+
+impl UdpDevice {
+    /// Listen on `addr`, which must be a loopback address: the simulator
+    /// accepts commands from anyone who can reach the socket.
+    pub fn bind(addr: SocketAddr) -> io::Result<Self> {
+        if !addr.ip().is_loopback() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("refusing to expose a CTAPHID device on non-loopback address {addr}"),
+            ));
+        }
+        let socket = UdpSocket::bind(addr)?;
+        tracing::debug!(%addr, "UDP device listening");
+        Ok(Self { socket, peer: None })
+    }
+
+    /// The bound address (useful after binding port 0).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
+    /// The address replies go to, once a report has arrived.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
+    /// Wait for the next datagram: up to `timeout`, or forever with `None`.
+    /// `Ok(None)` on timeout. Datagrams that are not 64 bytes are skipped.
+    pub fn recv(&mut self, timeout: Option<Duration>) -> io::Result<Option<UdpIncoming>> {
+        // A zero timeout would mean "block forever" to the OS: poll briefly.
+        let timeout = timeout.map(|timeout| timeout.max(Duration::from_millis(1)));
+        self.socket.set_read_timeout(timeout)?;
+        // One byte more than a report, to notice longer datagrams.
+        let mut buffer = [0u8; REPORT_LEN + 1];
+        loop {
+            let (len, from) = match self.socket.recv_from(&mut buffer) {
+                Ok(received) => received,
+                Err(error) if is_timeout(&error) => return Ok(None),
+                Err(error) => return Err(error),
+            };
+            if len != REPORT_LEN {
+                tracing::debug!(len, %from, "ignoring datagram that is not one report");
+                continue;
+            }
+            self.peer = Some(from);
+            let mut report = [0u8; REPORT_LEN];
+            report.copy_from_slice(&buffer[..REPORT_LEN]);
+            if report == POWER_CYCLE_MAGIC {
+                return Ok(Some(UdpIncoming::PowerCycle));
+            }
+            return Ok(Some(UdpIncoming::Report(report)));
+        }
+    }
+
+    /// Send one input report to the host the last report came from.
+    pub fn send(&mut self, report: &[u8; REPORT_LEN]) -> io::Result<()> {
+        let peer = self.peer.ok_or_else(|| {
+            io::Error::new(io::ErrorKind::NotConnected, "no host has sent a report yet")
+        })?;
+        self.socket.send_to(report, peer)?;
+        Ok(())
+    }
+}
+
+/// Host side: a UDP socket connected to a device.
+#[derive(Debug)]
+pub struct UdpHost {
+    socket: UdpSocket,
+}
+
+impl UdpHost {
+    /// Bind an ephemeral loopback port and talk to `device`.
+    pub fn connect(device: SocketAddr) -> io::Result<Self> {
+        Self::connect_from(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0), device)
+    }
+
+    /// Bind `local` (e.g. `127.0.0.1:7112`) and talk to `device`.
+    pub fn connect_from(local: SocketAddr, device: SocketAddr) -> io::Result<Self> {
+        let socket = UdpSocket::bind(local)?;
+        socket.connect(device)?;
+        Ok(Self { socket })
+    }
+
+    /// The bound local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
+    /// Ask the device to simulate a power cycle (no reply).
+    pub fn power_cycle(&mut self) -> io::Result<()> {
+        self.socket.send(&POWER_CYCLE_MAGIC)?;
+        Ok(())
+    }
+}
+
+impl PacketIo for UdpHost {
+    fn send(&mut self, report: &[u8; REPORT_LEN]) -> io::Result<()> {
+        self.socket.send(report)?;
+        Ok(())
+    }
+
+    fn recv(&mut self, timeout: Duration) -> io::Result<Option<[u8; REPORT_LEN]>> {
+        self.socket
+            .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
+        let mut buffer = [0u8; REPORT_LEN + 1];
+        loop {
+            match self.socket.recv(&mut buffer) {
+                Ok(REPORT_LEN) => {
+                    let mut report = [0u8; REPORT_LEN];
+                    report.copy_from_slice(&buffer[..REPORT_LEN]);
+                    return Ok(Some(report));
+                }
+                Ok(len) => tracing::debug!(len, "ignoring datagram that is not one report"),
+                Err(error) if is_timeout(&error) => return Ok(None),
+                Err(error) => return Err(error),
+            }
+        }
+    }
+}
+
+fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::{DeviceConfig, HidDevice, HostClient};
+
+    #[test]
+    fn magic_matches_the_published_hex() {
+        let hex = "ac1052ca95e569de69e02ebff333485f13f9b2da34c5a8a340526697a9ab2e0b\
+                   394d8d04973c134005be1a0140bff6045bb26eb77a73eaa47813f6b49a7250dc";
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+            .collect();
+        assert_eq!(bytes, POWER_CYCLE_MAGIC);
+    }
+
+    #[test]
+    fn refuses_non_loopback_bind() {
+        let error = UdpDevice::bind("0.0.0.0:0".parse().expect("addr")).expect_err("refused");
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn init_ping_and_power_cycle_over_loopback() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+
+        let mut device = UdpDevice::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        let device_addr = device.local_addr().expect("addr");
+        let done = Arc::new(AtomicBool::new(false));
+        let serve = std::thread::spawn({
+            let done = Arc::clone(&done);
+            move || {
+                let mut hid = HidDevice::new(DeviceConfig::default());
+                let mut power_cycles = 0;
+                while !done.load(Ordering::Relaxed) {
+                    let incoming = device
+                        .recv(Some(Duration::from_millis(20)))
+                        .expect("device recv");
+                    match incoming {
+                        None => continue,
+                        Some(UdpIncoming::PowerCycle) => {
+                            power_cycles += 1;
+                            hid.power_cycle();
+                        }
+                        Some(UdpIncoming::Report(report)) => {
+                            hid.handle_report(&report, Instant::now());
+                        }
+                    }
+                    while let Some(report) = hid.poll_report() {
+                        device.send(&report).expect("device send");
+                    }
+                }
+                power_cycles
+            }
+        });
+
+        let host = UdpHost::connect(device_addr).expect("connect");
+        // A datagram that is not one report is ignored by the device.
+        host.socket.send(&[0x01; 10]).expect("send short datagram");
+        let mut client = HostClient::new(host);
+        client.set_timeout(Duration::from_secs(2));
+        let first = client.init().expect("init");
+        assert_eq!(client.ping(b"over udp").expect("ping"), b"over udp");
+
+        client.io_mut().power_cycle().expect("power cycle");
+        // The old channel is gone after the power cycle.
+        let error = client.ping(b"stale").expect_err("channel forgotten");
+        assert_eq!(
+            error.hid_error(),
+            Some(crate::HidError::InvalidChannel),
+            "{error}"
+        );
+        let second = client.init().expect("re-init");
+        assert_ne!(first.cid, second.cid);
+        assert_eq!(client.ping(&[0x55; 200]).expect("ping"), vec![0x55; 200]);
+
+        done.store(true, Ordering::Relaxed);
+        assert_eq!(serve.join().expect("device thread"), 1);
+    }
+}
