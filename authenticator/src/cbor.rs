@@ -227,7 +227,7 @@ pub fn is_canonical(bytes: &[u8]) -> bool {
                 let (&b, rest) = rest.split_first()?;
                 (u64::from(b), rest)
             }
-            25 | 26 | 27 => {
+            25..=27 => {
                 let n = 1usize << (info - 24);
                 if rest.len() < n {
                     return None;
@@ -278,10 +278,10 @@ pub fn is_canonical(bytes: &[u8]) -> bool {
                 for _ in 0..arg {
                     let after_key = item(rest, depth + 1)?;
                     let key = &rest[..rest.len() - after_key.len()];
-                    if let Some(prev) = previous {
-                        if canonical_key_order(prev, key) != Ordering::Less {
-                            return None;
-                        }
+                    if let Some(prev) = previous
+                        && canonical_key_order(prev, key) != Ordering::Less
+                    {
+                        return None;
                     }
                     previous = Some(key);
                     rest = item(after_key, depth + 1)?;
@@ -313,7 +313,10 @@ mod tests {
     fn truncated_input_is_invalid_cbor() {
         assert_eq!(decode(&[0xa1, 0x01]), Err(StatusCode::InvalidCbor));
         assert_eq!(decode(&[]), Err(StatusCode::InvalidCbor));
-        assert_eq!(decode(&[0x5a, 0xff, 0xff, 0xff, 0xff]), Err(StatusCode::InvalidCbor));
+        assert_eq!(
+            decode(&[0x5a, 0xff, 0xff, 0xff, 0xff]),
+            Err(StatusCode::InvalidCbor)
+        );
     }
 
     #[test]
@@ -336,18 +339,29 @@ mod tests {
         let encoded = encode(map);
         assert_eq!(
             encoded,
-            [0xa5, 0x01, 0x00, 0x03, 0x00, 0x20, 0x00, 0x21, 0x00, 0x22, 0x00]
+            [
+                0xa5, 0x01, 0x00, 0x03, 0x00, 0x20, 0x00, 0x21, 0x00, 0x22, 0x00
+            ]
         );
         assert!(is_canonical(&encoded));
     }
 
     #[test]
     fn canonical_order_sorts_text_keys_shorter_first() {
-        let map = Value::Map(vec![(text("up"), int(0)), (text("rk"), int(0)), (text("plat"), int(0))]);
+        let map = Value::Map(vec![
+            (text("up"), int(0)),
+            (text("rk"), int(0)),
+            (text("plat"), int(0)),
+        ]);
         let encoded = encode(map);
         let decoded = decode(&encoded).unwrap();
-        let Value::Map(entries) = decoded else { panic!() };
-        let keys: Vec<_> = entries.iter().map(|(k, _)| k.as_text().unwrap().to_owned()).collect();
+        let Value::Map(entries) = decoded else {
+            panic!()
+        };
+        let keys: Vec<_> = entries
+            .iter()
+            .map(|(k, _)| k.as_text().unwrap().to_owned())
+            .collect();
         assert_eq!(keys, ["rk", "up", "plat"]);
     }
 

@@ -125,7 +125,10 @@ impl StoredCredential {
             sign_count: self.sign_count,
             cred_protect: self.cred_protect,
             cred_random_with_uv: self.cred_random_with_uv.as_ref().map(Secret32::duplicate),
-            cred_random_without_uv: self.cred_random_without_uv.as_ref().map(Secret32::duplicate),
+            cred_random_without_uv: self
+                .cred_random_without_uv
+                .as_ref()
+                .map(Secret32::duplicate),
             cred_blob: self.cred_blob.clone(),
             large_blob_key: self.large_blob_key.as_ref().map(Secret32::duplicate),
             discoverable: self.discoverable,
@@ -193,19 +196,27 @@ impl StoredCredential {
             }
         }
         let text_opt = |v: Option<Value>| v.map(cbor::into_text).transpose();
-        let credential_id = map.take(1).map(cbor::into_bytes).transpose()?.unwrap_or_default();
+        let credential_id = map
+            .take(1)
+            .map(cbor::into_bytes)
+            .transpose()?
+            .unwrap_or_default();
         let rp_id = text_opt(map.take(2))?.unwrap_or_default();
         let rp_name = text_opt(map.take(3))?;
         let user = UserEntity {
-            id: map.take(4).map(cbor::into_bytes).transpose()?.unwrap_or_default(),
+            id: map
+                .take(4)
+                .map(cbor::into_bytes)
+                .transpose()?
+                .unwrap_or_default(),
             name: text_opt(map.take(5))?,
             display_name: text_opt(map.take(6))?,
         };
         let algorithm = Algorithm::from_cose_id(cbor::as_i64(&map.require(7)?)?)
             .ok_or(CredentialDecodeError::InvalidKey)?;
         let key_bytes = SecretBytes::new(cbor::into_bytes(map.require(8)?)?);
-        let private_key =
-            PrivateKey::from_bytes(algorithm, key_bytes).ok_or(CredentialDecodeError::InvalidKey)?;
+        let private_key = PrivateKey::from_bytes(algorithm, key_bytes)
+            .ok_or(CredentialDecodeError::InvalidKey)?;
         let sign_count = map
             .take(9)
             .map(|v| cbor::as_u64(&v))
@@ -278,7 +289,11 @@ impl StoredCredential {
     /// Opens a sealed credential ID made by this authenticator for `rp_id_hash`;
     /// `None` for any other ID (another relying party, another device, tampered,
     /// or a discoverable credential's ID).
-    pub fn open_id(credential_id: &[u8], device_secret: &Secret32, rp_id_hash: &[u8; 32]) -> Option<Self> {
+    pub fn open_id(
+        credential_id: &[u8],
+        device_secret: &Secret32,
+        rp_id_hash: &[u8; 32],
+    ) -> Option<Self> {
         let (&version, rest) = credential_id.split_first()?;
         if version != SEALED_ID_V1 || rest.len() < NONCE_LEN + TAG_LEN {
             return None;
@@ -377,7 +392,11 @@ mod tests {
         assert_eq!(back.sign_count, 7);
         assert_eq!(back.cred_protect, 2);
         assert_eq!(back.cred_blob.as_deref(), Some(&b"blob"[..]));
-        assert!(back.private_key.secret_bytes().ct_eq(credential.private_key.secret_bytes().expose_secret()));
+        assert!(
+            back.private_key
+                .secret_bytes()
+                .ct_eq(credential.private_key.secret_bytes().expose_secret())
+        );
     }
 
     #[test]

@@ -124,9 +124,9 @@ impl PrivateKey {
                 let x = point.x().ok_or(StatusCode::Other)?;
                 let y = point.y().ok_or(StatusCode::Other)?;
                 Ok(Value::Map(vec![
-                    (cbor::int(1), cbor::int(2)),   // kty: EC2
-                    (cbor::int(3), cbor::int(-7)),  // alg: ES256
-                    (cbor::int(-1), cbor::int(1)),  // crv: P-256
+                    (cbor::int(1), cbor::int(2)),  // kty: EC2
+                    (cbor::int(3), cbor::int(-7)), // alg: ES256
+                    (cbor::int(-1), cbor::int(1)), // crv: P-256
                     (cbor::int(-2), cbor::bytes(x)),
                     (cbor::int(-3), cbor::bytes(y)),
                 ]))
@@ -180,8 +180,16 @@ mod tests {
     fn eddsa_signature_verifies_against_cose_key() {
         let key = PrivateKey::generate(Algorithm::EdDsa, &mut rng());
         let signature = key.sign(b"message").unwrap();
-        let Value::Map(entries) = key.cose_public_key().unwrap() else { panic!() };
-        let public: [u8; 32] = entries[3].1.as_bytes().unwrap().as_slice().try_into().unwrap();
+        let Value::Map(entries) = key.cose_public_key().unwrap() else {
+            panic!()
+        };
+        let public: [u8; 32] = entries[3]
+            .1
+            .as_bytes()
+            .unwrap()
+            .as_slice()
+            .try_into()
+            .unwrap();
         let verifying = ed25519_dalek::VerifyingKey::from_bytes(&public).unwrap();
         let signature = ed25519_dalek::Signature::from_slice(&signature).unwrap();
         verifying.verify_strict(b"message", &signature).unwrap();
@@ -189,7 +197,11 @@ mod tests {
 
     #[test]
     fn invalid_p256_scalar_is_rejected() {
-        assert!(PrivateKey::from_bytes(Algorithm::Es256, SecretBytes::from_slice(&[0; 32])).is_none());
-        assert!(PrivateKey::from_bytes(Algorithm::EdDsa, SecretBytes::from_slice(&[0; 31])).is_none());
+        assert!(
+            PrivateKey::from_bytes(Algorithm::Es256, SecretBytes::from_slice(&[0; 32])).is_none()
+        );
+        assert!(
+            PrivateKey::from_bytes(Algorithm::EdDsa, SecretBytes::from_slice(&[0; 31])).is_none()
+        );
     }
 }

@@ -20,11 +20,19 @@
 //! commands built here.
 #![forbid(unsafe_code)]
 
+pub mod authdata;
+mod authenticator;
 pub mod cbor;
+pub mod commands;
 pub mod credential;
 pub mod crypto;
+pub mod request;
 pub mod secret;
 pub mod status;
 pub mod store;
 
+pub use authenticator::{
+    AAGUID, Authenticator, Config, Context, NEXT_ASSERTION_TIMEOUT, Outcome, PromptAction,
+    RESET_WINDOW, UserPrompt, Verdict,
+};
 pub use status::StatusCode;

@@ -69,7 +69,9 @@ pub trait Store {
     /// It exists from the store's creation; [`Store::wipe`] replaces it.
     fn device_secret(&mut self) -> Result<Secret32, StoreError>;
 
-    /// Discoverable credentials of one relying party (by SHA-256 of its id).
+    /// Discoverable credentials of one relying party (by SHA-256 of its id),
+    /// oldest first (in the order they were first stored; an update keeps a
+    /// credential's place, a replacement for the same user is the newest).
     fn discoverable_for_rp(
         &mut self,
         rp_id_hash: &[u8; 32],
@@ -198,7 +200,11 @@ impl Store for MemoryStore {
             .credentials
             .iter()
             .position(|c| c.rp_id == credential.rp_id && c.user.id == credential.user.id);
-        if replaced.is_none() && self.capacity.is_some_and(|cap| self.credentials.len() >= cap) {
+        if replaced.is_none()
+            && self
+                .capacity
+                .is_some_and(|cap| self.credentials.len() >= cap)
+        {
             return Err(StoreError::Full);
         }
         if let Some(index) = replaced {
@@ -210,7 +216,8 @@ impl Store for MemoryStore {
 
     fn delete_discoverable(&mut self, credential_id: &[u8]) -> Result<bool, StoreError> {
         let before = self.credentials.len();
-        self.credentials.retain(|c| c.credential_id != credential_id);
+        self.credentials
+            .retain(|c| c.credential_id != credential_id);
         Ok(self.credentials.len() != before)
     }
 

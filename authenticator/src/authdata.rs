@@ -1,0 +1,57 @@
+//! Authenticator data (WebAuthn §6.1): rpIdHash ‖ flags ‖ signCount ‖
+//! attestedCredentialData? ‖ extensions?
+
+use ciborium::Value;
+
+use crate::cbor;
+
+/// User present.
+pub const FLAG_UP: u8 = 0x01;
+/// User verified.
+pub const FLAG_UV: u8 = 0x04;
+/// Attested credential data included.
+pub const FLAG_AT: u8 = 0x40;
+/// Extension data included.
+pub const FLAG_ED: u8 = 0x80;
+
+/// Builds authenticator data.
+pub struct AuthenticatorData<'a> {
+    /// SHA-256 of the RP ID.
+    pub rp_id_hash: [u8; 32],
+    /// UP/UV flags (AT and ED are set from the fields below).
+    pub flags: u8,
+    /// The signature counter.
+    pub sign_count: u32,
+    /// AAGUID, credential ID and COSE public key, for makeCredential.
+    pub attested: Option<(&'a [u8; 16], &'a [u8], Value)>,
+    /// Extension outputs, if any.
+    pub extensions: Option<Value>,
+}
+
+impl AuthenticatorData<'_> {
+    /// The serialized form.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut flags = self.flags;
+        if self.attested.is_some() {
+            flags |= FLAG_AT;
+        }
+        if self.extensions.is_some() {
+            flags |= FLAG_ED;
+        }
+        let mut out = Vec::with_capacity(37 + 200);
+        out.extend_from_slice(&self.rp_id_hash);
+        out.push(flags);
+        out.extend_from_slice(&self.sign_count.to_be_bytes());
+        if let Some((aaguid, credential_id, public_key)) = &self.attested {
+            out.extend_from_slice(*aaguid);
+            let len = u16::try_from(credential_id.len()).expect("credential IDs are short");
+            out.extend_from_slice(&len.to_be_bytes());
+            out.extend_from_slice(credential_id);
+            out.extend_from_slice(&cbor::encode(public_key.clone()));
+        }
+        if let Some(extensions) = &self.extensions {
+            out.extend_from_slice(&cbor::encode(extensions.clone()));
+        }
+        out
+    }
+}

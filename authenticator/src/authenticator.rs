@@ -1,0 +1,242 @@
+//! The authenticator state machine: requests in, replies or "ask the user" out.
+
+use std::time::{Duration, Instant};
+
+use crate::commands::{self, Command, Response};
+use crate::secret::Secret32;
+use crate::status::StatusCode;
+use crate::store::Store;
+
+/// softkey's AAGUID (one fixed value for every softkey authenticator):
+/// 6fe254e0-9452-4e0f-aab0-6472b68f1804.
+pub const AAGUID: [u8; 16] = [
+    0x6f, 0xe2, 0x54, 0xe0, 0x94, 0x52, 0x4e, 0x0f, 0xaa, 0xb0, 0x64, 0x72, 0xb6, 0x8f, 0x18, 0x04,
+];
+
+/// How long getNextAssertion state lives (CTAP 2.1 §6.3: 30 seconds).
+pub const NEXT_ASSERTION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long after power-up authenticatorReset is allowed (CTAP 2.1 §6.6).
+pub const RESET_WINDOW: Duration = Duration::from_secs(10);
+
+/// Fixed properties of an authenticator.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The AAGUID reported in attested credential data and getInfo.
+    pub aaguid: [u8; 16],
+    /// Reset is only allowed this long after power-up; `None` lifts the limit
+    /// (the simulator's choice, never the daily daemon's).
+    pub reset_window: Option<Duration>,
+    /// maxCredentialCountInList advertised in getInfo.
+    pub max_credential_count_in_list: usize,
+    /// firmwareVersion advertised in getInfo.
+    pub firmware_version: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            aaguid: AAGUID,
+            reset_window: Some(RESET_WINDOW),
+            max_credential_count_in_list: 16,
+            firmware_version: 1,
+        }
+    }
+}
+
+/// What the runtime must do next.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Send this CTAP2 response (status byte, then CBOR).
+    Reply(Vec<u8>),
+    /// Ask the person for presence; then call [`Authenticator::resume`].
+    AwaitUser(UserPrompt),
+}
+
+/// What the person is asked to approve.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserPrompt {
+    /// What approving does.
+    pub action: PromptAction,
+    /// The relying party concerned, if any.
+    pub rp_id: Option<String>,
+    /// The account concerned, if known.
+    pub user_name: Option<String>,
+}
+
+/// The kind of action the person approves with a touch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PromptAction {
+    /// Create a passkey.
+    Register,
+    /// Sign in.
+    SignIn,
+    /// Confirm a request that will fail anyway (exclude list hit, PIN probe),
+    /// so that a site cannot probe silently.
+    Acknowledge,
+    /// Erase every credential.
+    Reset,
+    /// Pick this authenticator among several.
+    Select,
+}
+
+/// The person's answer to a prompt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Approved (touched, clicked Allow).
+    Approved,
+    /// Refused.
+    Denied,
+    /// Nobody answered in time.
+    TimedOut,
+}
+
+/// A request waiting for the person.
+pub(crate) enum Pending {
+    /// makeCredential, resumed at its user-presence step.
+    MakeCredential(Box<commands::make_credential::Job>),
+    /// getAssertion, resumed at its user-presence step.
+    GetAssertion(Box<commands::get_assertion::Job>),
+    /// A request that ends with this status after the touch.
+    FailAfterTouch(StatusCode),
+    /// authenticatorReset.
+    Reset,
+    /// authenticatorSelection.
+    Selection,
+}
+
+/// Mutable state shared by the command handlers.
+pub struct Context<S: Store, R: rand_core::CryptoRng> {
+    pub(crate) config: Config,
+    pub(crate) store: S,
+    pub(crate) rng: R,
+    pub(crate) powered_up_at: Instant,
+    pub(crate) next_assertions: Option<commands::get_assertion::NextAssertions>,
+}
+
+/// A CTAP 2.1 authenticator.
+pub struct Authenticator<S: Store, R: rand_core::CryptoRng> {
+    ctx: Context<S, R>,
+    pending: Option<Pending>,
+}
+
+impl<S: Store, R: rand_core::CryptoRng> Authenticator<S, R> {
+    /// A powered-up authenticator over `store`, drawing randomness from `rng`.
+    pub fn new(config: Config, store: S, rng: R, now: Instant) -> Self {
+        Self {
+            ctx: Context {
+                config,
+                store,
+                rng,
+                powered_up_at: now,
+                next_assertions: None,
+            },
+            pending: None,
+        }
+    }
+
+    /// Handles one CTAP2 request (command byte + CBOR parameters).
+    pub fn handle(&mut self, request: &[u8], now: Instant) -> Outcome {
+        if self.pending.take().is_some() {
+            tracing::debug!("a new request replaces one that was waiting for the user");
+        }
+        let command = match commands::parse(request) {
+            Ok(command) => command,
+            Err(status) => {
+                tracing::debug!(%status, "request rejected while parsing");
+                self.ctx.next_assertions = None;
+                return Outcome::Reply(vec![status.code()]);
+            }
+        };
+        tracing::debug!(command = command.name(), "request");
+        if !matches!(command, Command::GetNextAssertion) {
+            self.ctx.next_assertions = None;
+        }
+        let step = commands::dispatch(&mut self.ctx, command, now);
+        self.finish_step(step)
+    }
+
+    /// Continues the request that was waiting for the person.
+    pub fn resume(&mut self, verdict: Verdict, now: Instant) -> Outcome {
+        let Some(pending) = self.pending.take() else {
+            return Outcome::Reply(vec![StatusCode::NoOperations.code()]);
+        };
+        let step = match verdict {
+            Verdict::Approved => commands::resume(&mut self.ctx, pending, now),
+            Verdict::Denied => Step::Done(Err(StatusCode::OperationDenied)),
+            Verdict::TimedOut => Step::Done(Err(StatusCode::UserActionTimeout)),
+        };
+        self.finish_step(step)
+    }
+
+    /// Cancels the request waiting for the person (CTAPHID CANCEL): its reply is
+    /// `CTAP2_ERR_KEEPALIVE_CANCEL`. `None` when nothing was waiting.
+    pub fn cancel(&mut self) -> Option<Vec<u8>> {
+        self.pending
+            .take()
+            .map(|_| vec![StatusCode::KeepaliveCancel.code()])
+    }
+
+    /// Whether a request is waiting for the person.
+    pub fn is_waiting(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// A power cycle: volatile state is forgotten, persistent state kept.
+    pub fn power_cycle(&mut self, now: Instant) {
+        self.pending = None;
+        self.ctx.next_assertions = None;
+        self.ctx.powered_up_at = now;
+    }
+
+    /// The store (for the runtime: listing credentials, closing a vault).
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.ctx.store
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.ctx.config
+    }
+
+    fn finish_step(&mut self, step: Step) -> Outcome {
+        match step {
+            Step::Done(result) => Outcome::Reply(encode_result(result)),
+            Step::AwaitUser(prompt, pending) => {
+                self.pending = Some(pending);
+                Outcome::AwaitUser(prompt)
+            }
+        }
+    }
+}
+
+/// Where a handler stopped.
+pub(crate) enum Step {
+    /// Finished.
+    Done(Result<Response, StatusCode>),
+    /// Needs the person.
+    AwaitUser(UserPrompt, Pending),
+}
+
+fn encode_result(result: Result<Response, StatusCode>) -> Vec<u8> {
+    match result {
+        Ok(response) => {
+            let mut out = vec![StatusCode::Ok.code()];
+            if let Some(value) = response.0 {
+                out.extend_from_slice(&crate::cbor::encode(value));
+            }
+            out
+        }
+        Err(status) => {
+            tracing::debug!(%status, "request failed");
+            vec![status.code()]
+        }
+    }
+}
+
+impl<S: Store, R: rand_core::CryptoRng> Context<S, R> {
+    /// A fresh 256-bit secret from the RNG.
+    pub(crate) fn random_secret(&mut self) -> Secret32 {
+        Secret32::random(&mut self.rng)
+    }
+}

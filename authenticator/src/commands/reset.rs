@@ -1,0 +1,40 @@
+//! authenticatorReset (CTAP 2.1 §6.6): erase everything, with a touch, soon
+//! after power-up.
+
+use std::time::Instant;
+
+use crate::authenticator::{Context, Pending, PromptAction, Step, UserPrompt};
+use crate::commands::Response;
+use crate::status::StatusCode;
+use crate::store::Store;
+
+pub(crate) fn start<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+    now: Instant,
+) -> Step {
+    // "If the request comes after 10 seconds of powering up, the authenticator
+    // returns CTAP2_ERR_NOT_ALLOWED."
+    if let Some(window) = ctx.config.reset_window
+        && now.saturating_duration_since(ctx.powered_up_at) > window
+    {
+        return Step::Done(Err(StatusCode::NotAllowed));
+    }
+    Step::AwaitUser(
+        UserPrompt {
+            action: PromptAction::Reset,
+            rp_id: None,
+            user_name: None,
+        },
+        Pending::Reset,
+    )
+}
+
+pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+) -> Result<Response, StatusCode> {
+    let new_secret = ctx.random_secret();
+    ctx.store.wipe(new_secret)?;
+    ctx.next_assertions = None;
+    tracing::info!("authenticator reset: credentials and settings erased, wrap key rotated");
+    Ok(Response::empty())
+}
