@@ -76,6 +76,11 @@ pub enum RequestKind {
     Msg,
 }
 
+/// Names one request handed to the application, so that a late answer
+/// cannot land on a newer request (see [`HidDevice::respond_to`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RequestId(u64);
+
 /// Something the application must act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceEvent {
@@ -115,6 +120,7 @@ struct Assembly {
 /// A request handed to the application and not yet answered.
 #[derive(Debug)]
 struct InFlight {
+    id: RequestId,
     cid: u32,
     kind: RequestKind,
     status: KeepaliveStatus,
@@ -198,9 +204,10 @@ impl Channels {
 ///   the lock is active, any other channel trying to send a message will
 ///   fail". `ERR_LOCK_REQUIRED` is never sent: no CTAPHID command requires a
 ///   lock. LOCK BCNT ≠ 1 → `ERR_INVALID_LEN`, seconds > 10 → `ERR_INVALID_PAR`.
-/// - `CTAPHID_CANCEL` is never answered. On the channel whose request is in
-///   flight it yields one [`DeviceEvent::Cancel`]; on the channel being
-///   assembled it discards the partial message; anywhere else it is ignored.
+/// - `CTAPHID_CANCEL` is never answered. On the channel whose CBOR request is
+///   in flight it yields one [`DeviceEvent::Cancel`]; anywhere else (no
+///   request, a MSG request, a message still being assembled, another
+///   channel, while locked) it is ignored, as §11.2.9.1.5 says.
 /// - An initialization packet (not INIT/CANCEL) on the channel being
 ///   assembled → `ERR_INVALID_SEQ` and the partial message is dropped; on the
 ///   channel whose request is in flight → `ERR_CHANNEL_BUSY`; from another
@@ -226,6 +233,8 @@ pub struct HidDevice {
     lock: Option<(u32, Instant)>,
     reports: VecDeque<[u8; REPORT_LEN]>,
     events: VecDeque<DeviceEvent>,
+    /// Requests handed out so far; never reset, so ids stay unique.
+    requests: u64,
 }
 
 impl HidDevice {
@@ -240,6 +249,7 @@ impl HidDevice {
             lock: None,
             reports: VecDeque::new(),
             events: VecDeque::new(),
+            requests: 0,
         }
     }
 
@@ -310,6 +320,11 @@ impl HidDevice {
     /// superseded by a re-INIT of its channel, or forgotten by
     /// [`power_cycle`](Self::power_cycle)). A payload over 7609 bytes cannot
     /// be framed and is replaced by `ERR_OTHER`.
+    ///
+    /// An application that answers later than the event loop that received
+    /// the request should use [`respond_to`](Self::respond_to): if the
+    /// request was aborted and a newer one arrived meanwhile, `respond` would
+    /// answer the newer one.
     pub fn respond(&mut self, payload: Vec<u8>, now: Instant) {
         self.expire_lock(now);
         let Transaction::Processing(in_flight) = std::mem::take(&mut self.transaction) else {
@@ -326,6 +341,27 @@ impl HidDevice {
                 tracing::warn!(%error, "response cannot be framed");
                 self.send_error(in_flight.cid, HidError::Other);
             }
+        }
+    }
+
+    /// Like [`respond`](Self::respond), but only if `request` is still the
+    /// one in flight; `false` if the answer was dropped.
+    pub fn respond_to(&mut self, request: RequestId, payload: Vec<u8>, now: Instant) -> bool {
+        if self.in_flight_request() != Some(request) {
+            tracing::debug!(?request, "response dropped: request no longer in flight");
+            return false;
+        }
+        self.respond(payload, now);
+        true
+    }
+
+    /// The request in flight. Read it right after polling its
+    /// [`DeviceEvent::Request`] (before the next `handle_*` call) to learn
+    /// its id; later, compare to learn whether it was aborted.
+    pub fn in_flight_request(&self) -> Option<RequestId> {
+        match &self.transaction {
+            Transaction::Processing(in_flight) => Some(in_flight.id),
+            _ => None,
         }
     }
 
@@ -448,17 +484,18 @@ impl HidDevice {
         }
     }
 
+    /// §11.2.9.1.5: "A CTAPHID_CANCEL received while no CTAPHID_CBOR request
+    /// is being processed, or on a non-active CID SHALL be ignored by the
+    /// authenticator", and the CANCEL itself is never answered.
     fn on_cancel(&mut self, cid: u32) {
         match &mut self.transaction {
-            Transaction::Processing(in_flight) if in_flight.cid == cid => {
+            Transaction::Processing(in_flight)
+                if in_flight.cid == cid && in_flight.kind == RequestKind::Cbor =>
+            {
                 if !in_flight.cancelled {
                     in_flight.cancelled = true;
                     self.events.push_back(DeviceEvent::Cancel { channel: cid });
                 }
-            }
-            Transaction::Assembling(assembly) if assembly.cid == cid => {
-                tracing::debug!(cid = format_args!("{cid:08x}"), "partial message cancelled");
-                self.transaction = Transaction::Idle;
             }
             _ => tracing::debug!(cid = format_args!("{cid:08x}"), "cancel ignored"),
         }
@@ -527,7 +564,9 @@ impl HidDevice {
                 } else {
                     RequestKind::Msg
                 };
+                self.requests += 1;
                 self.transaction = Transaction::Processing(InFlight {
+                    id: RequestId(self.requests),
                     cid,
                     kind,
                     status: KeepaliveStatus::Processing,

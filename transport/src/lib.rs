@@ -39,6 +39,6 @@ pub mod fuzzing;
 pub use ctaphid::{HidError, KeepaliveStatus, MAX_MESSAGE_LEN};
 pub use device::{
     DeviceConfig, DeviceEvent, HidDevice, KEEPALIVE_INTERVAL, MAX_CHANNELS, MAX_LOCK_SECONDS,
-    MESSAGE_TIMEOUT, RequestKind,
+    MESSAGE_TIMEOUT, RequestId, RequestKind,
 };
 pub use host::{HostClient, HostError, PacketIo};

@@ -205,6 +205,30 @@ fn reinit_aborts_the_request_in_flight() {
 }
 
 #[test]
+fn late_answer_to_an_aborted_request_cannot_reach_a_newer_one() {
+    let mut rig = rig();
+    let first = rig.allocate();
+    let second = rig.allocate();
+    rig.send_message(first, Command::Cbor, &[0x01]);
+    assert_eq!(rig.events().len(), 1);
+    let stale = rig.device.in_flight_request().expect("in flight");
+    rig.send(&init_packet(first, 0x06, 8, &NONCE));
+    rig.send_message(second, Command::Cbor, &[0x02]);
+    assert_eq!(rig.events().len(), 1);
+    rig.sent();
+    let current = rig.device.in_flight_request().expect("in flight");
+    assert_ne!(stale, current);
+    assert!(!rig.device.respond_to(stale, vec![0xaa], rig.now));
+    assert_eq!(rig.sent(), []);
+    assert!(rig.device.respond_to(current, vec![0x00], rig.now));
+    assert_eq!(rig.sent(), [(second, 0x10, vec![0x00])]);
+    assert!(
+        !rig.device.respond_to(current, vec![0x00], rig.now),
+        "answered once"
+    );
+}
+
+#[test]
 fn ping_echoes_any_length() {
     let mut rig = rig();
     let cid = rig.allocate();
@@ -518,15 +542,22 @@ fn cancel_elsewhere_is_ignored() {
 }
 
 #[test]
-fn cancel_during_assembly_drops_the_partial_message() {
+fn cancel_during_assembly_or_for_msg_is_ignored() {
     let mut rig = rig();
     let cid = rig.allocate();
-    rig.send(&init_packet(cid, 0x10, 100, &[1; 57]));
+    rig.send(&init_packet(cid, 0x01, 100, &[1; 57]));
     rig.send_message(cid, Command::Cancel, &[]);
-    assert_eq!(rig.device.poll_timeout(), None);
-    rig.send(&cont_packet(cid, 0));
+    assert_eq!(rig.sent(), [], "neither answered nor INVALID_SEQ");
+    let mut cont = cont_packet(cid, 0);
+    cont[5..5 + 43].fill(1);
+    rig.send(&cont);
+    assert_eq!(rig.sent(), [(cid, 0x01, vec![1; 100])], "assembly went on");
+
+    rig.send_message(cid, Command::Msg, &[0x00, 0x02, 0x03, 0x00]);
+    assert_eq!(rig.events().len(), 1);
+    rig.send_message(cid, Command::Cancel, &[]);
     assert_eq!(rig.sent(), []);
-    assert_eq!(rig.events(), []);
+    assert_eq!(rig.events(), [], "U2F requests cannot be cancelled");
 }
 
 #[test]
