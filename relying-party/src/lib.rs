@@ -1,2 +1,80 @@
-//! Placeholder; see the crate description.
+//! softkey-rp: a WebAuthn Level 3 relying party — verification library, SQLite
+//! credential store and a demo web server — that verifies what *any* authenticator
+//! sends. It knows nothing of softkey's authenticator; it is the other party.
+//!
+//! ```text
+//!   start_registration / start_authentication ──► options JSON (base64url) ──► browser
+//!          │ state (challenge, UV, algs)                                          │
+//!          ▼                                                                      ▼
+//!   ChallengeStore (single use, expiry)           PublicKeyCredential.toJSON() response
+//!          │ take(challenge)                                                      │
+//!          ▼                                                                      ▼
+//!   finish_registration:   clientDataJSON ─► authenticatorData ─► COSE key ─► attestation
+//!                          (type/challenge/   (rpIdHash, UP, UV,   (ES256,     (none, packed,
+//!                           origin/topOrigin)  BE/BS, AT)           EdDSA,      fido-u2f, x5c
+//!                                                                   RS256)      → trust anchors)
+//!          │ CredentialRecord                                                     │
+//!          ▼                                                                      │
+//!   store::Store (SQLite: users, credentials) ◄── finish_authentication: signature over
+//!                                                 authData ‖ SHA-256(clientDataJSON), counter
+//! ```
+//!
+//! Specification: [WebAuthn Level 3](https://www.w3.org/TR/webauthn-3/) —
+//! §5.1.8–5.1.9 options JSON forms, §5.8.1 client data, §6.1 authenticator data,
+//! §6.5 attestation, §7.1 registration, §7.2 authentication, §8.2 `packed`,
+//! §8.6 `fido-u2f`, §8.7 `none`; COSE keys per RFC 9052/9053.
+//!
+//! Every rejection is an [`Error`] with a stable [`Error::name`].
+//! The demo server is [`server::serve`].
 #![forbid(unsafe_code)]
+
+pub mod attestation;
+pub mod auth_data;
+mod authentication;
+pub mod b64;
+pub mod challenge;
+pub mod client_data;
+pub mod config;
+pub mod cose;
+mod error;
+pub mod options;
+mod registration;
+pub mod response;
+pub mod server;
+pub mod store;
+
+pub use attestation::{AttestationOutcome, AttestationType, TrustPath};
+pub use authentication::{AuthenticationState, VerifiedAuthentication, asserted_credential_id};
+pub use config::{AttestationPolicy, CrossOriginPolicy, RelyingParty, UserVerification};
+pub use error::Error;
+pub use registration::{RegistrationState, VerifiedRegistration};
+
+/// A registered credential as the relying party keeps it (§4 "credential record").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialRecord {
+    /// Credential ID.
+    pub credential_id: Vec<u8>,
+    /// User handle of the owner.
+    pub user_id: Vec<u8>,
+    /// The COSE_Key bytes.
+    pub public_key_cose: Vec<u8>,
+    /// COSE algorithm of the key.
+    pub algorithm: i64,
+    /// Last seen signature counter.
+    pub sign_count: u32,
+    /// BE flag at registration (must never change).
+    pub backup_eligible: bool,
+    /// BS flag last seen.
+    pub backed_up: bool,
+    /// UV flag at registration.
+    pub user_verified: bool,
+    /// The authenticator model's AAGUID.
+    pub aaguid: [u8; 16],
+    /// Transports reported at registration.
+    pub transports: Vec<String>,
+    /// Attestation statement format at registration.
+    pub attestation_format: String,
+}
+
+#[cfg(test)]
+mod tests;
