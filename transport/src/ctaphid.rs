@@ -138,7 +138,7 @@ impl HidError {
     }
 }
 
-/// The status byte of a `CTAPHID_KEEPALIVE` (§11.2.9.2.3).
+/// The status byte of a `CTAPHID_KEEPALIVE` (§11.2.9.1.7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[repr(u8)]
 pub enum KeepaliveStatus {

@@ -27,11 +27,11 @@ use crate::ctaphid::{
 pub const MESSAGE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Interval between keepalives while a request is in flight. CTAP 2.1
-/// §11.2.9.2.3 asks for "at least every 100ms"; 80 ms leaves 20 ms for a
+/// §11.2.9.1.7 asks for "at least every 100ms"; 80 ms leaves 20 ms for a
 /// runtime that wakes up late.
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_millis(80);
 
-/// Longest lock `CTAPHID_LOCK` accepts, in seconds (§11.2.9.2.1).
+/// Longest lock `CTAPHID_LOCK` accepts, in seconds (§11.2.9.2.2).
 pub const MAX_LOCK_SECONDS: u8 = 10;
 
 /// Channels remembered at once; the least recently used one is forgotten
@@ -221,9 +221,38 @@ impl Channels {
 /// - A message not complete [`MESSAGE_TIMEOUT`] after its initialization
 ///   packet → `ERR_MSG_TIMEOUT`.
 /// - Keepalives go out every [`KEEPALIVE_INTERVAL`] while a CBOR or MSG request
-///   is in flight (§11.2.9.2.3 says keepalives are sent "while processing a
+///   is in flight (§11.2.9.1.7 says keepalives are sent "while processing a
 ///   CTAPHID_MSG"), and at once when [`set_keepalive`](Self::set_keepalive)
 ///   changes the status ("and whenever the status changes").
+///
+/// # Driving it
+///
+/// ```
+/// use std::time::Instant;
+/// use softkey_transport::ctaphid::{self, Command, BROADCAST_CID};
+/// use softkey_transport::{DeviceConfig, DeviceEvent, HidDevice};
+///
+/// let mut device = HidDevice::new(DeviceConfig::default());
+/// let now = Instant::now();
+/// // The host allocates a channel …
+/// let init = ctaphid::fragment(BROADCAST_CID, Command::Init, b"8 bytes!").unwrap();
+/// device.handle_report(&init[0], now);
+/// let answer = device.poll_report().unwrap();
+/// let cid = u32::from_be_bytes(answer[15..19].try_into().unwrap());
+/// // … and sends a CBOR request (authenticatorGetInfo).
+/// for report in ctaphid::fragment(cid, Command::Cbor, &[0x04]).unwrap() {
+///     device.handle_report(&report, now);
+/// }
+/// let Some(DeviceEvent::Request { payload, .. }) = device.poll_event() else { panic!() };
+/// assert_eq!(payload, [0x04]);
+/// // Until the application answers, keepalives fall due at poll_timeout().
+/// let due = device.poll_timeout().unwrap();
+/// device.handle_timeout(due);
+/// assert_eq!(device.poll_report().unwrap()[4], 0x80 | 0x3b);
+/// let id = device.in_flight_request().unwrap();
+/// assert!(device.respond_to(id, vec![0x00], due));
+/// assert_eq!(device.poll_report().unwrap()[4], 0x80 | 0x10);
+/// ```
 #[derive(Debug)]
 pub struct HidDevice {
     config: DeviceConfig,

@@ -20,6 +20,7 @@
 //!   reports and events are polled out (like quinn-proto).
 //! - [`host`]: a sans-IO reassembler and a small blocking [`HostClient`] over
 //!   any [`PacketIo`].
+//! - [`memory`]: an in-memory pipe with simulated time, for tests.
 //! - [`udp`]: raw 64-byte reports over loopback UDP, the convention of
 //!   python-fido2-based test suites.
 //!
@@ -31,6 +32,7 @@
 pub mod ctaphid;
 mod device;
 pub mod host;
+pub mod memory;
 pub mod udp;
 
 #[doc(hidden)]

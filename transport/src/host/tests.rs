@@ -1,10 +1,11 @@
-//! The host client against the real device state machine over an in-memory
+//! The host client against the real device state machine over the in-memory
 //! pipe with simulated time, plus reassembler unit tests.
 
 use std::time::Instant;
 
 use super::*;
 use crate::ctaphid::{CAPABILITY_CBOR, CAPABILITY_NMSG, TYPE_INIT};
+use crate::memory::{Application, MemoryPipe};
 use crate::{DeviceConfig, DeviceEvent, HidDevice};
 
 /// How the simulated application answers requests.
@@ -16,104 +17,67 @@ enum Behaviour {
     Delayed(Duration, KeepaliveStatus),
 }
 
-/// A [`HidDevice`] and an application behind a [`PacketIo`]; `recv` moves the
-/// simulated clock forward instead of sleeping.
-struct MemoryDevice {
-    device: HidDevice,
-    now: Instant,
+/// The application behind the device in these tests.
+#[derive(Debug)]
+struct App {
     behaviour: Behaviour,
     pending: Option<(Instant, Vec<u8>)>,
     winks: usize,
 }
 
-impl MemoryDevice {
-    fn new(config: DeviceConfig, behaviour: Behaviour) -> Self {
-        Self {
-            device: HidDevice::new(config),
-            now: Instant::now(),
+impl Application for App {
+    fn on_event(&mut self, device: &mut HidDevice, event: DeviceEvent, now: Instant) {
+        match event {
+            DeviceEvent::Request { payload, .. } => match self.behaviour {
+                Behaviour::Reverse => {
+                    device.respond(payload.into_iter().rev().collect(), now);
+                }
+                Behaviour::Delayed(delay, status) => {
+                    device.set_keepalive(status);
+                    self.pending = Some((now + delay, payload));
+                }
+            },
+            DeviceEvent::Cancel { .. } => {
+                self.pending = None;
+                device.respond(vec![0x2d], now);
+            }
+            DeviceEvent::Wink { .. } => self.winks += 1,
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.pending.as_ref().map(|(due, _)| *due)
+    }
+
+    fn on_timeout(&mut self, device: &mut HidDevice, now: Instant) {
+        if let Some((_, payload)) = self.pending.take() {
+            device.respond(payload, now);
+        }
+    }
+}
+
+type MemoryDevice = MemoryPipe<App>;
+
+fn pipe(config: DeviceConfig, behaviour: Behaviour) -> MemoryDevice {
+    MemoryPipe::new(
+        config,
+        App {
             behaviour,
             pending: None,
             winks: 0,
-        }
-    }
-
-    /// Run the application: react to events, answer what is due.
-    fn pump(&mut self) {
-        while let Some(event) = self.device.poll_event() {
-            match event {
-                DeviceEvent::Request { payload, .. } => match self.behaviour {
-                    Behaviour::Reverse => {
-                        let reversed = payload.into_iter().rev().collect();
-                        self.device.respond(reversed, self.now);
-                    }
-                    Behaviour::Delayed(delay, status) => {
-                        self.device.set_keepalive(status);
-                        self.pending = Some((self.now + delay, payload));
-                    }
-                },
-                DeviceEvent::Cancel { .. } => {
-                    self.pending = None;
-                    self.device.respond(vec![0x2d], self.now);
-                }
-                DeviceEvent::Wink { .. } => self.winks += 1,
-            }
-        }
-        if let Some((due, _)) = &self.pending
-            && *due <= self.now
-            && let Some((_, payload)) = self.pending.take()
-        {
-            self.device.respond(payload, self.now);
-        }
-    }
-}
-
-impl PacketIo for MemoryDevice {
-    fn send(&mut self, report: &[u8; REPORT_LEN]) -> io::Result<()> {
-        self.device.handle_report(report, self.now);
-        self.pump();
-        Ok(())
-    }
-
-    fn recv(&mut self, timeout: Duration) -> io::Result<Option<[u8; REPORT_LEN]>> {
-        let deadline = self.now + timeout;
-        loop {
-            self.pump();
-            if let Some(report) = self.device.poll_report() {
-                return Ok(Some(report));
-            }
-            let next = [
-                self.device.poll_timeout(),
-                self.pending.as_ref().map(|p| p.0),
-            ]
-            .into_iter()
-            .flatten()
-            .min();
-            match next {
-                Some(due) if due <= deadline => {
-                    self.now = self.now.max(due);
-                    self.device.handle_timeout(self.now);
-                }
-                _ => {
-                    self.now = deadline;
-                    return Ok(None);
-                }
-            }
-        }
-    }
+        },
+    )
 }
 
 fn client(behaviour: Behaviour) -> HostClient<MemoryDevice> {
-    let mut client = HostClient::new(MemoryDevice::new(DeviceConfig::default(), behaviour));
+    let mut client = HostClient::new(pipe(DeviceConfig::default(), behaviour));
     client.init().expect("init");
     client
 }
 
 #[test]
 fn init_ping_wink_lock() {
-    let mut client = HostClient::new(MemoryDevice::new(
-        DeviceConfig::default(),
-        Behaviour::Reverse,
-    ));
+    let mut client = HostClient::new(pipe(DeviceConfig::default(), Behaviour::Reverse));
     assert_eq!(client.channel(), BROADCAST_CID);
     assert_eq!(client.capabilities(), 0);
     let info = client.init().expect("init");
@@ -123,7 +87,7 @@ fn init_ping_wink_lock() {
     assert_eq!(client.ping(b"hello").expect("ping"), b"hello");
     assert_eq!(client.ping(&[]).expect("empty ping"), b"");
     client.wink().expect("wink");
-    assert_eq!(client.io_mut().winks, 1);
+    assert_eq!(client.io_mut().app().winks, 1);
     client.lock(3).expect("lock");
     client.lock(0).expect("unlock");
     let error = client.lock(11).expect_err("too long");
@@ -180,10 +144,7 @@ fn cancel_is_answered_by_the_application() {
 
 #[test]
 fn device_errors_and_timeouts() {
-    let mut fresh = HostClient::new(MemoryDevice::new(
-        DeviceConfig::default(),
-        Behaviour::Reverse,
-    ));
+    let mut fresh = HostClient::new(pipe(DeviceConfig::default(), Behaviour::Reverse));
     assert!(matches!(fresh.ping(b"x"), Err(HostError::Protocol(_))));
 
     let config = DeviceConfig {
@@ -191,7 +152,7 @@ fn device_errors_and_timeouts() {
         msg_enabled: false,
         ..DeviceConfig::default()
     };
-    let mut client = HostClient::new(MemoryDevice::new(config, Behaviour::Reverse));
+    let mut client = HostClient::new(pipe(config, Behaviour::Reverse));
     client.init().expect("init");
     let error = client.msg(&[0x00, 0x03, 0, 0]).expect_err("MSG disabled");
     assert_eq!(error.hid_error(), Some(HidError::InvalidCmd));
@@ -247,7 +208,7 @@ impl PacketIo for CrowdedBroadcast {
 #[test]
 fn init_skips_answers_with_another_nonce() {
     let mut client = HostClient::new(CrowdedBroadcast {
-        inner: MemoryDevice::new(DeviceConfig::default(), Behaviour::Reverse),
+        inner: pipe(DeviceConfig::default(), Behaviour::Reverse),
         foreign_sent: false,
     });
     let info = client.init().expect("init");
