@@ -1,2 +1,62 @@
-//! Placeholder; see the crate description.
+//! # softkey-vault: the encrypted, crash-safe passkey store
+//!
+//! The vault keeps everything a softkey authenticator must remember — discoverable
+//! credentials, the device secret that wraps non-discoverable credential IDs, the
+//! global signature counter and the opaque settings (PIN state, configuration,
+//! large blobs) — in one SQLite file, sealed so that the file reveals how many
+//! credentials there are, never for which sites or users. It implements the
+//! authenticator's [`Store`](softkey_authenticator::store::Store) trait.
+//!
+//! ```text
+//!  passphrase ─Argon2id─┐                                   ┌─ seal key ──► AES-256-GCM rows
+//!  key file ───HKDF─────┴─► KEK ─unwrap slot─► master key ─HKDF─┼─ rp/id/user index keys ─► HMAC columns
+//!                                                           │
+//!  authenticator core ──Store──► Vault ──rusqlite (WAL, synchronous=FULL)──► vault.sqlite (0600)
+//! ```
+//!
+//! ## On-disk format (schema version 1; a contract — see `schema.rs` for migrations)
+//!
+//! - `PRAGMA application_id = 0x736b7674` ("skvt"), `PRAGMA user_version` = schema
+//!   version. WAL journal; the file, its `-wal` and `-shm` are mode 0600 in a
+//!   directory others cannot write.
+//! - `meta(key, value)`: `vault_id` = 16 random bytes (binds slots to this vault).
+//! - `slots(id, kind, m_cost_kib, t_cost, p_cost, salt, wrapped_key, created)`:
+//!   one row per unlocker; `kind` is `passphrase` (Argon2id v19 with the stored
+//!   parameters) or `key-file` (HKDF-SHA256 over the file's bytes). `wrapped_key`
+//!   is `nonce ‖ AES-256-GCM(KEK, master key)` with the slot's vault id, id, kind,
+//!   parameters and salt as associated data. See `slots.rs`.
+//! - `credentials(id, id_mac, rp_mac, user_mac, payload)`: one row per discoverable
+//!   credential. `id_mac` = HMAC(id-index key, credential id), `rp_mac` =
+//!   HMAC(rp-index key, rpIdHash), `user_mac` = HMAC(user-index key, rpIdHash ‖
+//!   user handle) (unique: a new credential replaces the same rp + user).
+//!   `payload` seals `created (8, big-endian unix seconds) ‖ StoredCredential::to_bytes()`.
+//! - `secrets(name, payload)`: `device_secret` (32 bytes), `global_counter`
+//!   (u32 big-endian), `setting/<SettingKey::name()>` (the core's opaque bytes).
+//!
+//! Every `payload` is `version (1) ‖ nonce (12) ‖ AES-256-GCM ciphertext ‖ tag (16)`
+//! under the seal key, with associated data `"softkey-vault" ‖ table ‖ row identity
+//! ‖ version` (each framed with a 4-byte length), where the row identity is the
+//! three MAC columns for `credentials` and the name for `secrets`. A row moved,
+//! swapped, edited or given another index value fails to open and is reported as
+//! [`VaultError::Tampered`] with its table and row. All integers, keys and MACs are
+//! fixed-width; HMACs are HMAC-SHA256 with length-framed inputs.
+//!
+//! ## Guarantees
+//! - A `Store` method that returns `Ok` has committed one transaction, fsynced
+//!   (WAL, `synchronous=FULL`): a credential the relying party was told about
+//!   survives kill -9 and power loss (see `tests/crash.rs`).
+//! - Nothing is silently skipped: a tampered row fails the call that reads it.
+//! - Secrets in memory are `Zeroizing`/`ZeroizeOnDrop` with redacted `Debug`.
 #![forbid(unsafe_code)]
+
+mod error;
+mod files;
+pub mod schema;
+mod sealing;
+mod slots;
+mod store;
+mod vault;
+
+pub use error::VaultError;
+pub use slots::{KdfParams, MIN_KEY_FILE_LEN, SlotInfo, SlotKind, Unlocker, generate_key_file};
+pub use vault::{CredentialSummary, Vault, VaultInfo};

@@ -1,0 +1,125 @@
+//! The vault's errors: each failure a person or a program must tell apart has its
+//! own variant (a wrong passphrase is not a tampered row is not a newer format).
+
+use std::path::PathBuf;
+
+use softkey_authenticator::store::StoreError;
+
+/// Why a vault operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VaultError {
+    /// No passphrase slot opened with the passphrase given.
+    #[error("wrong passphrase: no passphrase slot of this vault opens with it")]
+    WrongPassphrase,
+    /// The vault has no slot the given unlocker (key file, …) opens.
+    #[error("no {kind} slot of this vault opens with the key given")]
+    NoMatchingSlot {
+        /// The kind of unlocker that was tried.
+        kind: &'static str,
+    },
+    /// A sealed row failed its integrity check: it was modified, moved or swapped.
+    #[error("vault row {table}/{row} failed its integrity check (tampered or corrupted)")]
+    Tampered {
+        /// The table holding the row.
+        table: &'static str,
+        /// The row (its rowid or name).
+        row: String,
+    },
+    /// A row opened correctly but its content could not be decoded.
+    #[error("vault row {table}/{row} could not be decoded: {reason}")]
+    Undecodable {
+        /// The table holding the row.
+        table: &'static str,
+        /// The row (its rowid or name).
+        row: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The vault was written by a newer softkey.
+    #[error(
+        "vault format version {found} is newer than this softkey supports ({supported}); upgrade softkey"
+    )]
+    UnsupportedVersion {
+        /// The version found in the file.
+        found: i64,
+        /// The newest version this build understands.
+        supported: i64,
+    },
+    /// The file is not a softkey vault (another SQLite database, or no database).
+    #[error("{path} is not a softkey vault")]
+    NotAVault {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Creating a vault where one already exists.
+    #[error("{path} already exists; refusing to overwrite it")]
+    AlreadyExists {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The vault (or its directory) is accessible to other users.
+    #[error("{path} has mode {mode:04o}, which lets other users read or replace it; fix: {fix}")]
+    InsecurePermissions {
+        /// The file or directory.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+        /// The command that fixes it.
+        fix: String,
+    },
+    /// A key file is missing, unreadable or too short.
+    #[error("key file {path}: {reason}")]
+    InvalidKeyFile {
+        /// The key file.
+        path: PathBuf,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The slot does not exist.
+    #[error("vault has no key slot {0}")]
+    NoSuchSlot(i64),
+    /// Removing the only slot would lock the vault forever.
+    #[error("slot {0} is the vault's last key slot; add another before removing it")]
+    LastSlot(i64),
+    /// Argon2 parameters out of range.
+    #[error("invalid key-derivation parameters: {0}")]
+    InvalidKdfParams(String),
+    /// A command-line usage problem (missing input, bad argument).
+    #[error("{0}")]
+    Usage(String),
+    /// A file-system operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The SQLite engine failed (I/O error, locked, full disk, …).
+    #[error("vault database: {0}")]
+    Database(#[from] rusqlite::Error),
+}
+
+impl VaultError {
+    /// An I/O error with what was being done.
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+impl From<VaultError> for StoreError {
+    fn from(error: VaultError) -> Self {
+        match error {
+            VaultError::Tampered { .. }
+            | VaultError::Undecodable { .. }
+            | VaultError::UnsupportedVersion { .. }
+            | VaultError::NotAVault { .. } => StoreError::Corrupt(error.to_string()),
+            other => StoreError::Io(other.to_string()),
+        }
+    }
+}

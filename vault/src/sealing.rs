@@ -1,0 +1,248 @@
+//! Sealing: the master key, the subkeys derived from it, and AES-256-GCM with each
+//! row's identity as associated data.
+//!
+//! ```text
+//! master key (256 bit, random) ──HKDF-SHA256──┬─ "softkey-vault/v1/seal"        → row sealing key
+//!                                             ├─ "softkey-vault/v1/rp-index"    → HMAC key for rpIdHash
+//!                                             ├─ "softkey-vault/v1/id-index"    → HMAC key for credential ids
+//!                                             └─ "softkey-vault/v1/user-index"  → HMAC key for (rp, user handle)
+//! ```
+//!
+//! A sealed payload is `version (1) ‖ nonce (12) ‖ ciphertext ‖ tag (16)`, where
+//! `version` is the schema version the row was sealed under and the associated
+//! data is `"softkey-vault" ‖ len ‖ table ‖ len ‖ row identity ‖ version`.
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use rand::Rng;
+use sha2::Sha256;
+use softkey_authenticator::secret::Secret32;
+use zeroize::Zeroizing;
+
+use crate::error::VaultError;
+use crate::schema::SCHEMA_VERSION;
+
+/// Length of an AES-GCM nonce.
+pub(crate) const NONCE_LEN: usize = 12;
+/// Length of an AES-GCM tag.
+pub(crate) const TAG_LEN: usize = 16;
+
+/// Fresh randomness from the thread's CSPRNG (seeded by the OS).
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes
+}
+
+/// A fresh random 256-bit secret.
+pub(crate) fn random_secret() -> Secret32 {
+    Secret32::new(random_bytes::<32>())
+}
+
+/// HKDF-SHA256 expansion of `ikm` to a 256-bit key for `info`.
+pub(crate) fn derive_key(ikm: &[u8], salt: Option<&[u8]>, info: &[u8]) -> Secret32 {
+    let hkdf = Hkdf::<Sha256>::new(salt, ikm);
+    let mut key = Zeroizing::new([0u8; 32]);
+    hkdf.expand(info, key.as_mut())
+        .expect("32 bytes is a valid HKDF-SHA256 output length");
+    Secret32::new(*key)
+}
+
+/// AES-256-GCM with a random nonce: `nonce ‖ ciphertext ‖ tag`.
+pub(crate) fn aead_seal(key: &Secret32, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+    let cipher = Aes256Gcm::new(key.expose_secret().into());
+    let nonce = random_bytes::<NONCE_LEN>();
+    let sealed = cipher
+        .encrypt(
+            &Nonce::from(nonce),
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
+        .expect("AES-GCM encryption cannot fail for in-memory payloads this small");
+    let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&sealed);
+    out
+}
+
+/// Opens what [`aead_seal`] made; `None` when the key, data or AAD do not match.
+pub(crate) fn aead_open(key: &Secret32, aad: &[u8], sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    if sealed.len() < NONCE_LEN + TAG_LEN {
+        return None;
+    }
+    let (nonce, body) = sealed.split_at(NONCE_LEN);
+    let nonce: [u8; NONCE_LEN] = nonce.try_into().ok()?;
+    let cipher = Aes256Gcm::new(key.expose_secret().into());
+    cipher
+        .decrypt(&Nonce::from(nonce), Payload { msg: body, aad })
+        .ok()
+        .map(Zeroizing::new)
+}
+
+/// Appends `bytes` with a 4-byte big-endian length prefix (unambiguous AAD/MAC input).
+pub(crate) fn push_framed(out: &mut Vec<u8>, bytes: &[u8]) {
+    let len = u32::try_from(bytes.len()).expect("framed fields are far below 4 GiB");
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// The keys an unlocked vault works with, all derived from the master key.
+pub(crate) struct VaultKeys {
+    master: Secret32,
+    seal: Secret32,
+    rp_index: Secret32,
+    id_index: Secret32,
+    user_index: Secret32,
+}
+
+impl std::fmt::Debug for VaultKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VaultKeys").finish_non_exhaustive()
+    }
+}
+
+impl VaultKeys {
+    /// Derives the subkeys of `master`.
+    pub(crate) fn derive(master: Secret32) -> Self {
+        let sub = |info: &[u8]| derive_key(master.expose_secret(), None, info);
+        Self {
+            seal: sub(b"softkey-vault/v1/seal"),
+            rp_index: sub(b"softkey-vault/v1/rp-index"),
+            id_index: sub(b"softkey-vault/v1/id-index"),
+            user_index: sub(b"softkey-vault/v1/user-index"),
+            master,
+        }
+    }
+
+    /// The master key (to wrap it into a new slot).
+    pub(crate) fn master(&self) -> &Secret32 {
+        &self.master
+    }
+
+    fn mac(key: &Secret32, parts: &[&[u8]]) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256>>::new_from_slice(key.expose_secret())
+            .expect("HMAC-SHA256 accepts any key length");
+        for part in parts {
+            let len = u32::try_from(part.len()).expect("index inputs are far below 4 GiB");
+            mac.update(&len.to_be_bytes());
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    }
+
+    /// The rp index value: HMAC of the rpIdHash.
+    pub(crate) fn rp_mac(&self, rp_id_hash: &[u8; 32]) -> [u8; 32] {
+        Self::mac(&self.rp_index, &[rp_id_hash])
+    }
+
+    /// The credential-id index value.
+    pub(crate) fn id_mac(&self, credential_id: &[u8]) -> [u8; 32] {
+        Self::mac(&self.id_index, &[credential_id])
+    }
+
+    /// The (relying party, user handle) index value.
+    pub(crate) fn user_mac(&self, rp_id_hash: &[u8; 32], user_handle: &[u8]) -> [u8; 32] {
+        Self::mac(&self.user_index, &[rp_id_hash, user_handle])
+    }
+
+    /// Seals a row payload under the current schema version.
+    pub(crate) fn seal_row(&self, table: &str, row_identity: &[u8], plaintext: &[u8]) -> Vec<u8> {
+        let version = u8::try_from(SCHEMA_VERSION).expect("schema versions fit a byte");
+        let aad = row_aad(table, row_identity, version);
+        let mut out = vec![version];
+        out.extend_from_slice(&aead_seal(&self.seal, &aad, plaintext));
+        out
+    }
+
+    /// Opens a row payload; a failure names the table and row.
+    pub(crate) fn open_row(
+        &self,
+        table: &'static str,
+        row_identity: &[u8],
+        row_label: &dyn Fn() -> String,
+        payload: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        let tampered = || VaultError::Tampered {
+            table,
+            row: row_label(),
+        };
+        let (&version, sealed) = payload.split_first().ok_or_else(tampered)?;
+        // The file's schema version was checked at open; a row claiming another
+        // (newer) version than any this build writes was altered.
+        if version == 0 || i64::from(version) > SCHEMA_VERSION {
+            return Err(tampered());
+        }
+        let aad = row_aad(table, row_identity, version);
+        aead_open(&self.seal, &aad, sealed).ok_or_else(tampered)
+    }
+}
+
+fn row_aad(table: &str, row_identity: &[u8], version: u8) -> Vec<u8> {
+    let mut aad = b"softkey-vault".to_vec();
+    push_framed(&mut aad, table.as_bytes());
+    push_framed(&mut aad, row_identity);
+    aad.push(version);
+    aad
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> VaultKeys {
+        VaultKeys::derive(Secret32::new([7; 32]))
+    }
+
+    #[test]
+    fn row_round_trips_and_binds_its_identity() {
+        let keys = keys();
+        let sealed = keys.seal_row("credentials", b"row-a", b"payload");
+        let label = || "a".to_string();
+        let opened = keys
+            .open_row("credentials", b"row-a", &label, &sealed)
+            .unwrap();
+        assert_eq!(&opened[..], b"payload");
+        for (table, identity) in [("credentials", &b"row-b"[..]), ("secrets", b"row-a")] {
+            assert!(matches!(
+                keys.open_row(table_static(table), identity, &label, &sealed),
+                Err(VaultError::Tampered { .. })
+            ));
+        }
+    }
+
+    fn table_static(table: &str) -> &'static str {
+        if table == "credentials" {
+            "credentials"
+        } else {
+            "secrets"
+        }
+    }
+
+    #[test]
+    fn every_flipped_byte_is_detected() {
+        let keys = keys();
+        let sealed = keys.seal_row("secrets", b"x", b"some secret payload");
+        for index in 0..sealed.len() {
+            let mut bad = sealed.clone();
+            bad[index] ^= 0x01;
+            let result = keys.open_row("secrets", b"x", &|| "x".into(), &bad);
+            assert!(
+                matches!(result, Err(VaultError::Tampered { .. })),
+                "byte {index}"
+            );
+        }
+    }
+
+    #[test]
+    fn index_macs_are_domain_separated() {
+        let keys = keys();
+        let hash = [1u8; 32];
+        assert_ne!(keys.rp_mac(&hash), keys.id_mac(&hash));
+        assert_ne!(keys.user_mac(&hash, b""), keys.rp_mac(&hash));
+        assert_ne!(keys.user_mac(&hash, b"a"), keys.user_mac(&hash, b"b"));
+    }
+}

@@ -1,0 +1,376 @@
+//! Key slots, as in LUKS: the master key wrapped once per unlocker.
+//!
+//! A slot row holds `kind`, Argon2id parameters (passphrase slots), a random
+//! 32-byte `salt` and `wrapped_key = nonce ‖ AES-256-GCM(KEK, master key, aad)`,
+//! with `aad = "softkey-vault/slot" ‖ vault id ‖ slot id ‖ kind ‖ m ‖ t ‖ p ‖ salt`
+//! (each framed), so a slot cannot be moved to another vault or position, nor its
+//! parameters edited. The KEK is:
+//!
+//! - passphrase: Argon2id v19 (passphrase, salt, m, t, p) → 32 bytes;
+//! - key file: HKDF-SHA256 (ikm = the file's bytes, salt, "softkey-vault/v1/key-file").
+//!
+//! Adding, removing or changing a slot rewrites that slot's row only; rows sealed
+//! under the master key are untouched.
+
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use softkey_authenticator::secret::{Secret32, SecretBytes};
+use zeroize::Zeroizing;
+
+use crate::error::VaultError;
+use crate::sealing::{aead_open, aead_seal, derive_key, push_framed, random_bytes};
+
+/// Smallest key file accepted, in bytes.
+pub const MIN_KEY_FILE_LEN: usize = 32;
+/// Largest key file read, in bytes.
+const MAX_KEY_FILE_LEN: u64 = 64 * 1024;
+
+/// Argon2id cost parameters of a passphrase slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct KdfParams {
+    /// Memory cost in KiB.
+    pub m_cost_kib: u32,
+    /// Number of passes.
+    pub t_cost: u32,
+    /// Degree of parallelism (lanes).
+    pub p_cost: u32,
+}
+
+impl KdfParams {
+    /// The default for new passphrase slots: 256 MiB, 2 passes, 1 lane, about
+    /// half a second on the 2-core development machine (measured with
+    /// `cargo test -p softkey-vault --release -- --ignored kdf_timing --nocapture`).
+    pub const fn recommended() -> Self {
+        Self {
+            m_cost_kib: 256 * 1024,
+            t_cost: 2,
+            p_cost: 1,
+        }
+    }
+
+    /// Trivially cheap parameters: for tests and crash benches only, never for a
+    /// vault that protects anything.
+    pub const fn danger_fast_for_tests() -> Self {
+        Self {
+            m_cost_kib: 64,
+            t_cost: 1,
+            p_cost: 1,
+        }
+    }
+
+    fn argon2(self) -> Result<argon2::Argon2<'static>, VaultError> {
+        let params = argon2::Params::new(self.m_cost_kib, self.t_cost, self.p_cost, Some(32))
+            .map_err(|e| VaultError::InvalidKdfParams(e.to_string()))?;
+        Ok(argon2::Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            params,
+        ))
+    }
+
+    /// Derives the 256-bit key-encryption key of a passphrase slot.
+    fn derive(self, passphrase: &[u8], salt: &[u8]) -> Result<Secret32, VaultError> {
+        let mut kek = Zeroizing::new([0u8; 32]);
+        self.argon2()?
+            .hash_password_into(passphrase, salt, kek.as_mut())
+            .map_err(|e| VaultError::InvalidKdfParams(e.to_string()))?;
+        Ok(Secret32::new(*kek))
+    }
+}
+
+/// What opens a vault.
+pub enum Unlocker {
+    /// A passphrase (the bytes as typed, without a trailing newline).
+    Passphrase(SecretBytes),
+    /// A file of at least [`MIN_KEY_FILE_LEN`] random bytes.
+    KeyFile(PathBuf),
+}
+
+impl std::fmt::Debug for Unlocker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Passphrase(_) => f.debug_tuple("Passphrase").finish_non_exhaustive(),
+            Self::KeyFile(path) => f.debug_tuple("KeyFile").field(path).finish(),
+        }
+    }
+}
+
+impl Unlocker {
+    /// A passphrase unlocker from a string.
+    pub fn passphrase(passphrase: &str) -> Self {
+        Self::Passphrase(SecretBytes::from_slice(passphrase.as_bytes()))
+    }
+
+    /// The kind of slot this unlocker opens.
+    pub fn kind(&self) -> SlotKind {
+        match self {
+            Self::Passphrase(_) => SlotKind::Passphrase,
+            Self::KeyFile(_) => SlotKind::KeyFile,
+        }
+    }
+}
+
+/// Writes a new key file of 32 random bytes, mode 0600; refuses to overwrite.
+pub fn generate_key_file(path: &Path) -> Result<(), VaultError> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| VaultError::io(format!("creating key file {}", path.display()), e))?;
+    let key = Zeroizing::new(random_bytes::<32>());
+    file.write_all(key.as_ref())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| VaultError::io(format!("writing key file {}", path.display()), e))
+}
+
+fn read_key_file(path: &Path) -> Result<SecretBytes, VaultError> {
+    let invalid = |reason: String| VaultError::InvalidKeyFile {
+        path: path.to_owned(),
+        reason,
+    };
+    let file = std::fs::File::open(path).map_err(|e| invalid(e.to_string()))?;
+    crate::files::check_file(path)?;
+    let mut bytes = Zeroizing::new(Vec::new());
+    file.take(MAX_KEY_FILE_LEN + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| invalid(e.to_string()))?;
+    if bytes.len() < MIN_KEY_FILE_LEN {
+        return Err(invalid(format!(
+            "holds {} bytes; at least {MIN_KEY_FILE_LEN} random bytes are needed",
+            bytes.len()
+        )));
+    }
+    if bytes.len() as u64 > MAX_KEY_FILE_LEN {
+        return Err(invalid(format!("is larger than {MAX_KEY_FILE_LEN} bytes")));
+    }
+    Ok(SecretBytes::from(bytes))
+}
+
+/// The kind of a key slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum SlotKind {
+    /// Argon2id over a passphrase.
+    Passphrase,
+    /// A key file.
+    KeyFile,
+}
+
+impl SlotKind {
+    /// The stable name stored in the `kind` column. Never reuse a name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Passphrase => "passphrase",
+            Self::KeyFile => "key-file",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "passphrase" => Some(Self::Passphrase),
+            "key-file" => Some(Self::KeyFile),
+            _ => None,
+        }
+    }
+}
+
+/// Public facts about a key slot.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SlotInfo {
+    /// The slot's number (`vault remove-key ID`).
+    pub id: i64,
+    /// What opens it.
+    pub kind: SlotKind,
+    /// Argon2id parameters (passphrase slots).
+    pub kdf: Option<KdfParams>,
+    /// Creation time, seconds since the Unix epoch.
+    pub created: i64,
+}
+
+/// One slot row as stored.
+struct SlotRow {
+    info: SlotInfo,
+    salt: Vec<u8>,
+    wrapped_key: Vec<u8>,
+}
+
+fn slot_aad(
+    vault_id: &[u8],
+    id: i64,
+    kind: SlotKind,
+    kdf: Option<KdfParams>,
+    salt: &[u8],
+) -> Vec<u8> {
+    let mut aad = b"softkey-vault/slot".to_vec();
+    push_framed(&mut aad, vault_id);
+    push_framed(&mut aad, &id.to_be_bytes());
+    push_framed(&mut aad, kind.name().as_bytes());
+    let params = kdf.map_or([0u32; 3], |k| [k.m_cost_kib, k.t_cost, k.p_cost]);
+    for value in params {
+        push_framed(&mut aad, &value.to_be_bytes());
+    }
+    push_framed(&mut aad, salt);
+    aad
+}
+
+/// The key-encryption key of a slot for an unlocker of the right kind.
+fn slot_kek(
+    unlocker: &Unlocker,
+    kdf: Option<KdfParams>,
+    salt: &[u8],
+) -> Result<Secret32, VaultError> {
+    match unlocker {
+        Unlocker::Passphrase(passphrase) => kdf
+            .ok_or_else(|| {
+                VaultError::InvalidKdfParams("passphrase slot without parameters".into())
+            })?
+            .derive(passphrase.expose_secret(), salt),
+        Unlocker::KeyFile(path) => {
+            let material = read_key_file(path)?;
+            Ok(derive_key(
+                material.expose_secret(),
+                Some(salt),
+                b"softkey-vault/v1/key-file",
+            ))
+        }
+    }
+}
+
+/// Wraps `master` for `unlocker` into a new slot row; returns its id. Runs
+/// Argon2 for a passphrase (seconds with the recommended parameters).
+pub(crate) fn insert(
+    conn: &Connection,
+    vault_id: &[u8],
+    master: &Secret32,
+    unlocker: &Unlocker,
+    kdf: KdfParams,
+) -> Result<i64, VaultError> {
+    let kind = unlocker.kind();
+    let kdf = (kind == SlotKind::Passphrase).then_some(kdf);
+    let salt = random_bytes::<32>();
+    let kek = slot_kek(unlocker, kdf, &salt)?;
+    let id: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM slots", [], |r| {
+        r.get(0)
+    })?;
+    let wrapped = aead_seal(
+        &kek,
+        &slot_aad(vault_id, id, kind, kdf, &salt),
+        master.expose_secret(),
+    );
+    conn.execute(
+        "INSERT INTO slots (id, kind, m_cost_kib, t_cost, p_cost, salt, wrapped_key, created)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            id,
+            kind.name(),
+            kdf.map(|k| k.m_cost_kib),
+            kdf.map(|k| k.t_cost),
+            kdf.map(|k| k.p_cost),
+            &salt[..],
+            wrapped,
+            crate::vault::now()
+        ],
+    )?;
+    Ok(id)
+}
+
+fn read_rows(conn: &Connection) -> Result<Vec<SlotRow>, VaultError> {
+    let mut statement = conn.prepare(
+        "SELECT id, kind, m_cost_kib, t_cost, p_cost, salt, wrapped_key, created FROM slots ORDER BY id",
+    )?;
+    let rows = statement.query_map([], |row| {
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, Option<u32>>(2)?,
+            row.get::<_, Option<u32>>(3)?,
+            row.get::<_, Option<u32>>(4)?,
+            row.get::<_, Vec<u8>>(5)?,
+            row.get::<_, Vec<u8>>(6)?,
+            row.get::<_, i64>(7)?,
+        ))
+    })?;
+    let mut slots = Vec::new();
+    for row in rows {
+        let (id, kind, m, t, p, salt, wrapped_key, created) = row?;
+        let kind = SlotKind::from_name(&kind).ok_or_else(|| VaultError::Undecodable {
+            table: "slots",
+            row: id.to_string(),
+            reason: format!("unknown slot kind {kind:?}"),
+        })?;
+        let kdf = match (m, t, p) {
+            (Some(m_cost_kib), Some(t_cost), Some(p_cost)) => Some(KdfParams {
+                m_cost_kib,
+                t_cost,
+                p_cost,
+            }),
+            _ => None,
+        };
+        slots.push(SlotRow {
+            info: SlotInfo {
+                id,
+                kind,
+                kdf,
+                created,
+            },
+            salt,
+            wrapped_key,
+        });
+    }
+    Ok(slots)
+}
+
+/// Every slot's public facts.
+pub(crate) fn list(conn: &Connection) -> Result<Vec<SlotInfo>, VaultError> {
+    Ok(read_rows(conn)?.into_iter().map(|row| row.info).collect())
+}
+
+/// Finds the slot `unlocker` opens and unwraps the master key: `(master, slot id)`.
+pub(crate) fn unlock(
+    conn: &Connection,
+    vault_id: &[u8],
+    unlocker: &Unlocker,
+) -> Result<(Secret32, i64), VaultError> {
+    let kind = unlocker.kind();
+    for row in read_rows(conn)?
+        .into_iter()
+        .filter(|row| row.info.kind == kind)
+    {
+        let kek = slot_kek(unlocker, row.info.kdf, &row.salt)?;
+        let aad = slot_aad(vault_id, row.info.id, kind, row.info.kdf, &row.salt);
+        if let Some(master) = aead_open(&kek, &aad, &row.wrapped_key) {
+            let master = Secret32::from_slice(&master).ok_or_else(|| VaultError::Undecodable {
+                table: "slots",
+                row: row.info.id.to_string(),
+                reason: "wrapped key is not 32 bytes".into(),
+            })?;
+            return Ok((master, row.info.id));
+        }
+    }
+    Err(match kind {
+        SlotKind::Passphrase => VaultError::WrongPassphrase,
+        SlotKind::KeyFile => VaultError::NoMatchingSlot { kind: kind.name() },
+    })
+}
+
+/// Deletes slot `id`, refusing to delete the last one.
+pub(crate) fn remove(conn: &Connection, id: i64) -> Result<(), VaultError> {
+    let exists: Option<i64> = conn
+        .query_row("SELECT id FROM slots WHERE id = ?1", [id], |r| r.get(0))
+        .optional()?;
+    if exists.is_none() {
+        return Err(VaultError::NoSuchSlot(id));
+    }
+    let count: i64 = conn.query_row("SELECT COUNT(*) FROM slots", [], |r| r.get(0))?;
+    if count <= 1 {
+        return Err(VaultError::LastSlot(id));
+    }
+    conn.execute("DELETE FROM slots WHERE id = ?1", [id])?;
+    Ok(())
+}
