@@ -416,7 +416,9 @@ impl HidDevice {
 
     /// Forget all channels, the lock, partial messages, the request in
     /// flight and undelivered reports and events, as a USB replug would.
-    /// Channel IDs allocated afterwards differ from those before.
+    /// The channel-ID generator is not rewound: IDs allocated afterwards are
+    /// fresh draws, so a host holding a pre-cycle ID gets
+    /// `ERR_INVALID_CHANNEL` rather than someone else's channel.
     pub fn power_cycle(&mut self) {
         self.channels = Channels::default();
         self.transaction = Transaction::Idle;
@@ -482,20 +484,16 @@ impl HidDevice {
     }
 
     fn on_cont_packet(&mut self, cid: u32, seq: u8, data: &[u8], now: Instant) {
-        let Transaction::Assembling(assembly) = &mut self.transaction else {
-            tracing::debug!(
-                cid = format_args!("{cid:08x}"),
-                "stray continuation ignored"
-            );
-            return;
+        let assembly = match &mut self.transaction {
+            Transaction::Assembling(assembly) if assembly.cid == cid => assembly,
+            _ => {
+                tracing::debug!(
+                    cid = format_args!("{cid:08x}"),
+                    "stray continuation ignored"
+                );
+                return;
+            }
         };
-        if assembly.cid != cid {
-            tracing::debug!(
-                cid = format_args!("{cid:08x}"),
-                "stray continuation ignored"
-            );
-            return;
-        }
         if seq != assembly.next_seq {
             self.transaction = Transaction::Idle;
             return self.send_error(cid, HidError::InvalidSeq);

@@ -455,12 +455,21 @@ fn other_channel_during_processing_is_busy() {
 }
 
 #[test]
-fn broadcast_init_is_answered_while_busy() {
+fn init_is_answered_while_another_channel_is_busy() {
     let mut rig = rig();
+    let other = rig.allocate();
     let cid = rig.request_in_flight();
     let fresh = rig.allocate();
     assert_ne!(fresh, cid);
+    rig.send(&init_packet(other, 0x06, 8, &NONCE));
+    assert_eq!(rig.sent().len(), 1, "resync of an idle channel answered");
     assert_eq!(rig.device.in_flight(), Some((cid, RequestKind::Cbor)));
+
+    rig.device.respond(vec![0x00], rig.now);
+    rig.sent();
+    rig.send(&init_packet(cid, 0x01, 100, &[1; 57]));
+    rig.allocate();
+    assert!(rig.device.poll_timeout().is_some(), "assembly untouched");
 }
 
 #[test]
