@@ -12,7 +12,7 @@
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::ctaphid::REPORT_LEN;
 use crate::host::PacketIo;
@@ -73,29 +73,14 @@ impl UdpDevice {
     /// Wait for the next datagram: up to `timeout`, or forever with `None`.
     /// `Ok(None)` on timeout. Datagrams that are not 64 bytes are skipped.
     pub fn recv(&mut self, timeout: Option<Duration>) -> io::Result<Option<UdpIncoming>> {
-        // A zero timeout would mean "block forever" to the OS: poll briefly.
-        let timeout = timeout.map(|timeout| timeout.max(Duration::from_millis(1)));
-        self.socket.set_read_timeout(timeout)?;
-        // One byte more than a report, to notice longer datagrams.
-        let mut buffer = [0u8; REPORT_LEN + 1];
-        loop {
-            let (len, from) = match self.socket.recv_from(&mut buffer) {
-                Ok(received) => received,
-                Err(error) if is_timeout(&error) => return Ok(None),
-                Err(error) => return Err(error),
-            };
-            if len != REPORT_LEN {
-                tracing::debug!(len, %from, "ignoring datagram that is not one report");
-                continue;
-            }
-            self.peer = Some(from);
-            let mut report = [0u8; REPORT_LEN];
-            report.copy_from_slice(&buffer[..REPORT_LEN]);
-            if report == POWER_CYCLE_MAGIC {
-                return Ok(Some(UdpIncoming::PowerCycle));
-            }
-            return Ok(Some(UdpIncoming::Report(report)));
+        let Some((report, from)) = recv_report(&self.socket, timeout)? else {
+            return Ok(None);
+        };
+        self.peer = Some(from);
+        if report == POWER_CYCLE_MAGIC {
+            return Ok(Some(UdpIncoming::PowerCycle));
         }
+        Ok(Some(UdpIncoming::Report(report)))
     }
 
     /// Send one input report to the host the last report came from.
@@ -146,21 +131,46 @@ impl PacketIo for UdpHost {
     }
 
     fn recv(&mut self, timeout: Duration) -> io::Result<Option<[u8; REPORT_LEN]>> {
-        self.socket
-            .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))?;
-        let mut buffer = [0u8; REPORT_LEN + 1];
-        loop {
-            match self.socket.recv(&mut buffer) {
-                Ok(REPORT_LEN) => {
-                    let mut report = [0u8; REPORT_LEN];
-                    report.copy_from_slice(&buffer[..REPORT_LEN]);
-                    return Ok(Some(report));
+        Ok(recv_report(&self.socket, Some(timeout))?.map(|(report, _)| report))
+    }
+}
+
+/// The next 64-byte datagram and its sender, waiting up to `timeout` in all
+/// (`None`: forever). Datagrams of other lengths are skipped.
+fn recv_report(
+    socket: &UdpSocket,
+    timeout: Option<Duration>,
+) -> io::Result<Option<([u8; REPORT_LEN], SocketAddr)>> {
+    let deadline = timeout.map(|timeout| Instant::now() + timeout);
+    // One byte more than a report, to notice longer datagrams.
+    let mut buffer = [0u8; REPORT_LEN + 1];
+    let mut first_attempt = true;
+    loop {
+        let wait = match deadline {
+            None => None,
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() && !first_attempt {
+                    return Ok(None);
                 }
-                Ok(len) => tracing::debug!(len, "ignoring datagram that is not one report"),
-                Err(error) if is_timeout(&error) => return Ok(None),
-                Err(error) => return Err(error),
+                // A zero timeout means "block forever" to the OS: poll briefly.
+                Some(left.max(Duration::from_millis(1)))
             }
+        };
+        first_attempt = false;
+        socket.set_read_timeout(wait)?;
+        let (len, from) = match socket.recv_from(&mut buffer) {
+            Ok(received) => received,
+            Err(error) if is_timeout(&error) => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        if len != REPORT_LEN {
+            tracing::debug!(len, %from, "ignoring datagram that is not one report");
+            continue;
         }
+        let mut report = [0u8; REPORT_LEN];
+        report.copy_from_slice(&buffer[..REPORT_LEN]);
+        return Ok(Some((report, from)));
     }
 }
 
@@ -173,8 +183,6 @@ fn is_timeout(error: &io::Error) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
-
     use super::*;
     use crate::{DeviceConfig, HidDevice, HostClient};
 
@@ -193,6 +201,20 @@ mod tests {
     fn refuses_non_loopback_bind() {
         let error = UdpDevice::bind("0.0.0.0:0".parse().expect("addr")).expect_err("refused");
         assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn host_skips_odd_datagrams_and_times_out() {
+        let fake_device = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let mut host = UdpHost::connect(fake_device.local_addr().expect("addr")).expect("connect");
+        let host_addr = host.local_addr().expect("addr");
+        fake_device.send_to(&[1; 100], host_addr).expect("send");
+        fake_device.send_to(&[2; 63], host_addr).expect("send");
+        fake_device.send_to(&[3; 64], host_addr).expect("send");
+        let received = host.recv(Duration::from_secs(2)).expect("recv");
+        assert_eq!(received, Some([3; 64]));
+        assert_eq!(host.recv(Duration::ZERO).expect("recv"), None);
+        assert_eq!(host.recv(Duration::from_millis(10)).expect("recv"), None);
     }
 
     #[test]
