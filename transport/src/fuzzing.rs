@@ -24,14 +24,95 @@ pub const STEP_LEN: usize = 1 + REPORT_LEN;
 /// 50 ms ticks (up to 3.15 s, past the message timeout), bit 6 answers the
 /// request in flight after the report, bit 7 switches keepalives to UPNEEDED.
 pub fn ctaphid_packets(data: &[u8]) {
-    let mut harness = Harness::new(DeviceConfig {
-        cid_seed: 0x5eed,
-        ..DeviceConfig::default()
-    });
+    let mut harness = Harness::new(fuzz_config());
     for step in data.chunks(STEP_LEN) {
         let (&control, report) = step.split_first().expect("chunks are never empty");
         harness.step(control, report);
     }
+}
+
+/// The device [`ctaphid_packets`] drives: fixed seed, so seeds can name
+/// channels.
+fn fuzz_config() -> DeviceConfig {
+    DeviceConfig {
+        cid_seed: 0x5eed,
+        ..DeviceConfig::default()
+    }
+}
+
+/// Inputs for [`ctaphid_packets`] that reach the interesting states, named
+/// after them: a starting corpus for the fuzzer.
+pub fn ctaphid_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let init = single(BROADCAST_CID, Command::Init, b"fuzzseed");
+    // The channels the fuzz device hands out to the first two INITs.
+    let mut device = HidDevice::new(fuzz_config());
+    let mut allocate = || {
+        device.handle_report(&init, Instant::now());
+        let report = device.poll_report().expect("INIT is answered");
+        InitResponse::parse(&report[7..])
+            .expect("INIT response")
+            .cid
+    };
+    let (first, second) = (allocate(), allocate());
+    let cbor_200 = crate::ctaphid::fragment(first, Command::Cbor, &[0x5a; 200]).expect("fits");
+
+    let mut cbor_answered = vec![
+        (0, init),
+        (0, cbor_200[0]),
+        (0, cbor_200[1]),
+        (0, cbor_200[2]),
+    ];
+    cbor_answered.push((0x40, cbor_200[3]));
+    vec![
+        (
+            "init_ping",
+            steps(&[(0, init), (0, single(first, Command::Ping, b"hi"))]),
+        ),
+        ("cbor_multi_packet_answered", steps(&cbor_answered)),
+        (
+            "keepalive_upneeded_then_cancel",
+            steps(&[
+                (0, init),
+                (0, single(first, Command::Cbor, &[0x01])),
+                (0x80 | 4, single(first, Command::Cancel, &[])),
+                (0x40 | 1, single(second, Command::Ping, b"busy?")),
+            ]),
+        ),
+        (
+            "continuation_timeout",
+            steps(&[(0, init), (0, cbor_200[0]), (63, cbor_200[1])]),
+        ),
+        (
+            "lock_then_busy",
+            steps(&[
+                (0, init),
+                (0, init),
+                (0, single(first, Command::Lock, &[5])),
+                (0, single(second, Command::Ping, b"locked out")),
+            ]),
+        ),
+        (
+            "power_cycle_forgets_channel",
+            steps(&[
+                (0, init),
+                (0xff, init),
+                (0, single(first, Command::Ping, b"x")),
+            ]),
+        ),
+    ]
+}
+
+/// A one-packet message as a report.
+fn single(cid: u32, command: Command, payload: &[u8]) -> [u8; REPORT_LEN] {
+    let reports = crate::ctaphid::fragment(cid, command, payload).expect("fits");
+    assert_eq!(reports.len(), 1, "seed messages fit one packet");
+    reports[0]
+}
+
+fn steps(list: &[(u8, [u8; REPORT_LEN])]) -> Vec<u8> {
+    list.iter()
+        .flat_map(|(control, report)| std::iter::once(*control).chain(report.iter().copied()))
+        .collect()
 }
 
 /// A device, a simulated clock and an [`OutputChecker`].
@@ -328,6 +409,32 @@ mod tests {
             for op in ops {
                 run(&mut harness, op);
             }
+        }
+    }
+
+    #[test]
+    fn seeds_reach_the_states_they_are_named_after() {
+        let expected: [(&str, u8, &[u8]); 6] = [
+            ("init_ping", 0x01, b"hi"),
+            ("cbor_multi_packet_answered", 0x10, &[]),
+            ("keepalive_upneeded_then_cancel", 0x3b, &[2]),
+            ("continuation_timeout", 0x3f, &[0x05]),
+            ("lock_then_busy", 0x3f, &[0x06]),
+            ("power_cycle_forgets_channel", 0x3f, &[0x0b]),
+        ];
+        let seeds = ctaphid_seeds();
+        assert_eq!(seeds.len(), expected.len());
+        for ((name, data), (expected_name, cmd, payload)) in seeds.iter().zip(expected) {
+            assert_eq!(*name, expected_name);
+            ctaphid_packets(data);
+            let mut harness = Harness::new(fuzz_config());
+            for step in data.chunks(STEP_LEN) {
+                harness.step(step[0], &step[1..]);
+            }
+            let found = harness.messages().iter().any(|(_, message)| {
+                message.cmd == cmd && (payload.is_empty() || message.payload == payload)
+            });
+            assert!(found, "{name}: {:?}", harness.messages());
         }
     }
 
