@@ -5,14 +5,17 @@
 //! moves messages; it knows nothing of the CTAP2 commands inside them.
 //!
 //! ```text
-//!            device side                                    host side
-//!  reports ─► HidDevice::handle_report ─► DeviceEvent ─►  application
-//!  (UDP/UHID)   (assemble, channels,      (Request, Cancel,  (authenticator)
-//!                busy, lock, timeouts)      Wink)               │
-//!  reports ◄─ HidDevice::poll_report ◄── HidDevice::respond ◄──┘
+//! device side (the key)
+//!   reports from host ─► HidDevice::handle_report ─► DeviceEvent ──► application
+//!   (UDP, later UHID)    assemble, channels, busy,   Request,       (authenticator)
+//!                        lock, INIT, PING, WINK      Cancel, Wink        │
+//!   time ──────────────► HidDevice::handle_timeout                       │
+//!                        keepalives, MSG_TIMEOUT                         │
+//!   reports to host  ◄── HidDevice::poll_report ◄─── HidDevice::respond ◄┘
 //!
-//!  HostClient::cbor ─► ctaphid::fragment ─► PacketIo::send ─► device
-//!  HostClient::cbor ◄─ host::Reassembler ◄─ PacketIo::recv ◄─ device
+//! host side (the client)
+//!   HostClient::cbor ─► ctaphid::fragment ─► PacketIo::send ─► device
+//!   HostClient::cbor ◄─ host::Reassembler ◄─ PacketIo::recv ◄─ device
 //! ```
 //!
 //! - [`ctaphid`]: wire constants, packet parsing and fragmentation (pure).
