@@ -216,6 +216,35 @@ fn init_skips_answers_with_another_nonce() {
     assert_eq!(client.ping(b"mine").expect("ping"), b"mine");
 }
 
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn any_payload_round_trips_through_fragment_and_reassembly(
+        cid in proptest::prelude::any::<u32>(),
+        payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..=MAX_MESSAGE_LEN),
+    ) {
+        let mut reassembler = Reassembler::new(cid);
+        let reports = ctaphid::fragment(cid, Command::Cbor, &payload).expect("fits");
+        let (last, rest) = reports.split_last().expect("at least one report");
+        for report in rest {
+            proptest::prop_assert_eq!(reassembler.push(report), Ok(None));
+        }
+        let message = reassembler.push(last).expect("well-formed").expect("complete");
+        proptest::prop_assert_eq!(message.cmd, Command::Cbor.code());
+        proptest::prop_assert_eq!(message.payload, payload);
+    }
+
+    #[test]
+    fn any_cbor_request_reaches_the_application_intact(
+        payload in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..=MAX_MESSAGE_LEN),
+    ) {
+        let mut client = client(Behaviour::Reverse);
+        let expected: Vec<u8> = payload.iter().rev().copied().collect();
+        proptest::prop_assert_eq!(client.cbor(&payload, |_| {}).expect("cbor"), expected);
+    }
+}
+
 fn report(cid: u32, kind: u8, rest: &[u8]) -> [u8; REPORT_LEN] {
     let mut report = [0u8; REPORT_LEN];
     report[..4].copy_from_slice(&cid.to_be_bytes());
