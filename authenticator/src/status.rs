@@ -108,6 +108,59 @@ impl StatusCode {
         self as u8
     }
 
+    /// The status for a byte, if it is one of the codes above.
+    pub fn from_code(code: u8) -> Option<Self> {
+        const ALL: &[StatusCode] = &[
+            StatusCode::Ok,
+            StatusCode::InvalidCommand,
+            StatusCode::InvalidParameter,
+            StatusCode::InvalidLength,
+            StatusCode::InvalidSeq,
+            StatusCode::Timeout,
+            StatusCode::ChannelBusy,
+            StatusCode::LockRequired,
+            StatusCode::InvalidChannel,
+            StatusCode::CborUnexpectedType,
+            StatusCode::InvalidCbor,
+            StatusCode::MissingParameter,
+            StatusCode::LimitExceeded,
+            StatusCode::FpDatabaseFull,
+            StatusCode::LargeBlobStorageFull,
+            StatusCode::CredentialExcluded,
+            StatusCode::Processing,
+            StatusCode::InvalidCredential,
+            StatusCode::UserActionPending,
+            StatusCode::OperationPending,
+            StatusCode::NoOperations,
+            StatusCode::UnsupportedAlgorithm,
+            StatusCode::OperationDenied,
+            StatusCode::KeyStoreFull,
+            StatusCode::UnsupportedOption,
+            StatusCode::InvalidOption,
+            StatusCode::KeepaliveCancel,
+            StatusCode::NoCredentials,
+            StatusCode::UserActionTimeout,
+            StatusCode::NotAllowed,
+            StatusCode::PinInvalid,
+            StatusCode::PinBlocked,
+            StatusCode::PinAuthInvalid,
+            StatusCode::PinAuthBlocked,
+            StatusCode::PinNotSet,
+            StatusCode::PuatRequired,
+            StatusCode::PinPolicyViolation,
+            StatusCode::RequestTooLarge,
+            StatusCode::ActionTimeout,
+            StatusCode::UpRequired,
+            StatusCode::UvBlocked,
+            StatusCode::IntegrityFailure,
+            StatusCode::InvalidSubcommand,
+            StatusCode::UvInvalid,
+            StatusCode::UnauthorizedPermission,
+            StatusCode::Other,
+        ];
+        ALL.iter().copied().find(|status| status.code() == code)
+    }
+
     /// The spec's name for this code, for logs and traces.
     pub fn name(self) -> &'static str {
         match self {
@@ -168,3 +221,22 @@ impl std::fmt::Display for StatusCode {
 }
 
 impl std::error::Error for StatusCode {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_round_trips_through_its_byte() {
+        for byte in 0..=255u8 {
+            if let Some(status) = StatusCode::from_code(byte) {
+                assert_eq!(status.code(), byte, "{status}");
+            }
+        }
+        assert_eq!(
+            StatusCode::from_code(0x2D),
+            Some(StatusCode::KeepaliveCancel)
+        );
+        assert_eq!(StatusCode::from_code(0x10), None);
+    }
+}

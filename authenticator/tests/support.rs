@@ -1,6 +1,11 @@
 //! Helpers shared by the integration tests: an authenticator over a memory
 //! store with a seeded RNG, request builders, response accessors.
-#![allow(dead_code, missing_docs, clippy::unwrap_used, clippy::new_without_default)]
+#![allow(
+    dead_code,
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::new_without_default
+)]
 
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,18 @@
+//! # softkey: the program
+//!
+//! Wires the vault, the CTAP core and the transports into a running security
+//! key, with the presence and verification providers around them.
+//!
+//! ```text
+//!   UDP / UHID backend ─► runtime::KeyDevice ─► softkey-authenticator ─► Store (memory / vault)
+//!                                  │
+//!                         presence::PresenceProvider (danger auto-approve, command, …)
+//! ```
+//!
+//! The binary (`src/main.rs`) is the command-line front end: `softkey sim`,
+//! and the other subcommands as they are built.
+#![forbid(unsafe_code)]
+
+pub mod presence;
+pub mod runtime;
+pub mod udp;

@@ -1,0 +1,258 @@
+//! User presence providers: how softkey asks the person "touch to continue".
+//!
+//! The core never blocks: it returns a prompt, the runtime hands it to a
+//! [`PresenceProvider`], and polls the [`PendingVerdict`] while it keeps the
+//! CTAPHID channel alive with keepalives. Dropping a pending verdict abandons
+//! the question (the host cancelled, or the device was power-cycled).
+
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use softkey_authenticator::{PromptAction, UserPrompt, Verdict};
+
+/// Asks the person.
+pub trait PresenceProvider: Send {
+    /// Starts asking; the answer is polled from the returned handle.
+    fn ask(&mut self, prompt: &UserPrompt) -> Box<dyn PendingVerdict>;
+    /// A short name for logs.
+    fn name(&self) -> &'static str;
+}
+
+/// A question in progress.
+pub trait PendingVerdict: Send {
+    /// The answer, once there is one.
+    fn poll(&mut self) -> Option<Verdict>;
+}
+
+/// A verdict that is already known.
+struct Ready(Option<Verdict>);
+
+impl PendingVerdict for Ready {
+    fn poll(&mut self) -> Option<Verdict> {
+        self.0
+    }
+}
+
+/// Conveniences that remove the person from the loop. Never for daily use.
+pub mod danger {
+    use super::*;
+
+    /// Approves every prompt at once. For simulators and tests only: with it,
+    /// any local process can use every credential without anyone noticing.
+    #[derive(Debug, Default)]
+    pub struct AutoApprove;
+
+    impl PresenceProvider for AutoApprove {
+        fn ask(&mut self, prompt: &UserPrompt) -> Box<dyn PendingVerdict> {
+            tracing::debug!(action = ?prompt.action, rp = ?prompt.rp_id, "presence auto-approved (danger)");
+            Box::new(Ready(Some(Verdict::Approved)))
+        }
+
+        fn name(&self) -> &'static str {
+            "danger-auto-approve"
+        }
+    }
+}
+
+/// A scripted person, for tests: answers from a queue, each after a delay.
+#[derive(Debug, Default)]
+pub struct Scripted {
+    answers: std::collections::VecDeque<(Verdict, Duration)>,
+    /// What to answer once the queue is empty (`None`: never answer).
+    pub fallback: Option<Verdict>,
+}
+
+impl Scripted {
+    /// A script of answers, each given after its delay.
+    pub fn new(answers: impl IntoIterator<Item = (Verdict, Duration)>) -> Self {
+        Self {
+            answers: answers.into_iter().collect(),
+            fallback: None,
+        }
+    }
+}
+
+struct Delayed {
+    verdict: Option<Verdict>,
+    at: Instant,
+}
+
+impl PendingVerdict for Delayed {
+    fn poll(&mut self) -> Option<Verdict> {
+        if Instant::now() >= self.at {
+            self.verdict
+        } else {
+            None
+        }
+    }
+}
+
+impl PresenceProvider for Scripted {
+    fn ask(&mut self, _prompt: &UserPrompt) -> Box<dyn PendingVerdict> {
+        let (verdict, delay) = match self.answers.pop_front() {
+            Some((verdict, delay)) => (Some(verdict), delay),
+            None => (self.fallback, Duration::ZERO),
+        };
+        Box::new(Delayed {
+            verdict,
+            at: Instant::now() + delay,
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        "scripted"
+    }
+}
+
+/// Runs a command for each prompt: exit status 0 approves, anything else
+/// denies. The prompt is passed in the environment: `SOFTKEY_ACTION`
+/// (register, sign-in, acknowledge, reset, select), `SOFTKEY_RP_ID`,
+/// `SOFTKEY_USER_NAME`. The command runs under `sh -c`.
+#[derive(Debug, Clone)]
+pub struct CommandPresence {
+    command: String,
+}
+
+impl CommandPresence {
+    /// A provider running `command` with `sh -c`.
+    pub fn new(command: impl Into<String>) -> Self {
+        Self {
+            command: command.into(),
+        }
+    }
+}
+
+/// The word for an action, as the command provider and logs show it.
+pub fn action_name(action: PromptAction) -> &'static str {
+    match action {
+        PromptAction::Register => "register",
+        PromptAction::SignIn => "sign-in",
+        PromptAction::Acknowledge => "acknowledge",
+        PromptAction::Reset => "reset",
+        PromptAction::Select => "select",
+    }
+}
+
+struct CommandVerdict {
+    child: Option<Child>,
+    answer: mpsc::Receiver<Verdict>,
+    result: Option<Verdict>,
+}
+
+impl PendingVerdict for CommandVerdict {
+    fn poll(&mut self) -> Option<Verdict> {
+        if self.result.is_none() {
+            if let Some(child) = self.child.as_mut() {
+                match child.try_wait() {
+                    Ok(Some(status)) => {
+                        self.child = None;
+                        self.result = Some(if status.success() {
+                            Verdict::Approved
+                        } else {
+                            Verdict::Denied
+                        });
+                    }
+                    Ok(None) => {}
+                    Err(error) => {
+                        tracing::warn!(%error, "presence command could not be waited for");
+                        self.child = None;
+                        self.result = Some(Verdict::Denied);
+                    }
+                }
+            } else if let Ok(verdict) = self.answer.try_recv() {
+                self.result = Some(verdict);
+            }
+        }
+        self.result
+    }
+}
+
+impl Drop for CommandVerdict {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // Abandoned: the host cancelled or the device power-cycled.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl PresenceProvider for CommandPresence {
+    fn ask(&mut self, prompt: &UserPrompt) -> Box<dyn PendingVerdict> {
+        let (sender, answer) = mpsc::channel();
+        let spawned = Command::new("sh")
+            .arg("-c")
+            .arg(&self.command)
+            .env("SOFTKEY_ACTION", action_name(prompt.action))
+            .env("SOFTKEY_RP_ID", prompt.rp_id.as_deref().unwrap_or(""))
+            .env(
+                "SOFTKEY_USER_NAME",
+                prompt.user_name.as_deref().unwrap_or(""),
+            )
+            .stdin(Stdio::null())
+            .spawn();
+        let child = match spawned {
+            Ok(child) => Some(child),
+            Err(error) => {
+                tracing::warn!(%error, command = %self.command, "presence command failed to start; denying");
+                let _ = sender.send(Verdict::Denied);
+                None
+            }
+        };
+        Box::new(CommandVerdict {
+            child,
+            answer,
+            result: None,
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        "command"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prompt() -> UserPrompt {
+        UserPrompt {
+            action: PromptAction::Register,
+            rp_id: Some("example.com".into()),
+            user_name: Some("alice".into()),
+        }
+    }
+
+    fn wait(pending: &mut Box<dyn PendingVerdict>) -> Verdict {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(verdict) = pending.poll() {
+                return verdict;
+            }
+            assert!(Instant::now() < deadline, "no verdict");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn command_exit_status_decides() {
+        let mut approve = CommandPresence::new(
+            "test \"$SOFTKEY_ACTION\" = register && test \"$SOFTKEY_RP_ID\" = example.com",
+        );
+        assert_eq!(wait(&mut approve.ask(&prompt())), Verdict::Approved);
+        let mut deny = CommandPresence::new("exit 3");
+        assert_eq!(wait(&mut deny.ask(&prompt())), Verdict::Denied);
+    }
+
+    #[test]
+    fn scripted_answers_in_order_then_falls_back() {
+        let mut script = Scripted::new([
+            (Verdict::Denied, Duration::ZERO),
+            (Verdict::Approved, Duration::ZERO),
+        ]);
+        assert_eq!(wait(&mut script.ask(&prompt())), Verdict::Denied);
+        assert_eq!(wait(&mut script.ask(&prompt())), Verdict::Approved);
+        assert_eq!(script.ask(&prompt()).poll(), None);
+    }
+}

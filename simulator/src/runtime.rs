@@ -1,0 +1,238 @@
+//! The runtime around the sans-I/O cores: CTAPHID framing (transport) on one
+//! side, the CTAP authenticator on the other, a presence provider for prompts.
+//!
+//! ```text
+//!  reports ─► HidDevice ─► DeviceEvent::Request ─► Authenticator::handle ─► Reply ─► HidDevice ─► reports
+//!                 ▲                                      │ AwaitUser
+//!                 │ keepalive UPNEEDED             PresenceProvider::ask ─► poll ─► resume(verdict)
+//!                 └── DeviceEvent::Cancel ──────────► Authenticator::cancel (KEEPALIVE_CANCEL)
+//! ```
+//!
+//! [`KeyDevice`] does no I/O and reads no clock: backends (UDP, UHID, the
+//! in-memory pipe of the tests) feed it reports with the time and send what it
+//! gives back.
+
+use std::time::{Duration, Instant};
+
+use softkey_authenticator::store::Store;
+use softkey_authenticator::{Authenticator, Outcome, StatusCode, Verdict};
+use softkey_transport::ctaphid::{KeepaliveStatus, REPORT_LEN};
+use softkey_transport::{DeviceEvent, HidDevice, RequestId, RequestKind};
+
+use crate::presence::{PendingVerdict, PresenceProvider};
+
+/// How long a person has to answer a prompt before USER_ACTION_TIMEOUT.
+pub const DEFAULT_USER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How often a pending prompt is polled.
+pub const PRESENCE_POLL: Duration = Duration::from_millis(10);
+
+struct Waiting {
+    request: RequestId,
+    pending: Box<dyn PendingVerdict>,
+    deadline: Instant,
+}
+
+/// One security key: framing + authenticator + presence.
+pub struct KeyDevice<S: Store, R: rand_core::CryptoRng> {
+    hid: HidDevice,
+    auth: Authenticator<S, R>,
+    presence: Box<dyn PresenceProvider>,
+    user_timeout: Duration,
+    waiting: Option<Waiting>,
+}
+
+/// The name of a CTAP2 command byte, for logs.
+pub fn command_name(command: u8) -> &'static str {
+    match command {
+        0x01 => "authenticatorMakeCredential",
+        0x02 => "authenticatorGetAssertion",
+        0x04 => "authenticatorGetInfo",
+        0x06 => "authenticatorClientPIN",
+        0x07 => "authenticatorReset",
+        0x08 => "authenticatorGetNextAssertion",
+        0x09 => "authenticatorBioEnrollment",
+        0x0A => "authenticatorCredentialManagement",
+        0x0B => "authenticatorSelection",
+        0x0C => "authenticatorLargeBlobs",
+        0x0D => "authenticatorConfig",
+        0x40 => "authenticatorBioEnrollment (preview)",
+        0x41 => "authenticatorCredentialManagement (preview)",
+        _ => "unknown",
+    }
+}
+
+impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
+    /// Wires the pieces together.
+    pub fn new(
+        hid: HidDevice,
+        auth: Authenticator<S, R>,
+        presence: Box<dyn PresenceProvider>,
+        user_timeout: Duration,
+    ) -> Self {
+        Self {
+            hid,
+            auth,
+            presence,
+            user_timeout,
+            waiting: None,
+        }
+    }
+
+    /// One output report from the host.
+    pub fn handle_report(&mut self, report: &[u8], now: Instant) {
+        self.hid.handle_report(report, now);
+        self.process(now);
+    }
+
+    /// A simulated (or real) power cycle: volatile state is lost.
+    pub fn power_cycle(&mut self, now: Instant) {
+        tracing::info!("power cycle");
+        self.waiting = None;
+        self.hid.power_cycle();
+        self.auth.power_cycle(now);
+    }
+
+    /// Advances timers and pending prompts to `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.hid.handle_timeout(now);
+        self.process(now);
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must run next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let hid = self.hid.poll_timeout();
+        let prompt = self.waiting.as_ref().map(|w| w.deadline);
+        let poll = self
+            .waiting
+            .as_ref()
+            .map(|_| Instant::now() + PRESENCE_POLL);
+        [hid, prompt, poll].into_iter().flatten().min()
+    }
+
+    /// The next input report for the host.
+    pub fn poll_report(&mut self) -> Option<[u8; REPORT_LEN]> {
+        self.hid.poll_report()
+    }
+
+    /// The authenticator (for the runtime's own needs, e.g. closing a vault).
+    pub fn authenticator_mut(&mut self) -> &mut Authenticator<S, R> {
+        &mut self.auth
+    }
+
+    fn process(&mut self, now: Instant) {
+        while let Some(event) = self.hid.poll_event() {
+            match event {
+                DeviceEvent::Request {
+                    kind: RequestKind::Cbor,
+                    payload,
+                    channel,
+                } => {
+                    let Some(request) = self.hid.in_flight_request() else {
+                        continue;
+                    };
+                    // A new request abandons any prompt left over from an
+                    // aborted one (its channel was re-INITed).
+                    self.waiting = None;
+                    let command = payload.first().copied().unwrap_or(0);
+                    tracing::info!(
+                        channel = format_args!("{channel:08x}"),
+                        command = command_name(command),
+                        len = payload.len(),
+                        "CTAP request"
+                    );
+                    let outcome = self.auth.handle(&payload, now);
+                    self.apply(request, outcome, now);
+                }
+                DeviceEvent::Request {
+                    kind: RequestKind::Msg,
+                    ..
+                } => {
+                    // CTAP1/U2F is not built yet: the framing layer answers MSG
+                    // itself unless it was enabled, so this is not reached.
+                    if let Some(request) = self.hid.in_flight_request() {
+                        self.hid.respond_to(request, vec![0x6D, 0x00], now);
+                    }
+                }
+                DeviceEvent::Cancel { channel } => {
+                    if let Some(waiting) = self.waiting.take() {
+                        tracing::info!(
+                            channel = format_args!("{channel:08x}"),
+                            "request cancelled by the host"
+                        );
+                        if let Some(reply) = self.auth.cancel() {
+                            self.reply(waiting.request, reply, now);
+                        }
+                    }
+                }
+                DeviceEvent::Wink { channel } => {
+                    tracing::info!(channel = format_args!("{channel:08x}"), "wink");
+                }
+            }
+        }
+        self.poll_presence(now);
+    }
+
+    fn poll_presence(&mut self, now: Instant) {
+        let Some(waiting) = self.waiting.as_mut() else {
+            return;
+        };
+        if self.hid.in_flight_request() != Some(waiting.request) {
+            // The request was aborted underneath us (re-INIT, power cycle).
+            self.waiting = None;
+            self.auth.cancel();
+            return;
+        }
+        let verdict = match waiting.pending.poll() {
+            Some(verdict) => verdict,
+            None if now >= waiting.deadline => Verdict::TimedOut,
+            None => return,
+        };
+        let Some(waiting) = self.waiting.take() else {
+            return;
+        };
+        tracing::info!(?verdict, "user presence");
+        let outcome = self.auth.resume(verdict, now);
+        self.apply(waiting.request, outcome, now);
+    }
+
+    fn apply(&mut self, request: RequestId, outcome: Outcome, now: Instant) {
+        match outcome {
+            Outcome::Reply(reply) => self.reply(request, reply, now),
+            Outcome::AwaitUser(prompt) => {
+                tracing::info!(
+                    action = crate::presence::action_name(prompt.action),
+                    rp = prompt.rp_id.as_deref().unwrap_or("-"),
+                    provider = self.presence.name(),
+                    "waiting for user presence"
+                );
+                self.hid.set_keepalive(KeepaliveStatus::UpNeeded);
+                let pending = self.presence.ask(&prompt);
+                self.waiting = Some(Waiting {
+                    request,
+                    pending,
+                    deadline: now + self.user_timeout,
+                });
+                // An immediate answer (auto-approve) is taken at once.
+                self.poll_presence(now);
+            }
+        }
+    }
+
+    fn reply(&mut self, request: RequestId, reply: Vec<u8>, now: Instant) {
+        let status = reply.first().copied().unwrap_or(0);
+        tracing::info!(
+            status = status_name(status),
+            len = reply.len(),
+            "CTAP response"
+        );
+        self.hid.respond_to(request, reply, now);
+    }
+}
+
+fn status_name(code: u8) -> String {
+    match StatusCode::from_code(code) {
+        Some(status) => status.name().to_owned(),
+        None => format!("0x{code:02X}"),
+    }
+}
