@@ -10,6 +10,7 @@ use crate::Error;
 #[serde(rename_all = "camelCase")]
 pub struct AttestationResponseJson {
     /// base64url clientDataJSON.
+    #[serde(rename = "clientDataJSON")]
     pub client_data_json: String,
     /// base64url attestationObject.
     pub attestation_object: String,
@@ -41,6 +42,7 @@ pub struct RegistrationResponseJson {
 #[serde(rename_all = "camelCase")]
 pub struct AssertionResponseJson {
     /// base64url clientDataJSON.
+    #[serde(rename = "clientDataJSON")]
     pub client_data_json: String,
     /// base64url authenticatorData.
     pub authenticator_data: String,

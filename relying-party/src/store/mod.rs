@@ -61,6 +61,11 @@ pub struct Store {
     connection: Mutex<Connection>,
 }
 
+/// A fresh random user handle (32 bytes; §14.6.1: no personal information).
+pub fn new_user_handle() -> Vec<u8> {
+    crate::challenge::random_challenge()
+}
+
 fn unix_seconds(time: SystemTime) -> i64 {
     time.duration_since(UNIX_EPOCH)
         .map(|duration| i64::try_from(duration.as_secs()).unwrap_or(i64::MAX))
@@ -141,15 +146,16 @@ impl Store {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Creates a user with a fresh random user handle.
+    /// Creates a user; `user_handle` should be fresh random bytes (see [`new_user_handle`]).
     pub fn create_user(
         &self,
+        user_handle: &[u8],
         username: &str,
         display_name: &str,
         now: SystemTime,
     ) -> Result<User, StoreError> {
         let user = User {
-            user_handle: crate::challenge::random_challenge(),
+            user_handle: user_handle.to_vec(),
             username: username.to_owned(),
             display_name: display_name.to_owned(),
         };
@@ -300,9 +306,11 @@ mod tests {
     fn users_credentials_round_trip() {
         let store = Store::open_in_memory().expect("opens");
         let now = UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
-        let alice = store.create_user("alice", "Alice", now).expect("created");
+        let alice = store
+            .create_user(&new_user_handle(), "alice", "Alice", now)
+            .expect("created");
         assert!(matches!(
-            store.create_user("alice", "Other", now),
+            store.create_user(&new_user_handle(), "alice", "Other", now),
             Err(StoreError::UsernameTaken)
         ));
         assert_eq!(
@@ -371,7 +379,7 @@ mod tests {
         {
             let store = Store::open(&path).expect("creates");
             store
-                .create_user("bob", "Bob", SystemTime::now())
+                .create_user(&new_user_handle(), "bob", "Bob", SystemTime::now())
                 .expect("user");
         }
         let store = Store::open(&path).expect("reopens");
