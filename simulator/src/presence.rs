@@ -21,15 +21,16 @@ pub trait PresenceProvider: Send {
 
 /// A question in progress.
 pub trait PendingVerdict: Send {
-    /// The answer, once there is one.
-    fn poll(&mut self) -> Option<Verdict>;
+    /// The answer, once there is one. `now` is the runtime's clock (simulated
+    /// in tests).
+    fn poll(&mut self, now: Instant) -> Option<Verdict>;
 }
 
 /// A verdict that is already known.
 struct Ready(Option<Verdict>);
 
 impl PendingVerdict for Ready {
-    fn poll(&mut self) -> Option<Verdict> {
+    fn poll(&mut self, _now: Instant) -> Option<Verdict> {
         self.0
     }
 }
@@ -55,7 +56,8 @@ pub mod danger {
     }
 }
 
-/// A scripted person, for tests: answers from a queue, each after a delay.
+/// A scripted person, for tests: answers from a queue, each after a delay
+/// measured on the runtime's clock from the moment it is asked.
 #[derive(Debug, Default)]
 pub struct Scripted {
     answers: std::collections::VecDeque<(Verdict, Duration)>,
@@ -75,12 +77,14 @@ impl Scripted {
 
 struct Delayed {
     verdict: Option<Verdict>,
-    at: Instant,
+    delay: Duration,
+    asked_at: Option<Instant>,
 }
 
 impl PendingVerdict for Delayed {
-    fn poll(&mut self) -> Option<Verdict> {
-        if Instant::now() >= self.at {
+    fn poll(&mut self, now: Instant) -> Option<Verdict> {
+        let asked_at = *self.asked_at.get_or_insert(now);
+        if now.saturating_duration_since(asked_at) >= self.delay {
             self.verdict
         } else {
             None
@@ -96,7 +100,8 @@ impl PresenceProvider for Scripted {
         };
         Box::new(Delayed {
             verdict,
-            at: Instant::now() + delay,
+            delay,
+            asked_at: None,
         })
     }
 
@@ -141,7 +146,7 @@ struct CommandVerdict {
 }
 
 impl PendingVerdict for CommandVerdict {
-    fn poll(&mut self) -> Option<Verdict> {
+    fn poll(&mut self, _now: Instant) -> Option<Verdict> {
         if self.result.is_none() {
             if let Some(child) = self.child.as_mut() {
                 match child.try_wait() {
@@ -227,7 +232,7 @@ mod tests {
     fn wait(pending: &mut Box<dyn PendingVerdict>) -> Verdict {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Some(verdict) = pending.poll() {
+            if let Some(verdict) = pending.poll(Instant::now()) {
                 return verdict;
             }
             assert!(Instant::now() < deadline, "no verdict");
@@ -253,6 +258,6 @@ mod tests {
         ]);
         assert_eq!(wait(&mut script.ask(&prompt())), Verdict::Denied);
         assert_eq!(wait(&mut script.ask(&prompt())), Verdict::Approved);
-        assert_eq!(script.ask(&prompt()).poll(), None);
+        assert_eq!(script.ask(&prompt()).poll(Instant::now()), None);
     }
 }

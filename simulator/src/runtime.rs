@@ -31,6 +31,7 @@ struct Waiting {
     request: RequestId,
     pending: Box<dyn PendingVerdict>,
     deadline: Instant,
+    next_poll: Instant,
 }
 
 /// One security key: framing + authenticator + presence.
@@ -183,10 +184,13 @@ impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
             self.auth.cancel();
             return;
         }
-        let verdict = match waiting.pending.poll() {
+        let verdict = match waiting.pending.poll(now) {
             Some(verdict) => verdict,
             None if now >= waiting.deadline => Verdict::TimedOut,
-            None => return,
+            None => {
+                waiting.next_poll = now + PRESENCE_POLL;
+                return;
+            }
         };
         let Some(waiting) = self.waiting.take() else {
             return;
@@ -212,6 +216,7 @@ impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
                     request,
                     pending,
                     deadline: now + self.user_timeout,
+                    next_poll: now + PRESENCE_POLL,
                 });
                 // An immediate answer (auto-approve) is taken at once.
                 self.poll_presence(now);
