@@ -1,0 +1,178 @@
+//! Crash test: a child process stores discoverable credentials in a loop and
+//! prints each credential's id once `put_discoverable` returned (= the relying
+//! party was told). The parent kill -9s it at random moments, reopens the vault
+//! and checks that every acknowledged credential is there, with at least its
+//! acknowledged signature counter, and that the vault opens and reads cleanly.
+//!
+//! 200 kills by default; `SOFTKEY_CRASH_KILLS=1000` for the bench mode. The
+//! child is this same test binary running the ignored `crash_child` test.
+
+// Test code throughout (helpers and the child process included).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Fixture, credential};
+use rand::RngExt;
+use softkey_authenticator::store::Store;
+use softkey_vault::{Unlocker, Vault};
+
+const CHILD_ENV: &str = "SOFTKEY_CRASH_CHILD_DIR";
+
+/// The child: loops forever until killed.
+#[test]
+#[ignore = "the child side of acknowledged_credentials_survive_kill_9, which runs it"]
+fn crash_child() {
+    let Ok(dir) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let mut vault = Vault::open(
+        &dir.join("vault.sqlite"),
+        &Unlocker::KeyFile(dir.join("vault.key")),
+    )
+    .unwrap();
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "READY").unwrap();
+    out.flush().unwrap();
+    let mut rng = rand::rng();
+    loop {
+        let mut id = [0u8; 32];
+        rng.fill(&mut id[..]);
+        id[0] = 0x81;
+        let user: [u8; 16] = rng.random();
+        let rp = format!("rp-{}.example", rng.random_range(0..20));
+        let mut stored = credential(&id, &rp, &user, "crash-test-user", id[1]);
+        vault.put_discoverable(&stored).unwrap();
+        writeln!(out, "ACK {} 0", hex::encode(id)).unwrap();
+        out.flush().unwrap();
+        // A signature-counter update of the same credential (getAssertion).
+        stored.sign_count = 1;
+        vault.put_discoverable(&stored).unwrap();
+        writeln!(out, "ACK {} 1", hex::encode(id)).unwrap();
+        out.flush().unwrap();
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    kills: usize,
+    lost: usize,
+    corrupt: usize,
+    regressed: usize,
+}
+
+#[test]
+fn acknowledged_credentials_survive_kill_9() {
+    let kills: usize = std::env::var("SOFTKEY_CRASH_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let fixture = Fixture::new();
+    drop(fixture.create());
+    let exe = std::env::current_exe().unwrap();
+    let mut acknowledged: HashMap<Vec<u8>, u32> = HashMap::new();
+    let mut tally = Tally::default();
+    let mut rng = rand::rng();
+    let started = Instant::now();
+
+    for round in 0..kills {
+        let mut child = Command::new(&exe)
+            .args([
+                "--exact",
+                "crash_child",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_ENV, fixture.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut reader = BufReader::new(child.stdout.take().unwrap());
+        // One kill in ten lands while the child is still starting and opening
+        // (recovering) the vault; the rest while it is writing.
+        if round % 10 == 0 {
+            std::thread::sleep(Duration::from_millis(rng.random_range(0..15)));
+        } else {
+            let mut line = String::new();
+            // libtest prints "test crash_child ... " before the child's first line.
+            while reader.read_line(&mut line).unwrap() > 0 && !line.contains("READY") {
+                line.clear();
+            }
+            std::thread::sleep(Duration::from_micros(rng.random_range(0..40_000)));
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        tally.kills += 1;
+
+        // Everything the child printed before it died: only complete lines count.
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap() > 0 {
+            if let Some(ack) = line
+                .find("ACK ")
+                .and_then(|at| line[at + 4..].strip_suffix('\n'))
+            {
+                let (id, count) = ack.split_once(' ').unwrap();
+                let count: u32 = count.parse().unwrap();
+                let entry = acknowledged.entry(hex::decode(id).unwrap()).or_default();
+                *entry = (*entry).max(count);
+            }
+            line.clear();
+        }
+
+        let Ok(mut vault) = Vault::open(&fixture.vault_path, &fixture.unlocker()) else {
+            tally.corrupt += 1;
+            continue;
+        };
+        let Ok(all) = vault.all_discoverable() else {
+            tally.corrupt += 1;
+            continue;
+        };
+        let stored: HashMap<_, _> = all
+            .iter()
+            .map(|c| (c.credential_id.clone(), c.sign_count))
+            .collect();
+        tally.lost = 0;
+        tally.regressed = 0;
+        for (id, count) in &acknowledged {
+            match stored.get(id) {
+                None => tally.lost += 1,
+                Some(stored_count) if stored_count < count => tally.regressed += 1,
+                Some(_) => {}
+            }
+        }
+        assert_eq!(
+            tally.lost, 0,
+            "round {round}: acknowledged credentials lost"
+        );
+        assert_eq!(
+            tally.regressed, 0,
+            "round {round}: acknowledged counters regressed"
+        );
+    }
+    eprintln!(
+        "crash test: {} kills, {} acknowledged credentials, {} lost, {} counter regressions, {} corrupt vaults, {:.1} s",
+        tally.kills,
+        acknowledged.len(),
+        tally.lost,
+        tally.regressed,
+        tally.corrupt,
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(
+        tally.corrupt, 0,
+        "vaults failed to open or read after a kill"
+    );
+    assert!(
+        acknowledged.len() > kills / 2,
+        "the child barely wrote anything"
+    );
+}
