@@ -49,22 +49,18 @@ impl<T> std::fmt::Debug for ChallengeStore<T> {
 }
 
 impl<T> ChallengeStore<T> {
-    /// Remembers `state` under `challenge` until `expires_at`.
-    pub fn insert(&self, challenge: Vec<u8>, state: T, expires_at: SystemTime) {
+    /// Remembers `state` under `challenge` until `expires_at`; `now` is the issue time.
+    pub fn insert(&self, challenge: Vec<u8>, state: T, now: SystemTime, expires_at: SystemTime) {
         let mut slots = self.lock();
+        // Issuing also purges, so options requested and never answered cannot pile up.
+        purge(&mut slots, now);
         slots.insert(challenge, Slot::Pending { state, expires_at });
     }
 
     /// Hands out the state for `challenge` once.
     pub fn take(&self, challenge: &[u8], now: SystemTime) -> Result<T, Error> {
         let mut slots = self.lock();
-        // Forget what has expired, so the map stays bounded by the issue rate × TTL.
-        slots.retain(|_, slot| match slot {
-            Slot::Pending { expires_at, .. } => {
-                now <= *expires_at + std::time::Duration::from_secs(60)
-            }
-            Slot::Used { expires_at } => now <= *expires_at,
-        });
+        purge(&mut slots, now);
         match slots.remove(challenge) {
             None => Err(Error::ChallengeUnknown),
             Some(Slot::Used { expires_at }) => {
@@ -91,6 +87,15 @@ impl<T> ChallengeStore<T> {
     }
 }
 
+/// Forgets what has expired, so the map stays bounded by the issue rate × TTL. An expired
+/// pending challenge is kept one more minute, so a late answer hears "expired", not "unknown".
+fn purge<T>(slots: &mut HashMap<Vec<u8>, Slot<T>>, now: SystemTime) {
+    slots.retain(|_, slot| match slot {
+        Slot::Pending { expires_at, .. } => now <= *expires_at + std::time::Duration::from_secs(60),
+        Slot::Used { expires_at } => now <= *expires_at,
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -101,8 +106,8 @@ mod tests {
     fn single_use_and_expiry() {
         let store = ChallengeStore::default();
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        store.insert(b"one".to_vec(), 1, t0 + Duration::from_secs(10));
-        store.insert(b"two".to_vec(), 2, t0 + Duration::from_secs(10));
+        store.insert(b"one".to_vec(), 1, t0, t0 + Duration::from_secs(10));
+        store.insert(b"two".to_vec(), 2, t0, t0 + Duration::from_secs(10));
         assert_eq!(store.take(b"one", t0), Ok(1));
         assert_eq!(store.take(b"one", t0), Err(Error::ChallengeReused));
         assert_eq!(

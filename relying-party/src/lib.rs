@@ -25,7 +25,7 @@
 //! §8.6 `fido-u2f`, §8.7 `none`; COSE keys per RFC 9052/9053.
 //!
 //! Every rejection is an [`Error`] with a stable [`Error::name`].
-//! The demo server is [`server::serve`].
+//! The demo server is [`server::serve`]; fuzz targets call the hidden `fuzzing` module.
 #![forbid(unsafe_code)]
 
 pub mod attestation;
@@ -42,6 +42,46 @@ mod registration;
 pub mod response;
 pub mod server;
 pub mod store;
+
+/// Entry points for the fuzz targets in `fuzz/` (one line each there): every parser
+/// that sees bytes from the network. Not a stable API.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// attestationObject → authenticator data → COSE key → attestation statement checks.
+    pub fn attestation_object(data: &[u8]) {
+        if let Ok(object) = crate::attestation::AttestationObject::parse(data)
+            && let Ok(auth_data) = crate::auth_data::AuthenticatorData::parse(&object.raw_auth_data)
+        {
+            let policy = crate::AttestationPolicy::default();
+            let _ = object.verify(
+                &auth_data,
+                &[0; 32],
+                &policy,
+                std::time::SystemTime::UNIX_EPOCH,
+            );
+        }
+    }
+
+    /// Authenticator data (assertions).
+    pub fn authenticator_data(data: &[u8]) {
+        let _ = crate::auth_data::AuthenticatorData::parse(data);
+    }
+
+    /// clientDataJSON and its checks.
+    pub fn client_data(data: &[u8]) {
+        if let Ok(client_data) = crate::client_data::CollectedClientData::parse(data) {
+            let rp = crate::RelyingParty::new("localhost", "fuzz", vec!["http://localhost".into()]);
+            let _ = client_data.verify(crate::client_data::Ceremony::Get, b"challenge", &rp);
+        }
+    }
+
+    /// A COSE_Key and a signature check with it.
+    pub fn cose_key(data: &[u8]) {
+        if let Ok(key) = crate::cose::PublicKey::from_cose(data) {
+            let _ = key.verify(b"message", data);
+        }
+    }
+}
 
 pub use attestation::{AttestationOutcome, AttestationType, TrustPath};
 pub use authentication::{AuthenticationState, VerifiedAuthentication, asserted_credential_id};

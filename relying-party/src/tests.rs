@@ -699,7 +699,7 @@ fn authentication_reused_and_expired_challenge_through_the_store() {
     let signer = es256_signer();
     let store = crate::challenge::ChallengeStore::default();
     let state = authentication_state(CHALLENGE.to_vec(), &signer.record.credential_id);
-    store.insert(CHALLENGE.to_vec(), state.clone(), state.expires_at);
+    store.insert(CHALLENGE.to_vec(), state.clone(), now(), state.expires_at);
     let response = signer.assert_flags(UP_BE_BS, 1);
     let taken = store.take(CHALLENGE, now()).expect("first use");
     rp().finish_authentication(&taken, &response, &signer.record, now())
@@ -709,7 +709,7 @@ fn authentication_reused_and_expired_challenge_through_the_store() {
         Error::ChallengeReused
     );
     // Expired: both the store and the ceremony say so.
-    store.insert(b"late".to_vec(), state.clone(), state.expires_at);
+    store.insert(b"late".to_vec(), state.clone(), now(), state.expires_at);
     assert_eq!(
         store
             .take(b"late", now() + Duration::from_secs(61))
@@ -752,4 +752,37 @@ fn options_are_the_spec_json_forms() {
     let json = serde_json::to_value(&options).expect("serializes");
     assert_eq!(json["rpId"], "example.org");
     assert_eq!(json["allowCredentials"], serde_json::json!([]));
+}
+
+#[test]
+fn fuzzing_entry_points_survive_every_single_byte_corruption() {
+    let vectors = vectors();
+    for name in SUPPORTED.iter().chain(UNSUPPORTED) {
+        let registration = &vectors[*name]["registration"];
+        let authentication = &vectors[*name]["authentication"];
+        let inputs = [
+            (
+                hex_field(registration, "attestationObject"),
+                crate::fuzzing::attestation_object as fn(&[u8]),
+            ),
+            (
+                hex_field(registration, "clientDataJSON"),
+                crate::fuzzing::client_data,
+            ),
+            (
+                hex_field(authentication, "authenticatorData"),
+                crate::fuzzing::authenticator_data,
+            ),
+        ];
+        for (input, target) in inputs {
+            target(&input);
+            // Truncations and one corrupted byte at a time (stride keeps this fast in debug builds).
+            for position in (0..input.len()).step_by(7) {
+                target(&input[..position]);
+                let mut corrupted = input.clone();
+                corrupted[position] ^= 0xa5;
+                target(&corrupted);
+            }
+        }
+    }
 }

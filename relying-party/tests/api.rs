@@ -304,6 +304,11 @@ fn register_sign_in_and_named_errors_over_http() {
         401,
         "unknown_credential",
     );
+    assert_error(
+        &post("/api/login/options", &json!({ "username": "carol" }), None),
+        404,
+        "no_passkeys",
+    );
     assert_eq!(
         request(address, "POST", "/api/logout", None, Some(&cookie)).status,
         200

@@ -32,13 +32,22 @@ struct PendingRegistration {
     new_user: bool,
 }
 
+/// How long a sign-in lasts.
+const SESSION_LIFETIME: std::time::Duration = std::time::Duration::from_secs(12 * 60 * 60);
+
+/// A signed-in browser.
+struct Session {
+    user_handle: Vec<u8>,
+    expires_at: SystemTime,
+}
+
 /// Shared server state.
 pub(super) struct AppState {
     rp: RelyingParty,
     store: Store,
     registrations: ChallengeStore<PendingRegistration>,
     logins: ChallengeStore<AuthenticationState>,
-    sessions: Mutex<HashMap<String, Vec<u8>>>,
+    sessions: Mutex<HashMap<String, Session>>,
     secure_cookies: bool,
 }
 
@@ -54,7 +63,7 @@ impl AppState {
         }
     }
 
-    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<u8>>> {
+    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
         // Each operation is a single insert/remove/get: a poisoned map is still consistent.
         self.sessions
             .lock()
@@ -64,15 +73,36 @@ impl AppState {
     /// The signed-in user's handle, from the session cookie.
     fn session_user(&self, headers: &HeaderMap) -> Option<Vec<u8>> {
         let token = session_token(headers)?;
-        self.sessions().get(&token).cloned()
+        let mut sessions = self.sessions();
+        let now = SystemTime::now();
+        match sessions.get(&token) {
+            Some(session) if now <= session.expires_at => Some(session.user_handle.clone()),
+            Some(_) => {
+                sessions.remove(&token);
+                None
+            }
+            None => None,
+        }
     }
 
     /// Starts a session for `user_handle`; returns the Set-Cookie value.
     fn start_session(&self, user_handle: Vec<u8>) -> String {
         let token = b64::encode(&crate::challenge::random_challenge());
-        self.sessions().insert(token.clone(), user_handle);
+        let now = SystemTime::now();
+        let mut sessions = self.sessions();
+        sessions.retain(|_, session| now <= session.expires_at);
+        sessions.insert(
+            token.clone(),
+            Session {
+                user_handle,
+                expires_at: now + SESSION_LIFETIME,
+            },
+        );
         let secure = if self.secure_cookies { "; Secure" } else { "" };
-        format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/{secure}")
+        let max_age = SESSION_LIFETIME.as_secs();
+        format!(
+            "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
+        )
     }
 }
 
@@ -286,6 +316,7 @@ async fn register_options(
             display_name,
             new_user,
         },
+        now,
         expires_at,
     );
     Ok(axum::Json(options).into_response())
@@ -341,19 +372,30 @@ async fn login_options(State(app): State<Arc<AppState>>, body: Bytes) -> ApiResu
                     "no account with this username",
                 )
             })?;
-            app.store
+            let allow: Vec<CredentialDescriptor> = app
+                .store
                 .credentials_for_user(&user.user_handle)?
                 .into_iter()
                 .map(|stored| {
                     CredentialDescriptor::new(stored.record.credential_id, stored.record.transports)
                 })
-                .collect()
+                .collect();
+            // An empty list would turn this into a username-less sign-in as anyone.
+            if allow.is_empty() {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "no_passkeys",
+                    "this account has no passkeys left",
+                ));
+            }
+            allow
         }
     };
-    let (options, state) = app.rp.start_authentication(allow, SystemTime::now());
+    let now = SystemTime::now();
+    let (options, state) = app.rp.start_authentication(allow, now);
     let expires_at = state.expires_at;
     app.logins
-        .insert(state.challenge.clone(), state, expires_at);
+        .insert(state.challenge.clone(), state, now, expires_at);
     Ok(axum::Json(options).into_response())
 }
 

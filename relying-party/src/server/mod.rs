@@ -88,11 +88,24 @@ pub async fn serve_on(
     listener: tokio::net::TcpListener,
     config: ServerConfig,
 ) -> Result<(), ServerError> {
+    serve_until(listener, config, std::future::pending()).await
+}
+
+/// Serves on `listener` until `shutdown` completes (e.g. `tokio::signal::ctrl_c()`),
+/// then finishes the requests in flight and returns.
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    config: ServerConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
     let app = router(&config)?;
     if let Ok(address) = listener.local_addr() {
         tracing::info!(%address, origin = %config.origin, rp_id = %config.rp_id, "relying party listening");
     }
-    axum::serve(listener, app).await.map_err(ServerError::Serve)
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(ServerError::Serve)
 }
 
 /// The axum router with its state, for embedding in another server.
