@@ -103,12 +103,8 @@ impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
     /// When [`handle_timeout`](Self::handle_timeout) must run next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let hid = self.hid.poll_timeout();
-        let prompt = self.waiting.as_ref().map(|w| w.deadline);
-        let poll = self
-            .waiting
-            .as_ref()
-            .map(|_| Instant::now() + PRESENCE_POLL);
-        [hid, prompt, poll].into_iter().flatten().min()
+        let prompt = self.waiting.as_ref().map(|w| w.deadline.min(w.next_poll));
+        [hid, prompt].into_iter().flatten().min()
     }
 
     /// The next input report for the host.

@@ -1,0 +1,251 @@
+//! The whole stack in one process: host CTAPHID client → framing → runtime →
+//! authenticator → presence, on simulated time.
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use ciborium::Value;
+use softkey::presence::{Scripted, danger};
+use softkey_authenticator::cbor::{self, bytes, int, text};
+use softkey_authenticator::{StatusCode, Verdict};
+use softkey_tests::Pipe;
+use softkey_transport::ctaphid::{BROADCAST_CID, Command, HidError, KeepaliveStatus, TYPE_INIT};
+use softkey_transport::host::{HostClient, PacketIo};
+
+fn make_credential(rk: bool) -> Vec<u8> {
+    let mut params = vec![
+        (int(1), bytes(&[0x33; 32])),
+        (int(2), Value::Map(vec![(text("id"), text("example.com"))])),
+        (int(3), Value::Map(vec![(text("id"), bytes(b"user"))])),
+        (
+            int(4),
+            Value::Array(vec![Value::Map(vec![
+                (text("alg"), int(-7)),
+                (text("type"), text("public-key")),
+            ])]),
+        ),
+    ];
+    if rk {
+        params.push((int(7), Value::Map(vec![(text("rk"), Value::Bool(true))])));
+    }
+    let mut request = vec![0x01];
+    request.extend_from_slice(&cbor::encode(Value::Map(params)));
+    request
+}
+
+fn get_assertion() -> Vec<u8> {
+    let mut request = vec![0x02];
+    request.extend_from_slice(&cbor::encode(Value::Map(vec![
+        (int(1), text("example.com")),
+        (int(2), bytes(&[0x44; 32])),
+    ])));
+    request
+}
+
+fn client(pipe: Pipe) -> HostClient<Pipe> {
+    let mut client = HostClient::new(pipe);
+    client.set_timeout(Duration::from_secs(60));
+    client.init().unwrap();
+    client
+}
+
+fn body(reply: &[u8]) -> Value {
+    assert_eq!(reply[0], 0, "status {:#04x}", reply[0]);
+    assert!(cbor::is_canonical(&reply[1..]));
+    cbor::decode(&reply[1..]).unwrap()
+}
+
+#[test]
+fn register_and_sign_in_through_ctaphid() {
+    let mut client = client(Pipe::new(
+        Box::new(danger::AutoApprove),
+        Duration::from_secs(30),
+    ));
+    let info = body(&client.cbor(&[0x04], |_| {}).unwrap());
+    assert!(info.as_map().unwrap().len() >= 5);
+    let created = body(&client.cbor(&make_credential(true), |_| {}).unwrap());
+    let auth_data = created.as_map().unwrap()[1].1.as_bytes().unwrap();
+    assert_eq!(auth_data[32] & 0x41, 0x41, "UP and AT flags");
+    let assertion = body(&client.cbor(&get_assertion(), |_| {}).unwrap());
+    let auth_data = assertion.as_map().unwrap()[1].1.as_bytes().unwrap();
+    assert_eq!(u32::from_be_bytes(auth_data[33..37].try_into().unwrap()), 1);
+}
+
+#[test]
+fn keepalives_say_upneeded_at_least_every_100ms_while_waiting_for_a_touch() {
+    let script = Scripted::new([(Verdict::Approved, Duration::from_millis(1500))]);
+    let mut client = client(Pipe::new(Box::new(script), Duration::from_secs(30)));
+    let start = client.io_mut().now();
+    let mut statuses = Vec::new();
+    let reply = client
+        .cbor(&make_credential(false), |status| statuses.push(status))
+        .unwrap();
+    body(&reply);
+    let waited = client.io_mut().now() - start;
+    assert!(
+        waited >= Duration::from_millis(1500),
+        "answered after the touch: {waited:?}"
+    );
+    assert!(
+        statuses.len() >= 15,
+        "{} keepalives in {waited:?}",
+        statuses.len()
+    );
+    assert!(statuses.iter().all(|s| *s == KeepaliveStatus::UpNeeded));
+    // Gaps between keepalives, measured on the simulated clock.
+    let keepalive_times: Vec<_> = client
+        .io_mut()
+        .sent()
+        .iter()
+        .filter(|(_, report)| report[4] == TYPE_INIT | Command::Keepalive.code())
+        .map(|(at, _)| *at)
+        .collect();
+    for pair in keepalive_times.windows(2) {
+        assert!(
+            pair[1] - pair[0] <= Duration::from_millis(100),
+            "gap {:?}",
+            pair[1] - pair[0]
+        );
+    }
+}
+
+#[test]
+fn cancel_ends_the_wait_with_keepalive_cancel_and_stores_nothing() {
+    let mut script = Scripted::new([]);
+    script.fallback = None; // nobody ever touches the key
+    let mut client = client(Pipe::new(Box::new(script), Duration::from_secs(30)));
+    let reply = client
+        .cbor_cancellable(&make_credential(true), |_| true)
+        .unwrap();
+    assert_eq!(reply, vec![StatusCode::KeepaliveCancel.code()]);
+    // The cancelled credential was not stored.
+    let mut auto = HostClient::new(client.into_inner());
+    auto.init().unwrap();
+    let reply = auto.cbor(&get_assertion(), |_| {}).unwrap();
+    assert_eq!(reply, vec![StatusCode::NoCredentials.code()]);
+}
+
+#[test]
+fn nobody_answering_is_user_action_timeout() {
+    let mut client = client(Pipe::new(
+        Box::new(Scripted::new([])),
+        Duration::from_secs(30),
+    ));
+    let start = client.io_mut().now();
+    let reply = client.cbor(&make_credential(false), |_| {}).unwrap();
+    assert_eq!(reply, vec![StatusCode::UserActionTimeout.code()]);
+    assert!(client.io_mut().now() - start >= Duration::from_secs(30));
+}
+
+#[test]
+fn denied_presence_is_operation_denied() {
+    let script = Scripted::new([(Verdict::Denied, Duration::from_millis(200))]);
+    let mut client = client(Pipe::new(Box::new(script), Duration::from_secs(30)));
+    let reply = client.cbor(&make_credential(false), |_| {}).unwrap();
+    assert_eq!(reply, vec![StatusCode::OperationDenied.code()]);
+}
+
+#[test]
+fn another_channel_is_busy_while_a_touch_is_awaited() {
+    let script = Scripted::new([(Verdict::Approved, Duration::from_secs(2))]);
+    let mut pipe = Pipe::new(Box::new(script), Duration::from_secs(30));
+    // Channel A: INIT, then a makeCredential that waits for the touch.
+    let mut a = HostClient::new(pipe);
+    a.init().unwrap();
+    let channel_a = a.channel();
+    pipe = a.into_inner();
+    let request = make_credential(false);
+    let reports = softkey_transport::ctaphid::fragment(channel_a, Command::Cbor, &request).unwrap();
+    for report in &reports {
+        pipe.send(report).unwrap();
+    }
+    // Channel B (allocated while A waits: broadcast INIT still works).
+    let mut init = [0u8; 64];
+    init[..4].copy_from_slice(&BROADCAST_CID.to_be_bytes());
+    init[4] = TYPE_INIT | Command::Init.code();
+    init[6] = 8;
+    init[7..15].copy_from_slice(b"nonce-b!");
+    pipe.send(&init).unwrap();
+    let channel_b = loop {
+        let report = pipe.recv(Duration::from_secs(1)).unwrap().unwrap();
+        if report[..4] == BROADCAST_CID.to_be_bytes() && &report[7..15] == b"nonce-b!" {
+            break u32::from_be_bytes(report[15..19].try_into().unwrap());
+        }
+    };
+    let mut ping = [0u8; 64];
+    ping[..4].copy_from_slice(&channel_b.to_be_bytes());
+    ping[4] = TYPE_INIT | Command::Ping.code();
+    ping[6] = 1;
+    pipe.send(&ping).unwrap();
+    let busy = loop {
+        let report = pipe.recv(Duration::from_secs(1)).unwrap().unwrap();
+        if report[..4] == channel_b.to_be_bytes() {
+            break report;
+        }
+    };
+    assert_eq!(busy[4], TYPE_INIT | Command::Error.code());
+    assert_eq!(busy[7], HidError::ChannelBusy.code());
+}
+
+#[test]
+fn power_cycle_during_a_prompt_drops_the_request() {
+    let script = Scripted::new([(Verdict::Approved, Duration::from_secs(5))]);
+    let mut pipe = Pipe::new(Box::new(script), Duration::from_secs(30));
+    let mut a = HostClient::new(pipe);
+    a.init().unwrap();
+    let channel = a.channel();
+    pipe = a.into_inner();
+    for report in
+        softkey_transport::ctaphid::fragment(channel, Command::Cbor, &make_credential(true))
+            .unwrap()
+    {
+        pipe.send(&report).unwrap();
+    }
+    pipe.advance(Duration::from_millis(300));
+    pipe.power_cycle();
+    let before = pipe.sent().len();
+    pipe.advance(Duration::from_secs(10));
+    assert_eq!(
+        pipe.sent().len(),
+        before,
+        "nothing is sent after the power cycle"
+    );
+    let mut fresh = HostClient::new(pipe);
+    fresh.init().unwrap();
+    assert_eq!(
+        fresh.cbor(&get_assertion(), |_| {}).unwrap(),
+        vec![StatusCode::NoCredentials.code()]
+    );
+}
+
+#[test]
+fn largest_message_round_trips() {
+    let mut client = client(Pipe::new(
+        Box::new(danger::AutoApprove),
+        Duration::from_secs(30),
+    ));
+    let data: Vec<u8> = (0..7609u32).map(|i| (i % 251) as u8).collect();
+    assert_eq!(client.ping(&data).unwrap(), data);
+    // A CBOR request as large as CTAPHID allows: a makeCredential with a huge
+    // exclude list of unknown IDs still succeeds.
+    let mut params = cbor::decode(&make_credential(false)[1..]).unwrap();
+    if let Value::Map(entries) = &mut params {
+        let list: Vec<Value> = (0..27u8)
+            .map(|i| {
+                Value::Map(vec![
+                    (text("id"), bytes(&[i; 255])),
+                    (text("type"), text("public-key")),
+                ])
+            })
+            .collect();
+        entries.push((int(5), Value::Array(list)));
+    }
+    let mut request = vec![0x01];
+    request.extend_from_slice(&cbor::encode(params));
+    assert!(
+        request.len() > 7000 && request.len() <= 7609,
+        "{}",
+        request.len()
+    );
+    body(&client.cbor(&request, |_| {}).unwrap());
+}
