@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Every test softkey has, in the order a failure is cheapest to find:
+#   1. cargo tests of the whole workspace (unit, property, in-process stack,
+#      vault crash test, relying party incl. the headless-Chromium test when
+#      Chromium is installed);
+#   2. python-fido2 (an independent client) against `softkey sim` over UDP;
+#   3. python-fido2's own device conformance suite against `softkey sim`.
+# Makes a Python venv in .venv (or $SOFTKEY_VENV) with pinned packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${SOFTKEY_VENV:-.venv}
+if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -r tests/python/requirements.txt
+
+echo "== build (once, all targets)"
+cargo build --workspace --all-targets --locked
+
+echo "== cargo tests"
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --locked --no-fail-fast
+    cargo test --workspace --locked --doc
+else
+    cargo test --workspace --locked --no-fail-fast
+fi
+
+echo "== python-fido2 against softkey sim (UDP)"
+SOFTKEY_BIN="$PWD/target/debug/softkey" "$VENV/bin/python" -m pytest tests/python -q \
+    -p no:cacheprovider
+
+echo "== python-fido2 device suite"
+scripts/device-suite.sh "$VENV/bin/python"
