@@ -49,6 +49,7 @@
 //! - Secrets in memory are `Zeroizing`/`ZeroizeOnDrop` with redacted `Debug`.
 #![forbid(unsafe_code)]
 
+pub mod cli;
 mod error;
 mod files;
 pub mod schema;

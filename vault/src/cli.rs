@@ -1,0 +1,451 @@
+//! `softkey vault …`: the command-line glue over [`Vault`], for the `softkey`
+//! binary to mount as one subcommand (`Vault(softkey_vault::cli::VaultArgs)` →
+//! `softkey_vault::cli::run(args)`).
+//!
+//! Every command that opens a vault takes `--key-file PATH` or
+//! `--passphrase-file PATH` (scripts, tests) and otherwise prompts for the
+//! passphrase on the terminal (`/dev/tty`, echo off). A note goes to stderr while
+//! Argon2 runs, since it takes about half a second by design.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use softkey_authenticator::secret::SecretBytes;
+use zeroize::Zeroizing;
+
+use crate::error::VaultError;
+use crate::slots::{KdfParams, SlotInfo, SlotKind, Unlocker, generate_key_file};
+use crate::vault::Vault;
+
+/// `softkey vault`: create, inspect and manage an encrypted passkey vault.
+#[derive(Debug, clap::Args)]
+pub struct VaultArgs {
+    /// The vault file [default: $XDG_DATA_HOME/softkey/vault.sqlite].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub vault: Option<PathBuf>,
+    /// Unlock with (or, for `init`, create the vault around) this key file.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        conflicts_with = "passphrase_file"
+    )]
+    pub key_file: Option<PathBuf>,
+    /// Read the passphrase from the first line of this file instead of prompting.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub passphrase_file: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: VaultCommand,
+}
+
+/// The `softkey vault` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum VaultCommand {
+    /// Create a new vault, protected by a passphrase (or by --key-file; a missing
+    /// key file is generated).
+    Init {
+        /// Trivially cheap Argon2 parameters: for tests only.
+        #[arg(long, hide = true)]
+        danger_fast_kdf: bool,
+    },
+    /// Show the vault's format, credential count and key slots.
+    Info {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the discoverable credentials (passkeys) in the vault.
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a credential by its ID (hex, as `list` shows it).
+    Delete {
+        /// The credential ID, hex.
+        id: String,
+    },
+    /// Change the passphrase (of the slot you unlock with, or the only one).
+    Passwd {
+        /// Read the new passphrase from this file instead of prompting.
+        #[arg(long, value_name = "PATH")]
+        new_passphrase_file: Option<PathBuf>,
+        /// Trivially cheap Argon2 parameters: for tests only.
+        #[arg(long, hide = true)]
+        danger_fast_kdf: bool,
+    },
+    /// Add a key slot: a new key file (--new-key-file) or a passphrase.
+    AddKey {
+        /// Add a key-file slot; a missing file is generated (32 random bytes, 0600).
+        #[arg(long, value_name = "PATH", conflicts_with = "new_passphrase_file")]
+        new_key_file: Option<PathBuf>,
+        /// Read the new slot's passphrase from this file instead of prompting.
+        #[arg(long, value_name = "PATH")]
+        new_passphrase_file: Option<PathBuf>,
+        /// Trivially cheap Argon2 parameters: for tests only.
+        #[arg(long, hide = true)]
+        danger_fast_kdf: bool,
+    },
+    /// Remove a key slot (by the number `info` shows); the last one stays.
+    RemoveKey {
+        /// The slot number.
+        slot: i64,
+    },
+}
+
+/// The default vault file: `$XDG_DATA_HOME/softkey/vault.sqlite`, falling back
+/// to `~/.local/share/softkey/vault.sqlite`.
+pub fn default_vault_path() -> Result<PathBuf, VaultError> {
+    let data_home = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let home = std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| {
+                    VaultError::Usage(
+                        "neither XDG_DATA_HOME nor HOME is set; pass --vault PATH".into(),
+                    )
+                })?;
+            PathBuf::from(home).join(".local/share")
+        }
+    };
+    Ok(data_home.join("softkey").join("vault.sqlite"))
+}
+
+/// Runs a `softkey vault` command, printing to stdout.
+pub fn run(args: VaultArgs) -> Result<(), VaultError> {
+    execute(args, &mut std::io::stdout().lock())
+}
+
+/// Runs a `softkey vault` command, printing to `out`.
+pub fn execute(args: VaultArgs, out: &mut dyn Write) -> Result<(), VaultError> {
+    let path = match &args.vault {
+        Some(path) => path.clone(),
+        None => default_vault_path()?,
+    };
+    let write_err = |e| VaultError::io("writing output", e);
+    match &args.command {
+        VaultCommand::Init { danger_fast_kdf } => {
+            let kdf = kdf_params(*danger_fast_kdf);
+            let unlocker = new_unlocker(
+                args.key_file.as_deref(),
+                args.passphrase_file.as_deref(),
+                kdf,
+            )?;
+            let vault = Vault::create(&path, &unlocker, kdf)?;
+            writeln!(
+                out,
+                "Created vault {} (slot {}: {}).",
+                path.display(),
+                vault.unlocked_slot(),
+                unlocker.kind().name()
+            )
+            .map_err(write_err)?;
+        }
+        VaultCommand::Info { json } => {
+            let info = open(&path, &args)?.info()?;
+            show(out, *json, &info, write_info)?;
+        }
+        VaultCommand::List { json } => {
+            let list = open(&path, &args)?.list()?;
+            show(out, *json, &list[..], write_list)?;
+        }
+        VaultCommand::Delete { id } => {
+            let credential_id = hex::decode(id.trim())
+                .map_err(|e| VaultError::Usage(format!("credential ID {id:?} is not hex: {e}")))?;
+            if !open(&path, &args)?.delete(&credential_id)? {
+                return Err(VaultError::Usage(format!(
+                    "the vault has no credential {id}"
+                )));
+            }
+            writeln!(out, "Deleted credential {id}.").map_err(write_err)?;
+        }
+        VaultCommand::Passwd {
+            new_passphrase_file,
+            danger_fast_kdf,
+        } => {
+            let mut vault = open(&path, &args)?;
+            let slot = passphrase_slot(&vault)?;
+            let kdf = kdf_params(*danger_fast_kdf);
+            let passphrase = new_passphrase(new_passphrase_file.as_deref())?;
+            kdf_note(kdf);
+            let new_slot = vault.change_passphrase(slot, &passphrase, kdf)?;
+            writeln!(
+                out,
+                "Changed the passphrase (slot {slot} is now slot {new_slot})."
+            )
+            .map_err(write_err)?;
+        }
+        VaultCommand::AddKey {
+            new_key_file,
+            new_passphrase_file,
+            danger_fast_kdf,
+        } => {
+            let mut vault = open(&path, &args)?;
+            let kdf = kdf_params(*danger_fast_kdf);
+            let unlocker =
+                new_unlocker(new_key_file.as_deref(), new_passphrase_file.as_deref(), kdf)?;
+            let slot = vault.add_slot(&unlocker, kdf)?;
+            writeln!(out, "Added slot {slot} ({}).", unlocker.kind().name()).map_err(write_err)?;
+        }
+        VaultCommand::RemoveKey { slot } => {
+            open(&path, &args)?.remove_slot(*slot)?;
+            writeln!(out, "Removed slot {slot}.").map_err(write_err)?;
+        }
+    }
+    Ok(())
+}
+
+/// Prints `value` as pretty JSON, or with `human`.
+fn show<T: serde::Serialize + ?Sized>(
+    out: &mut dyn Write,
+    json: bool,
+    value: &T,
+    human: fn(&mut dyn Write, &T) -> std::io::Result<()>,
+) -> Result<(), VaultError> {
+    let written = if json {
+        let text =
+            serde_json::to_string_pretty(value).map_err(|e| VaultError::Usage(e.to_string()))?;
+        writeln!(out, "{text}")
+    } else {
+        human(out, value)
+    };
+    written.map_err(|e| VaultError::io("writing output", e))
+}
+
+/// The unlocker of a new slot: a key file (generated if missing) or a passphrase
+/// (from a file, or typed twice).
+fn new_unlocker(
+    key_file: Option<&Path>,
+    passphrase_file: Option<&Path>,
+    kdf: KdfParams,
+) -> Result<Unlocker, VaultError> {
+    if let Some(key_file) = key_file {
+        if !key_file.exists() {
+            generate_key_file(key_file)?;
+            eprintln!("Generated key file {} (keep it safe).", key_file.display());
+        }
+        return Ok(Unlocker::KeyFile(key_file.to_owned()));
+    }
+    let passphrase = new_passphrase(passphrase_file)?;
+    kdf_note(kdf);
+    Ok(passphrase)
+}
+
+fn kdf_params(danger_fast: bool) -> KdfParams {
+    if danger_fast {
+        KdfParams::danger_fast_for_tests()
+    } else {
+        KdfParams::recommended()
+    }
+}
+
+fn kdf_note(kdf: KdfParams) {
+    eprintln!(
+        "Deriving the key from the passphrase (Argon2id, {}, {} passes)…",
+        memory(kdf.m_cost_kib),
+        kdf.t_cost
+    );
+}
+
+/// "128 MiB" or, below one MiB, "64 KiB".
+fn memory(kib: u32) -> String {
+    if kib >= 1024 && kib.is_multiple_of(1024) {
+        format!("{} MiB", kib / 1024)
+    } else {
+        format!("{kib} KiB")
+    }
+}
+
+/// Opens the vault with the unlocker the arguments name, prompting if none.
+fn open(path: &Path, args: &VaultArgs) -> Result<Vault, VaultError> {
+    let unlocker = match (&args.key_file, &args.passphrase_file) {
+        (Some(key_file), _) => Unlocker::KeyFile(key_file.clone()),
+        (None, Some(file)) => Unlocker::Passphrase(passphrase_from_file(file)?),
+        (None, None) => {
+            if !path.exists() {
+                return Err(VaultError::Usage(format!(
+                    "no vault at {}; create one with `softkey vault init`",
+                    path.display()
+                )));
+            }
+            Unlocker::Passphrase(prompt(&format!("Passphrase for {}: ", path.display()))?)
+        }
+    };
+    if unlocker.kind() == SlotKind::Passphrase {
+        eprintln!("Unlocking (Argon2id)…");
+    }
+    Vault::open(path, &unlocker)
+}
+
+/// The slot `passwd` changes: the one unlocked with, else the only passphrase slot.
+fn passphrase_slot(vault: &Vault) -> Result<i64, VaultError> {
+    let slots = vault.slots()?;
+    let passphrase_slots: Vec<&SlotInfo> = slots
+        .iter()
+        .filter(|s| s.kind == SlotKind::Passphrase)
+        .collect();
+    if passphrase_slots
+        .iter()
+        .any(|s| s.id == vault.unlocked_slot())
+    {
+        return Ok(vault.unlocked_slot());
+    }
+    match passphrase_slots.as_slice() {
+        [only] => Ok(only.id),
+        [] => Err(VaultError::Usage(
+            "the vault has no passphrase slot; add one with `softkey vault add-key`".into(),
+        )),
+        _ => Err(VaultError::Usage(
+            "several passphrase slots: unlock with the passphrase to change".into(),
+        )),
+    }
+}
+
+/// A new passphrase, from a file or typed twice.
+fn new_passphrase(file: Option<&Path>) -> Result<Unlocker, VaultError> {
+    let passphrase = match file {
+        Some(file) => passphrase_from_file(file)?,
+        None => {
+            let first = prompt("New passphrase: ")?;
+            let second = prompt("Repeat the new passphrase: ")?;
+            if !first.ct_eq(second.expose_secret()) {
+                return Err(VaultError::Usage("the passphrases differ".into()));
+            }
+            first
+        }
+    };
+    Ok(Unlocker::Passphrase(passphrase))
+}
+
+/// The first line of `file`, without its line ending.
+fn passphrase_from_file(file: &Path) -> Result<SecretBytes, VaultError> {
+    let bytes =
+        Zeroizing::new(std::fs::read(file).map_err(|e| {
+            VaultError::io(format!("reading passphrase file {}", file.display()), e)
+        })?);
+    let line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    non_empty(SecretBytes::from_slice(line))
+}
+
+fn non_empty(passphrase: SecretBytes) -> Result<SecretBytes, VaultError> {
+    if passphrase.is_empty() {
+        return Err(VaultError::Usage("the passphrase is empty".into()));
+    }
+    Ok(passphrase)
+}
+
+/// Reads a passphrase from the terminal with echo off.
+fn prompt(message: &str) -> Result<SecretBytes, VaultError> {
+    use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
+    let tty_error = |e: std::io::Error| {
+        VaultError::io(
+            "prompting on the terminal (use --passphrase-file or --key-file without one)",
+            e,
+        )
+    };
+    let mut tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .map_err(tty_error)?;
+    write!(tty, "{message}")
+        .and_then(|()| tty.flush())
+        .map_err(tty_error)?;
+    let original = tcgetattr(&tty).map_err(|e| tty_error(e.into()))?;
+    let mut silent = original.clone();
+    silent.local_modes.remove(LocalModes::ECHO);
+    silent.local_modes.insert(LocalModes::ECHONL);
+    tcsetattr(&tty, OptionalActions::Flush, &silent).map_err(|e| tty_error(e.into()))?;
+    let mut line = Zeroizing::new(String::new());
+    let read = BufReader::new(&tty).read_line(&mut line);
+    // Restore echo whatever happened.
+    let restored = tcsetattr(&tty, OptionalActions::Flush, &original);
+    read.map_err(tty_error)?;
+    restored.map_err(|e| tty_error(e.into()))?;
+    let typed = line.trim_end_matches(['\n', '\r']);
+    non_empty(SecretBytes::from_slice(typed.as_bytes()))
+}
+
+fn write_info(out: &mut dyn Write, info: &crate::VaultInfo) -> std::io::Result<()> {
+    writeln!(out, "vault:        {}", info.path.display())?;
+    writeln!(out, "format:       schema version {}", info.schema_version)?;
+    writeln!(out, "credentials:  {}", info.credentials)?;
+    writeln!(out, "key slots:")?;
+    for slot in &info.slots {
+        let kdf = slot.kdf.map_or(String::new(), |k| {
+            format!(
+                "argon2id m={} t={} p={}",
+                memory(k.m_cost_kib),
+                k.t_cost,
+                k.p_cost
+            )
+        });
+        let unlocked = if slot.id == info.unlocked_slot {
+            "  (unlocked with)"
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "  {:>3}  {:<10}  {:<28}  created {}{unlocked}",
+            slot.id,
+            slot.kind.name(),
+            kdf,
+            utc_date(slot.created)
+        )?;
+    }
+    Ok(())
+}
+
+fn write_list(out: &mut dyn Write, list: &[crate::CredentialSummary]) -> std::io::Result<()> {
+    if list.is_empty() {
+        return writeln!(out, "No credentials.");
+    }
+    for credential in list {
+        writeln!(
+            out,
+            "{}  {}  {}  {}  signs={}  created {}",
+            credential.credential_id,
+            credential.rp_id,
+            credential.user_name.as_deref().unwrap_or("(no name)"),
+            credential.algorithm,
+            credential.sign_count,
+            utc_date(credential.created)
+        )?;
+    }
+    Ok(())
+}
+
+/// `YYYY-MM-DD` (UTC) of a Unix time (H. Hinnant's civil-from-days).
+fn utc_date(unix_seconds: i64) -> String {
+    let days = unix_seconds.div_euclid(86_400) + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc_date(0), "1970-01-01");
+        assert_eq!(utc_date(951_782_400), "2000-02-29");
+        assert_eq!(utc_date(1_764_115_200), "2025-11-26");
+    }
+}

@@ -1,0 +1,193 @@
+//! `softkey vault …` through the clap arguments the binary mounts, with key and
+//! passphrase files as scripts use them.
+
+// Test code throughout.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use clap::Parser;
+use common::{Fixture, credential};
+use softkey_authenticator::store::Store;
+use softkey_vault::VaultError;
+use softkey_vault::cli::{VaultArgs, execute};
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    vault: VaultArgs,
+}
+
+fn run(args: &[&str]) -> Result<String, VaultError> {
+    let cli = Cli::try_parse_from(std::iter::once("vault").chain(args.iter().copied())).unwrap();
+    let mut out = Vec::new();
+    execute(cli.vault, &mut out)?;
+    Ok(String::from_utf8(out).unwrap())
+}
+
+fn write_private(path: &Path, contents: &str) {
+    std::fs::write(path, contents).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+#[test]
+fn init_info_list_slots_and_passwd_with_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = dir.path().join("v/vault.sqlite");
+    let vault = vault.to_str().unwrap();
+    let pass = dir.path().join("pass");
+    let pass2 = dir.path().join("pass2");
+    let key = dir.path().join("extra.key");
+    write_private(&pass, "correct horse\n");
+    write_private(&pass2, "battery staple\r\n");
+    let pass = pass.to_str().unwrap();
+    let pass2 = pass2.to_str().unwrap();
+    let key = key.to_str().unwrap();
+    let fast = "--danger-fast-kdf";
+
+    let out = run(&["--vault", vault, "--passphrase-file", pass, "init", fast]).unwrap();
+    assert!(out.contains("Created vault"), "{out}");
+    let out = run(&["--vault", vault, "--passphrase-file", pass, "list"]).unwrap();
+    assert_eq!(out.trim(), "No credentials.");
+    let out = run(&[
+        "--vault",
+        vault,
+        "--passphrase-file",
+        pass,
+        "list",
+        "--json",
+    ])
+    .unwrap();
+    assert_eq!(out.trim(), "[]");
+
+    let out = run(&[
+        "--vault",
+        vault,
+        "--passphrase-file",
+        pass,
+        "add-key",
+        "--new-key-file",
+        key,
+    ])
+    .unwrap();
+    assert!(out.contains("Added slot 2 (key-file)"), "{out}");
+    let out = run(&["--vault", vault, "--key-file", key, "info"]).unwrap();
+    assert!(out.contains("credentials:  0"), "{out}");
+    assert!(
+        out.contains("key-file") && out.contains("passphrase"),
+        "{out}"
+    );
+    let info: serde_json::Value = serde_json::from_str(
+        &run(&["--vault", vault, "--key-file", key, "info", "--json"]).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(info["slots"].as_array().unwrap().len(), 2);
+    assert_eq!(info["unlocked_slot"], 2);
+
+    // passwd from the key-file session changes the only passphrase slot.
+    let out = run(&[
+        "--vault",
+        vault,
+        "--key-file",
+        key,
+        "passwd",
+        "--new-passphrase-file",
+        pass2,
+        fast,
+    ])
+    .unwrap();
+    assert!(out.contains("Changed the passphrase"), "{out}");
+    assert!(matches!(
+        run(&["--vault", vault, "--passphrase-file", pass, "info"]),
+        Err(VaultError::WrongPassphrase)
+    ));
+    run(&["--vault", vault, "--passphrase-file", pass2, "info"]).unwrap();
+
+    let out = run(&[
+        "--vault",
+        vault,
+        "--passphrase-file",
+        pass2,
+        "remove-key",
+        "2",
+    ])
+    .unwrap();
+    assert!(out.contains("Removed slot 2"), "{out}");
+    assert!(matches!(
+        run(&["--vault", vault, "--key-file", key, "info"]),
+        Err(VaultError::NoMatchingSlot { .. })
+    ));
+    assert!(matches!(
+        run(&[
+            "--vault",
+            vault,
+            "--passphrase-file",
+            pass2,
+            "remove-key",
+            "3"
+        ]),
+        Err(VaultError::LastSlot(3))
+    ));
+    assert!(matches!(
+        run(&[
+            "--vault",
+            vault,
+            "--passphrase-file",
+            pass2,
+            "delete",
+            "81aa"
+        ]),
+        Err(VaultError::Usage(_))
+    ));
+}
+
+#[test]
+fn init_with_a_missing_key_file_generates_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = dir.path().join("vault.sqlite");
+    let key = dir.path().join("new.key");
+    let (vault, key_str) = (vault.to_str().unwrap(), key.to_str().unwrap());
+    run(&["--vault", vault, "--key-file", key_str, "init"]).unwrap();
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(std::fs::read(&key).unwrap().len(), 32);
+    let out = run(&["--vault", vault, "--key-file", key_str, "info"]).unwrap();
+    assert!(out.contains("key-file"), "{out}");
+}
+
+#[test]
+fn list_and_delete_credentials() {
+    let fixture = Fixture::new();
+    let mut vault = fixture.create();
+    vault
+        .put_discoverable(&credential(
+            &[0x81, 0xaa],
+            "example.com",
+            b"alice",
+            "alice",
+            1,
+        ))
+        .unwrap();
+    drop(vault);
+    let vault = fixture.vault_path.to_str().unwrap();
+    let key = fixture.key_file.to_str().unwrap();
+    let out = run(&["--vault", vault, "--key-file", key, "list"]).unwrap();
+    assert!(
+        out.starts_with("81aa  example.com  alice  EdDSA  signs=0"),
+        "{out}"
+    );
+    let json: serde_json::Value = serde_json::from_str(
+        &run(&["--vault", vault, "--key-file", key, "list", "--json"]).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(json[0]["rp_id"], "example.com");
+    assert_eq!(json[0]["user_display_name"], "alice Display");
+    let out = run(&["--vault", vault, "--key-file", key, "delete", "81AA"]).unwrap();
+    assert!(out.contains("Deleted"), "{out}");
+    assert_eq!(fixture.open().discoverable_count().unwrap(), 0);
+}
