@@ -26,6 +26,7 @@ pub mod cbor;
 pub mod commands;
 pub mod credential;
 pub mod crypto;
+pub mod pin;
 pub mod request;
 pub mod secret;
 pub mod status;
