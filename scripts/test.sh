@@ -16,14 +16,14 @@ fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r tests/python/requirements.txt
 
 echo "== build (once, all targets)"
-cargo build --workspace --all-targets --locked
+cargo build --workspace --all-targets
 
 echo "== cargo tests"
 if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --workspace --locked --no-fail-fast
-    cargo test --workspace --locked --doc
+    cargo nextest run --workspace --no-fail-fast
+    cargo test --workspace --doc
 else
-    cargo test --workspace --locked --no-fail-fast
+    cargo test --workspace --no-fail-fast
 fi
 
 echo "== python-fido2 against softkey sim (UDP)"
