@@ -15,4 +15,5 @@
 
 pub mod presence;
 pub mod runtime;
+pub mod sim_cmd;
 pub mod udp;
