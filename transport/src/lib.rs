@@ -7,7 +7,7 @@
 //! ```text
 //! device side (the key)
 //!   reports from host ─► HidDevice::handle_report ─► DeviceEvent ──► application
-//!   (UDP, later UHID)    assemble, channels, busy,   Request,       (authenticator)
+//!   (UDP, UHID)          assemble, channels, busy,   Request,       (authenticator)
 //!                        lock, INIT, PING, WINK      Cancel, Wink        │
 //!   time ──────────────► HidDevice::handle_timeout                       │
 //!                        keepalives, MSG_TIMEOUT                         │
@@ -26,6 +26,8 @@
 //! - [`memory`]: an in-memory pipe with simulated time, for tests.
 //! - [`udp`]: raw 64-byte reports over loopback UDP, the convention of
 //!   python-fido2-based test suites.
+//! - `uhid` (Linux): a real hidraw device through `/dev/uhid`, which
+//!   browsers, libfido2 and OpenSSH use like a USB security key.
 //!
 //! Spec: CTAP 2.1 §11.2 "USB Human Interface Device (USB HID)",
 //! <https://fidoalliance.org/specs/fido-v2.1-ps-20210615/fido-client-to-authenticator-protocol-v2.1-ps-errata-20220621.html#usb>
@@ -37,6 +39,8 @@ mod device;
 pub mod host;
 pub mod memory;
 pub mod udp;
+#[cfg(target_os = "linux")]
+pub mod uhid;
 
 #[doc(hidden)]
 pub mod fuzzing;
