@@ -10,10 +10,17 @@
 //! ```
 //!
 //! The binary (`src/main.rs`) is the command-line front end: `softkey sim`,
-//! and the other subcommands as they are built.
+//! `softkey run` ([`run_cmd`]), `softkey doctor` ([`doctor`]), and the other
+//! subcommands as they are built.
 #![forbid(unsafe_code)]
 
+#[cfg(target_os = "linux")]
+pub mod doctor;
 pub mod presence;
+#[cfg(target_os = "linux")]
+pub mod run_cmd;
 pub mod runtime;
 pub mod sim_cmd;
 pub mod udp;
+#[cfg(target_os = "linux")]
+pub mod uhid;

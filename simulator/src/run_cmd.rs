@@ -1,0 +1,199 @@
+//! `softkey run`: the daily daemon, one authenticator on a UHID device.
+//!
+//! The binary parses [`RunArgs`] and calls [`run`]; `softkey sim --transport
+//! uhid` reuses [`UhidArgs`]. Until the vault lands, credentials live in
+//! memory and are gone when the daemon stops (said loudly at start).
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use softkey_authenticator::secret::Secret32;
+use softkey_authenticator::store::MemoryStore;
+use softkey_authenticator::{Authenticator, Config};
+use softkey_transport::ctaphid::{CAPABILITY_CBOR, CAPABILITY_NMSG, CAPABILITY_WINK};
+use softkey_transport::uhid::{DEFAULT_PRODUCT_ID, DEFAULT_VENDOR_ID};
+use softkey_transport::{DeviceConfig, HidDevice};
+
+use crate::presence::{CommandPresence, PresenceProvider};
+use crate::runtime::KeyDevice;
+use crate::uhid::{DEFAULT_PATH, UhidConfig};
+
+/// The command behind `--presence notify`: a desktop notification with Allow
+/// and Deny buttons (libnotify's `notify-send`, 0.7.9 or later), approving
+/// only on Allow. Closing it or its expiry denies.
+pub const NOTIFY_COMMAND: &str = "test \"$(notify-send --app-name=softkey --urgency=critical \
+     --wait --action=allow=Allow --action=deny=Deny \
+     \"Security key: $SOFTKEY_ACTION\" \"$SOFTKEY_RP_ID${SOFTKEY_USER_NAME:+ as $SOFTKEY_USER_NAME}\")\" = allow";
+
+/// Where the UHID device is created and how it presents itself.
+#[derive(clap::Args, Debug, Clone)]
+pub struct UhidArgs {
+    /// The UHID character device.
+    #[arg(long, default_value = DEFAULT_PATH)]
+    pub uhid_path: PathBuf,
+    /// Product name shown by browsers and `fido2-token -L`.
+    #[arg(long, default_value = "softkey")]
+    pub device_name: String,
+    /// USB vendor id (hex accepted with 0x).
+    #[arg(long, value_parser = parse_id, default_value = "0x1209")]
+    pub vendor_id: u32,
+    /// USB product id (hex accepted with 0x).
+    #[arg(long, value_parser = parse_id, default_value = "0x5eed")]
+    pub product_id: u32,
+    /// Serial number (HID uniq).
+    #[arg(long, default_value = "")]
+    pub serial: String,
+}
+
+impl Default for UhidArgs {
+    fn default() -> Self {
+        Self {
+            uhid_path: PathBuf::from(DEFAULT_PATH),
+            device_name: "softkey".into(),
+            vendor_id: DEFAULT_VENDOR_ID,
+            product_id: DEFAULT_PRODUCT_ID,
+            serial: String::new(),
+        }
+    }
+}
+
+impl UhidArgs {
+    /// The identity for `UHID_CREATE2`.
+    pub fn config(&self) -> UhidConfig {
+        UhidConfig {
+            name: self.device_name.clone(),
+            uniq: self.serial.clone(),
+            vendor: self.vendor_id,
+            product: self.product_id,
+            ..UhidConfig::default()
+        }
+    }
+}
+
+fn parse_id(text: &str) -> Result<u32, String> {
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16),
+        None => text.parse(),
+    };
+    parsed
+        .ok()
+        .filter(|&id| id <= 0xffff)
+        .ok_or_else(|| format!("{text:?} is not a 16-bit id"))
+}
+
+/// How `softkey run` asks for user presence. There is no auto-approve here:
+/// that lives only in the simulator, under its `danger` name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum RunPresence {
+    /// A desktop notification with Allow/Deny (needs `notify-send` and a
+    /// D-Bus session with a notification server).
+    Notify,
+    /// Run `--presence-command` for each prompt; exit status 0 approves.
+    Command,
+}
+
+/// Arguments of `softkey run`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// How user presence is obtained.
+    #[arg(long, value_enum, default_value_t = RunPresence::Notify)]
+    pub presence: RunPresence,
+    /// The command run by `--presence command` (under `sh -c`; the prompt is in
+    /// SOFTKEY_ACTION, SOFTKEY_RP_ID and SOFTKEY_USER_NAME).
+    #[arg(long, required_if_eq("presence", "command"))]
+    pub presence_command: Option<String>,
+    /// Seconds a person has to answer a prompt (then CTAP2_ERR_USER_ACTION_TIMEOUT).
+    #[arg(long, default_value_t = 30)]
+    pub user_timeout: u64,
+    /// The UHID device.
+    #[command(flatten)]
+    pub uhid: UhidArgs,
+}
+
+/// The presence provider `args` ask for.
+pub fn presence_provider(args: &RunArgs) -> anyhow::Result<Box<dyn PresenceProvider>> {
+    Ok(match args.presence {
+        RunPresence::Notify => Box::new(CommandPresence::new(NOTIFY_COMMAND)),
+        RunPresence::Command => Box::new(CommandPresence::new(
+            args.presence_command
+                .clone()
+                .context("--presence command needs --presence-command")?,
+        )),
+    })
+}
+
+/// Runs the daemon until `stop` is set: one authenticator on UHID.
+pub fn run(args: &RunArgs, stop: &AtomicBool) -> anyhow::Result<()> {
+    let mut os_rng = rand::rng();
+    let store = MemoryStore::new(Secret32::random(&mut os_rng));
+    let auth = Authenticator::new(
+        Config::default(),
+        store,
+        StdRng::from_rng(&mut os_rng),
+        Instant::now(),
+    );
+    let presence = presence_provider(args)?;
+    let hid = HidDevice::new(DeviceConfig {
+        capabilities: CAPABILITY_WINK | CAPABILITY_CBOR | CAPABILITY_NMSG,
+        device_version: (0, 1, 0),
+        msg_enabled: false,
+        cid_seed: rand::RngExt::random(&mut os_rng),
+    });
+    tracing::info!(
+        presence = presence.name(),
+        vault = "in-memory (ephemeral: credentials are lost when softkey stops)",
+        "softkey run starting"
+    );
+    let mut device = KeyDevice::new(hid, auth, presence, Duration::from_secs(args.user_timeout));
+    crate::uhid::run(&mut device, &args.uhid.uhid_path, &args.uhid.config(), stop)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_parse_in_hex_and_decimal() {
+        assert_eq!(parse_id("0x1209"), Ok(0x1209));
+        assert_eq!(parse_id("4617"), Ok(4617));
+        assert!(parse_id("0x10000").is_err());
+        assert!(parse_id("yubikey").is_err());
+    }
+
+    #[test]
+    fn notify_command_approves_only_on_allow() {
+        use std::os::unix::fs::PermissionsExt as _;
+        // The shell logic, with notify-send replaced by a script that
+        // "clicks" the button named in ANSWER.
+        let bin = std::env::temp_dir().join(format!("softkey-notify-{}", std::process::id()));
+        std::fs::create_dir_all(&bin).expect("dir");
+        let fake = bin.join("notify-send");
+        std::fs::write(&fake, "#!/bin/sh\necho \"$ANSWER\"\n").expect("script");
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let click = |answer: &str| {
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(NOTIFY_COMMAND)
+                .env("PATH", &path)
+                .env("ANSWER", answer)
+                .env("SOFTKEY_ACTION", "register")
+                .status()
+                .expect("sh")
+                .success()
+        };
+        assert!(click("allow"));
+        assert!(!click("deny"));
+        assert!(!click(""));
+        let _ = std::fs::remove_dir_all(&bin);
+    }
+}
