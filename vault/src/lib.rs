@@ -52,6 +52,8 @@
 pub mod cli;
 mod error;
 mod files;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod schema;
 mod sealing;
 mod slots;

@@ -11,6 +11,7 @@ use softkey_authenticator::secret::{Secret32, SecretBytes};
 use softkey_authenticator::store::{SettingKey, Store, StoreError};
 
 use crate::error::VaultError;
+use crate::sealing::VaultKeys;
 use crate::vault::{
     CredentialRow, DEVICE_SECRET, GLOBAL_COUNTER, SETTING_PREFIX, Vault, now, open_credential,
     put_secret, read_secret, seal_credential,
@@ -21,35 +22,27 @@ fn setting_row(key: SettingKey) -> String {
 }
 
 impl Vault {
-    fn put_credential(&mut self, credential: &StoredCredential) -> Result<(), VaultError> {
-        let id_mac = self.keys.id_mac(&credential.credential_id);
+    /// Stores many discoverable credentials in one durable transaction (import,
+    /// restore), with the replacement rules of
+    /// [`Store::put_discoverable`]. All or nothing.
+    pub fn put_many<'a>(
+        &mut self,
+        credentials: impl IntoIterator<Item = &'a StoredCredential>,
+    ) -> Result<usize, VaultError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let existing = tx
-            .prepare_cached(&format!(
-                "SELECT {} FROM credentials WHERE id_mac = ?1",
-                CredentialRow::COLUMNS
-            ))?
-            .query_row([&id_mac[..]], CredentialRow::from_row)
-            .optional()?;
-        // An update keeps the creation time; a tampered row is reported, not overwritten.
-        let created = match existing {
-            Some(row) => open_credential(&self.keys, &row)?.1,
-            None => now(),
-        };
-        let (id_mac, rp_mac, user_mac, payload) = seal_credential(&self.keys, credential, created);
-        // CTAP 2.1 §6.1.2 step 17: a new credential replaces the same (rp, user handle).
-        tx.prepare_cached("DELETE FROM credentials WHERE user_mac = ?1 AND id_mac != ?2")?
-            .execute(params![&user_mac[..], &id_mac[..]])?;
-        tx.prepare_cached(
-            "INSERT INTO credentials (id_mac, rp_mac, user_mac, payload) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(id_mac) DO UPDATE SET
-                 rp_mac = excluded.rp_mac, user_mac = excluded.user_mac, payload = excluded.payload",
-        )?
-        .execute(params![&id_mac[..], &rp_mac[..], &user_mac[..], payload])?;
+        let mut count = 0;
+        for credential in credentials {
+            put_in(&tx, &self.keys, credential)?;
+            count += 1;
+        }
         tx.commit()?;
-        Ok(())
+        Ok(count)
+    }
+
+    fn put_credential(&mut self, credential: &StoredCredential) -> Result<(), VaultError> {
+        self.put_many([credential]).map(drop)
     }
 
     fn increment_counter(&mut self) -> Result<u32, VaultError> {
@@ -164,4 +157,36 @@ impl Store for Vault {
     fn wipe(&mut self, new_device_secret: Secret32) -> Result<(), StoreError> {
         Ok(self.wipe_all(&new_device_secret)?)
     }
+}
+
+/// Writes one credential inside `tx`.
+fn put_in(
+    tx: &rusqlite::Connection,
+    keys: &VaultKeys,
+    credential: &StoredCredential,
+) -> Result<(), VaultError> {
+    let id_mac = keys.id_mac(&credential.credential_id);
+    let existing = tx
+        .prepare_cached(&format!(
+            "SELECT {} FROM credentials WHERE id_mac = ?1",
+            CredentialRow::COLUMNS
+        ))?
+        .query_row([&id_mac[..]], CredentialRow::from_row)
+        .optional()?;
+    // An update keeps the creation time; a tampered row is reported, not overwritten.
+    let created = match existing {
+        Some(row) => open_credential(keys, &row)?.1,
+        None => now(),
+    };
+    let (id_mac, rp_mac, user_mac, payload) = seal_credential(keys, credential, created);
+    // CTAP 2.1 §6.1.2 step 17: a new credential replaces the same (rp, user handle).
+    tx.prepare_cached("DELETE FROM credentials WHERE user_mac = ?1 AND id_mac != ?2")?
+        .execute(params![&user_mac[..], &id_mac[..]])?;
+    tx.prepare_cached(
+        "INSERT INTO credentials (id_mac, rp_mac, user_mac, payload) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(id_mac) DO UPDATE SET
+             rp_mac = excluded.rp_mac, user_mac = excluded.user_mac, payload = excluded.payload",
+    )?
+    .execute(params![&id_mac[..], &rp_mac[..], &user_mac[..], payload])?;
+    Ok(())
 }

@@ -461,3 +461,25 @@ fn debug_output_holds_no_secrets() {
     let printed = format!("{vault:?} {:?}", Unlocker::passphrase("hunter2"));
     assert!(!printed.contains("hunter2"), "{printed}");
 }
+
+#[test]
+fn put_many_is_one_transaction_with_the_same_rules() {
+    let fixture = Fixture::new();
+    let mut vault = fixture.create();
+    let batch = [
+        credential(&ID_A, "example.com", b"alice", "alice", 1),
+        credential(&ID_B, "example.com", b"alice", "alice-new", 2),
+        credential(&[0x83; 32], "other.org", b"bob", "bob", 3),
+    ];
+    assert_eq!(vault.put_many(&batch).unwrap(), 3);
+    drop(vault);
+    let mut vault = fixture.open();
+    let mut ids: Vec<_> = vault
+        .all_discoverable()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.credential_id)
+        .collect();
+    ids.sort();
+    assert_eq!(ids, vec![ID_B.to_vec(), vec![0x83; 32]]);
+}
