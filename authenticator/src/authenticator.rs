@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use crate::commands::{self, Command, Response};
+use crate::pin::PinRuntime;
 use crate::secret::Secret32;
 use crate::status::StatusCode;
 use crate::store::Store;
@@ -31,6 +32,10 @@ pub struct Config {
     pub max_credential_count_in_list: usize,
     /// firmwareVersion advertised in getInfo.
     pub firmware_version: u32,
+    /// Whether the runtime offers built-in user verification (the OS's own
+    /// authentication): then getInfo advertises `uv`, and the core asks for it
+    /// with [`PromptAction::Verify`], answered `Approved` (verified) or `Denied`.
+    pub built_in_uv: bool,
 }
 
 impl Default for Config {
@@ -40,6 +45,7 @@ impl Default for Config {
             reset_window: Some(RESET_WINDOW),
             max_credential_count_in_list: 16,
             firmware_version: 1,
+            built_in_uv: false,
         }
     }
 }
@@ -78,6 +84,10 @@ pub enum PromptAction {
     Reset,
     /// Pick this authenticator among several.
     Select,
+    /// Verify the person with built-in user verification (the OS's own
+    /// authentication). `Approved` means verified, `Denied` means the
+    /// verification failed; the person's presence is implied.
+    Verify,
 }
 
 /// The person's answer to a prompt.
@@ -103,6 +113,8 @@ pub(crate) enum Pending {
     Reset,
     /// authenticatorSelection.
     Selection,
+    /// getPinUvAuthTokenUsingUvWithPermissions, waiting for built-in UV.
+    UvToken(Box<commands::client_pin::UvTokenJob>),
 }
 
 /// Mutable state shared by the command handlers.
@@ -112,6 +124,8 @@ pub struct Context<S: Store, R: rand_core::CryptoRng> {
     pub(crate) rng: R,
     pub(crate) powered_up_at: Instant,
     pub(crate) next_assertions: Option<commands::get_assertion::NextAssertions>,
+    pub(crate) pin: PinRuntime,
+    pub(crate) credential_management: Option<commands::credential_management::Enumeration>,
 }
 
 /// A CTAP 2.1 authenticator.
@@ -122,7 +136,8 @@ pub struct Authenticator<S: Store, R: rand_core::CryptoRng> {
 
 impl<S: Store, R: rand_core::CryptoRng> Authenticator<S, R> {
     /// A powered-up authenticator over `store`, drawing randomness from `rng`.
-    pub fn new(config: Config, store: S, rng: R, now: Instant) -> Self {
+    pub fn new(config: Config, store: S, mut rng: R, now: Instant) -> Self {
+        let pin = PinRuntime::new(&mut rng);
         Self {
             ctx: Context {
                 config,
@@ -130,6 +145,8 @@ impl<S: Store, R: rand_core::CryptoRng> Authenticator<S, R> {
                 rng,
                 powered_up_at: now,
                 next_assertions: None,
+                pin,
+                credential_management: None,
             },
             pending: None,
         }
@@ -152,6 +169,9 @@ impl<S: Store, R: rand_core::CryptoRng> Authenticator<S, R> {
         if !matches!(command, Command::GetNextAssertion) {
             self.ctx.next_assertions = None;
         }
+        if !command.continues_credential_management() {
+            self.ctx.credential_management = None;
+        }
         let step = commands::dispatch(&mut self.ctx, command, now);
         self.finish_step(step)
     }
@@ -163,7 +183,7 @@ impl<S: Store, R: rand_core::CryptoRng> Authenticator<S, R> {
         };
         let step = match verdict {
             Verdict::Approved => commands::resume(&mut self.ctx, pending, now),
-            Verdict::Denied => Step::Done(Err(StatusCode::OperationDenied)),
+            Verdict::Denied => Step::Done(Err(commands::denied(&mut self.ctx, pending))),
             Verdict::TimedOut => Step::Done(Err(StatusCode::UserActionTimeout)),
         };
         self.finish_step(step)
@@ -186,12 +206,22 @@ impl<S: Store, R: rand_core::CryptoRng> Authenticator<S, R> {
     pub fn power_cycle(&mut self, now: Instant) {
         self.pending = None;
         self.ctx.next_assertions = None;
+        self.ctx.credential_management = None;
         self.ctx.powered_up_at = now;
+        // A new key-agreement key and pinUvAuthToken; the consecutive-mismatch
+        // count (PIN_AUTH_BLOCKED) starts again.
+        self.ctx.pin = PinRuntime::new(&mut self.ctx.rng);
     }
 
     /// The store (for the runtime: listing credentials, closing a vault).
     pub fn store_mut(&mut self) -> &mut S {
         &mut self.ctx.store
+    }
+
+    /// Powers the authenticator off for good, giving back its store (a
+    /// restart on the same vault builds a new authenticator over it).
+    pub fn into_store(self) -> S {
+        self.ctx.store
     }
 
     /// The configuration.

@@ -11,7 +11,7 @@
 
 use std::cmp::Ordering;
 
-use ciborium::Value;
+pub use ciborium::Value;
 
 use crate::status::StatusCode;
 

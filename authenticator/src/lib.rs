@@ -16,8 +16,9 @@
 //! storage ([`store::Store`]). Nothing here reads a clock, a file or a socket.
 //!
 //! Spec: [CTAP 2.1](https://fidoalliance.org/specs/fido-v2.1-ps-20210615/fido-client-to-authenticator-protocol-v2.1-ps-20210615.html),
-//! §6 (authenticator API), §8 (message encoding), §6.1–§6.3 and §6.6–§6.9 for the
-//! commands built here.
+//! §6 (authenticator API), §8 (message encoding), §6.1–§6.9 and §6.11 for the
+//! commands built here (clientPIN with PIN/UV auth protocols one and two in
+//! [`pin`], credential management, authenticatorConfig).
 #![forbid(unsafe_code)]
 
 pub mod authdata;

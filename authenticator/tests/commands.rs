@@ -83,16 +83,38 @@ fn get_info_lists_what_is_built() {
     let options = field(&info, 4).unwrap();
     assert_eq!(text_field(options, "rk"), Some(&Value::Bool(true)));
     assert_eq!(text_field(options, "up"), Some(&Value::Bool(true)));
-    assert!(
-        text_field(options, "clientPin").is_none(),
-        "no PIN support is claimed yet"
+    // clientPIN is supported, no PIN is set yet; no built-in UV configured.
+    assert_eq!(text_field(options, "clientPin"), Some(&Value::Bool(false)));
+    assert_eq!(
+        text_field(options, "pinUvAuthToken"),
+        Some(&Value::Bool(true))
+    );
+    assert_eq!(text_field(options, "credMgmt"), Some(&Value::Bool(true)));
+    assert_eq!(text_field(options, "authnrCfg"), Some(&Value::Bool(true)));
+    assert_eq!(text_field(options, "alwaysUv"), Some(&Value::Bool(false)));
+    assert_eq!(
+        text_field(options, "makeCredUvNotRqd"),
+        Some(&Value::Bool(true))
     );
     assert!(text_field(options, "uv").is_none());
-    assert!(field(&info, 2).is_none(), "no extensions are claimed yet");
     assert!(
-        field(&info, 6).is_none(),
-        "no PIN/UV auth protocols are claimed yet"
+        text_field(options, "ep").is_none(),
+        "no enterprise attestation"
     );
+    assert_eq!(
+        field(&info, 2),
+        Some(&Value::Array(vec![Value::Text("minPinLength".into())]))
+    );
+    assert_eq!(
+        field(&info, 6),
+        Some(&Value::Array(vec![Value::from(2), Value::from(1)]))
+    );
+    assert_eq!(
+        field(&info, 0x0C),
+        Some(&Value::Bool(false)),
+        "forcePINChange"
+    );
+    assert_eq!(field(&info, 0x0D), Some(&Value::from(4)), "minPINLength");
     let algs: Vec<_> = field(&info, 10)
         .unwrap()
         .as_array()

@@ -78,33 +78,7 @@ pub fn decode_reply(reply: &[u8]) -> Result<Value, StatusCode> {
 }
 
 pub fn status_from_byte(byte: u8) -> StatusCode {
-    use StatusCode::*;
-    [
-        InvalidCommand,
-        InvalidParameter,
-        InvalidLength,
-        CborUnexpectedType,
-        InvalidCbor,
-        MissingParameter,
-        LimitExceeded,
-        CredentialExcluded,
-        InvalidCredential,
-        UnsupportedAlgorithm,
-        OperationDenied,
-        KeyStoreFull,
-        UnsupportedOption,
-        InvalidOption,
-        KeepaliveCancel,
-        NoCredentials,
-        UserActionTimeout,
-        NotAllowed,
-        PinNotSet,
-        Other,
-        NoOperations,
-    ]
-    .into_iter()
-    .find(|s| s.code() == byte)
-    .unwrap_or_else(|| panic!("unexpected status 0x{byte:02x}"))
+    StatusCode::from_code(byte).unwrap_or_else(|| panic!("unexpected status 0x{byte:02x}"))
 }
 
 pub fn request(command: u8, params: Vec<(Value, Value)>) -> Vec<u8> {

@@ -112,7 +112,7 @@ impl PresenceProvider for Scripted {
 
 /// Runs a command for each prompt: exit status 0 approves, anything else
 /// denies. The prompt is passed in the environment: `SOFTKEY_ACTION`
-/// (register, sign-in, acknowledge, reset, select), `SOFTKEY_RP_ID`,
+/// (register, sign-in, acknowledge, reset, select, verify), `SOFTKEY_RP_ID`,
 /// `SOFTKEY_USER_NAME`. The command runs under `sh -c`.
 #[derive(Debug, Clone)]
 pub struct CommandPresence {
@@ -136,6 +136,7 @@ pub fn action_name(action: PromptAction) -> &'static str {
         PromptAction::Acknowledge => "acknowledge",
         PromptAction::Reset => "reset",
         PromptAction::Select => "select",
+        PromptAction::Verify => "verify",
     }
 }
 

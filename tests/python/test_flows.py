@@ -17,13 +17,17 @@ from fido2.webauthn import Aaguid
 RP = {"id": "example.com", "name": "Example RP"}
 SOFTKEY_AAGUID = Aaguid.parse("6fe254e0-9452-4e0f-aab0-6472b68f1804")
 ES256 = {"type": "public-key", "alg": -7}
+# The key supports clientPIN but has no PIN set: python-fido2 refuses "preferred"
+# user verification on such a key (CONFIGURATION_UNSUPPORTED), as it should, so
+# these PIN-less flows ask for none.
+NO_UV = "discouraged"
 EDDSA = {"type": "public-key", "alg": -8}
 
 
 def register(client, user, algorithm=None, resident=None, exclude=None):
     server = Fido2Server(RP)
     options, state = server.register_begin(
-        user, exclude or [], resident_key_requirement=resident
+        user, exclude or [], resident_key_requirement=resident, user_verification=NO_UV
     )
     public_key = dict(options.public_key)
     if algorithm:
@@ -35,7 +39,9 @@ def register(client, user, algorithm=None, resident=None, exclude=None):
 
 def sign_in(client, credentials, allow=True):
     server = Fido2Server(RP)
-    options, state = server.authenticate_begin(credentials if allow else None)
+    options, state = server.authenticate_begin(
+        credentials if allow else None, user_verification=NO_UV
+    )
     selection = client.get_assertion(options.public_key)
     count = len(selection.get_assertions())
     responses = [selection.get_response(i) for i in range(count)]
@@ -48,9 +54,20 @@ def test_get_info_advertises_what_is_built(ctap2):
     info = ctap2.get_info()
     assert info.versions == ["FIDO_2_0"]
     assert info.aaguid == SOFTKEY_AAGUID
-    assert info.options == {"rk": True, "up": True, "plat": False}
-    assert info.extensions == []
-    assert info.pin_uv_protocols == []
+    assert info.options == {
+        "rk": True,
+        "up": True,
+        "plat": False,
+        "clientPin": False,
+        "pinUvAuthToken": True,
+        "credMgmt": True,
+        "authnrCfg": True,
+        "setMinPINLength": True,
+        "alwaysUv": False,
+        "makeCredUvNotRqd": True,
+    }
+    assert info.extensions == ["minPinLength"]
+    assert info.pin_uv_protocols == [2, 1]
     assert {"alg": -7, "type": "public-key"} in info.algorithms
     assert {"alg": -8, "type": "public-key"} in info.algorithms
     assert info.max_msg_size == 7609
@@ -74,7 +91,9 @@ def test_register_and_sign_in_discoverable(client, ctap2, algorithm):
     rp_id = f"disc-{algorithm['alg']}.example.com"
     user = {"id": os.urandom(16), "name": "bob", "displayName": "Bob"}
     server = Fido2Server({"id": rp_id, "name": "Disc"})
-    options, state = server.register_begin(user, resident_key_requirement="required")
+    options, state = server.register_begin(
+        user, resident_key_requirement="required", user_verification=NO_UV
+    )
     public_key = dict(options.public_key)
     public_key["pubKeyCredParams"] = [algorithm]
     from fido2.client import DefaultClientDataCollector, Fido2Client
@@ -88,7 +107,7 @@ def test_register_and_sign_in_discoverable(client, ctap2, algorithm):
     )
     result = rp_client.make_credential(public_key)
     credential = server.register_complete(state, result).credential_data
-    options, state = server.authenticate_begin()  # no allowList: discoverable
+    options, state = server.authenticate_begin(user_verification=NO_UV)  # no allowList
     selection = rp_client.get_assertion(options.public_key)
     responses = [selection.get_response(i) for i in range(len(selection.get_assertions()))]
     assert len(responses) == 1
@@ -114,11 +133,13 @@ def test_allow_list(client):
     allow = [{"id": os.urandom(32), "type": "public-key"} for _ in range(5)]
     allow.insert(3, to_descriptor(credential))
     server = Fido2Server(RP)
-    options, state = server.authenticate_begin(allow)
+    options, state = server.authenticate_begin(allow, user_verification=NO_UV)
     response = client.get_assertion(options.public_key).get_response(0)
     server.authenticate_complete(state, [credential], response)
     # Only foreign IDs: the authenticator has no credential to offer.
-    options, _ = server.authenticate_begin([{"id": os.urandom(32), "type": "public-key"}])
+    options, _ = server.authenticate_begin(
+        [{"id": os.urandom(32), "type": "public-key"}], user_verification=NO_UV
+    )
     with pytest.raises(ClientError, match="DEVICE_INELIGIBLE"):
         client.get_assertion(options.public_key)
 

@@ -4,15 +4,15 @@ use std::time::Instant;
 
 use ciborium::Value;
 
-use crate::authdata::{AuthenticatorData, FLAG_UP};
+use crate::authdata::{AuthenticatorData, FLAG_UP, FLAG_UV};
 use crate::authenticator::{
     Context, NEXT_ASSERTION_TIMEOUT, Pending, PromptAction, Step, UserPrompt,
 };
 use crate::cbor::{self, IntMap, int};
-use crate::commands::Response;
-use crate::commands::find_ours;
+use crate::commands::{Response, authorize_with_token, client_pin, find_ours};
 use crate::credential::StoredCredential;
 use crate::crypto::sha256;
+use crate::pin::{AuthenticatorSettings, Permissions, PinState, Protocol};
 use crate::request::{self, CredentialDescriptor, Options, descriptor_to_value, user_to_value};
 use crate::status::StatusCode;
 use crate::store::Store;
@@ -74,6 +74,17 @@ pub(crate) struct Job {
     client_data_hash: [u8; 32],
     credentials: Vec<StoredCredential>,
     flags: u8,
+    /// The prompt is built-in user verification.
+    built_in_uv: bool,
+    /// A pinUvAuthToken was used and is consumed on success.
+    used_token: bool,
+}
+
+impl Job {
+    /// Whether the prompt asks for built-in user verification.
+    pub(crate) fn built_in_uv(&self) -> bool {
+        self.built_in_uv
+    }
 }
 
 /// getNextAssertion state: the credentials still to return (CTAP 2.1 §6.3).
@@ -90,16 +101,20 @@ pub(crate) fn start<S: Store, R: rand_core::CryptoRng>(
     request: Request,
     now: Instant,
 ) -> Step {
-    match locate(ctx, request) {
+    match locate(ctx, request, now) {
         Ok(Located::Job(job, rp_id)) => {
-            if job.flags & FLAG_UP == 0 {
+            if job.flags & FLAG_UP == 0 && !job.built_in_uv {
                 // "up": false — a silent assertion, no touch.
                 return Step::Done(finish(ctx, job, now));
             }
             let user_name = job.credentials.first().and_then(|c| c.user.name.clone());
             Step::AwaitUser(
                 UserPrompt {
-                    action: PromptAction::SignIn,
+                    action: if job.built_in_uv {
+                        PromptAction::Verify
+                    } else {
+                        PromptAction::SignIn
+                    },
                     rp_id: Some(rp_id),
                     user_name: if job.credentials.len() == 1 {
                         user_name
@@ -110,13 +125,13 @@ pub(crate) fn start<S: Store, R: rand_core::CryptoRng>(
                 Pending::GetAssertion(Box::new(job)),
             )
         }
-        Ok(Located::PinProbe(rp_id)) => Step::AwaitUser(
+        Ok(Located::PinProbe(rp_id, status)) => Step::AwaitUser(
             UserPrompt {
                 action: PromptAction::Acknowledge,
                 rp_id: Some(rp_id),
                 user_name: None,
             },
-            Pending::FailAfterTouch(StatusCode::PinNotSet),
+            Pending::FailAfterTouch(status),
         ),
         Err(status) => Step::Done(Err(status)),
     }
@@ -124,32 +139,69 @@ pub(crate) fn start<S: Store, R: rand_core::CryptoRng>(
 
 enum Located {
     Job(Job, String),
-    PinProbe(String),
+    PinProbe(String, StatusCode),
 }
 
 fn locate<S: Store, R: rand_core::CryptoRng>(
     ctx: &mut Context<S, R>,
     request: Request,
+    now: Instant,
 ) -> Result<Located, StatusCode> {
-    // 1. Zero-length pinUvAuthParam: touch, then "no PIN is set".
+    let pin = PinState::load(&mut ctx.store)?;
+    // 1. Zero-length pinUvAuthParam: touch, then PIN_INVALID if a PIN is set,
+    //    PIN_NOT_SET if not.
     if let Some(param) = &request.pin_uv_auth_param {
         if param.is_empty() {
-            return Ok(Located::PinProbe(request.rp_id));
+            let status = if pin.is_set() {
+                StatusCode::PinInvalid
+            } else {
+                StatusCode::PinNotSet
+            };
+            return Ok(Located::PinProbe(request.rp_id, status));
         }
-        // 2. No PIN/UV auth protocol is supported.
-        if request.pin_uv_auth_protocol.is_none() {
-            return Err(StatusCode::MissingParameter);
-        }
-        return Err(StatusCode::InvalidParameter);
+        // 2. pinUvAuthParam needs a supported protocol.
+        Protocol::from_number(
+            request
+                .pin_uv_auth_protocol
+                .ok_or(StatusCode::MissingParameter)?,
+        )?;
     }
-    // 3. Options: "rk" is not valid for getAssertion; "uv" needs built-in UV.
+    // 3. Options: "rk" is not valid for getAssertion. With a pinUvAuthParam,
+    //    "uv" is ignored; otherwise "uv": true needs built-in UV.
     if request.options.rk.is_some() {
         return Err(StatusCode::UnsupportedOption);
     }
-    if request.options.uv == Some(true) {
+    let uv_requested = request.pin_uv_auth_param.is_none() && request.options.uv == Some(true);
+    if uv_requested && !ctx.config.built_in_uv {
         return Err(StatusCode::InvalidOption);
     }
+    if uv_requested && pin.uv_retries == 0 {
+        return Err(StatusCode::UvBlocked);
+    }
     let up = request.options.up.unwrap_or(true);
+    // 4. alwaysUv: an assertion with presence needs user verification.
+    if up
+        && request.pin_uv_auth_param.is_none()
+        && !uv_requested
+        && AuthenticatorSettings::load(&mut ctx.store)?.always_uv
+    {
+        return Err(StatusCode::PuatRequired);
+    }
+    // 5. The pinUvAuthParam: a MAC over clientDataHash with the current token,
+    //    which must hold the ga permission for this RP and be user-verified.
+    let mut uv = false;
+    if let Some(param) = &request.pin_uv_auth_param {
+        authorize_with_token(
+            ctx,
+            request.pin_uv_auth_protocol,
+            param,
+            &request.client_data_hash,
+            Permissions::GET_ASSERTION,
+            &request.rp_id,
+            now,
+        )?;
+        uv = true;
+    }
     let rp_id_hash = sha256(request.rp_id.as_bytes());
     // 7. Locate credentials.
     let credentials = match &request.allow_list {
@@ -170,7 +222,10 @@ fn locate<S: Store, R: rand_core::CryptoRng>(
             rp_id_hash,
             client_data_hash: request.client_data_hash,
             credentials,
-            flags: if up { FLAG_UP } else { 0 },
+            flags: if up || uv_requested { FLAG_UP } else { 0 }
+                | if uv || uv_requested { FLAG_UV } else { 0 },
+            built_in_uv: uv_requested,
+            used_token: uv,
         },
         request.rp_id,
     ))
@@ -204,7 +259,18 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
         client_data_hash,
         mut credentials,
         flags,
+        built_in_uv,
+        used_token,
     } = job;
+    if built_in_uv {
+        client_pin::record_uv_success(ctx)?;
+    }
+    // 9. After collecting presence, a pinUvAuthToken's flags and permissions
+    //    (but lbw) are cleared: it serves one assertion with a touch. A silent
+    //    probe ("up": false, as platforms filter exclude lists) keeps it.
+    if used_token && flags & FLAG_UP != 0 {
+        ctx.pin.token.consume();
+    }
     let total = credentials.len();
     let first = credentials.remove(0);
     let mut response = assertion(ctx, &rp_id_hash, &client_data_hash, first, flags)?;
@@ -285,9 +351,12 @@ fn assertion<S: Store, R: rand_core::CryptoRng>(
     ];
     if credential.discoverable {
         // Without user verification only the user handle is returned (§6.2.2);
-        // names are identifying. Found through the allowList, the handle is
+        // names are identifying, and returned only to a verified user. Found through the allowList, the handle is
         // returned as well: the relying party needs it for a discoverable one.
-        entries.push((int(0x04), user_to_value(&credential.user, false)));
+        entries.push((
+            int(0x04),
+            user_to_value(&credential.user, flags & FLAG_UV != 0),
+        ));
     }
     Ok(Value::Map(entries))
 }

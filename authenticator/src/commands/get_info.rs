@@ -7,17 +7,43 @@ use crate::cbor::{bytes, int, text};
 use crate::commands::Response;
 use crate::credential::MAX_CREDENTIAL_ID_LEN;
 use crate::crypto::Algorithm;
+use crate::pin::state::MAX_MIN_PIN_LENGTH_RP_IDS;
+use crate::pin::{AuthenticatorSettings, PinState, Protocol};
+use crate::status::StatusCode;
 use crate::store::Store;
 
 /// Largest CTAP2 message accepted: the CTAPHID maximum (CTAP 2.1 §11.2.4).
 pub const MAX_MSG_SIZE: i64 = 7609;
 
-pub(crate) fn handle<S: Store, R: rand_core::CryptoRng>(ctx: &mut Context<S, R>) -> Response {
-    let options = Value::Map(vec![
+pub(crate) fn handle<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+) -> Result<Response, StatusCode> {
+    let pin = PinState::load(&mut ctx.store)?;
+    let settings = AuthenticatorSettings::load(&mut ctx.store)?;
+    let mut options = vec![
         (text("rk"), Value::Bool(true)),
         (text("up"), Value::Bool(true)),
         (text("plat"), Value::Bool(false)),
-    ]);
+        // Present: supported; the value says whether a PIN is set.
+        (text("clientPin"), Value::Bool(pin.is_set())),
+        (text("pinUvAuthToken"), Value::Bool(true)),
+        (text("credMgmt"), Value::Bool(true)),
+        (text("authnrCfg"), Value::Bool(true)),
+        (text("setMinPINLength"), Value::Bool(true)),
+        (text("alwaysUv"), Value::Bool(settings.always_uv)),
+        // Non-discoverable credentials without UV, unless alwaysUv forbids it.
+        (text("makeCredUvNotRqd"), Value::Bool(!settings.always_uv)),
+    ];
+    if ctx.config.built_in_uv {
+        options.push((text("uv"), Value::Bool(true)));
+    }
+    let options = Value::Map(options);
+    let protocols = Value::Array(
+        Protocol::ALL
+            .iter()
+            .map(|p| int(i64::try_from(p.number()).unwrap_or(0)))
+            .collect(),
+    );
     let algorithms = Value::Array(
         Algorithm::ALL
             .iter()
@@ -31,9 +57,11 @@ pub(crate) fn handle<S: Store, R: rand_core::CryptoRng>(ctx: &mut Context<S, R>)
     );
     let mut entries = vec![
         (int(0x01), Value::Array(vec![text("FIDO_2_0")])),
+        (int(0x02), Value::Array(vec![text("minPinLength")])),
         (int(0x03), bytes(&ctx.config.aaguid)),
         (int(0x04), options),
         (int(0x05), int(MAX_MSG_SIZE)),
+        (int(0x06), protocols),
         (
             int(0x07),
             int(i64::try_from(ctx.config.max_credential_count_in_list).unwrap_or(i64::MAX)),
@@ -44,10 +72,20 @@ pub(crate) fn handle<S: Store, R: rand_core::CryptoRng>(ctx: &mut Context<S, R>)
         ),
         (int(0x09), Value::Array(vec![text("usb")])),
         (int(0x0A), algorithms),
+        (int(0x0C), Value::Bool(pin.force_change)),
+        (int(0x0D), int(i64::from(pin.min_pin_length))),
         (int(0x0E), int(i64::from(ctx.config.firmware_version))),
+        (
+            int(0x10),
+            int(i64::try_from(MAX_MIN_PIN_LENGTH_RP_IDS).unwrap_or(0)),
+        ),
     ];
+    if ctx.config.built_in_uv {
+        // preferredPlatformUvAttempts: one attempt per platform prompt.
+        entries.push((int(0x11), int(1)));
+    }
     if let Some(remaining) = ctx.store.remaining_capacity() {
         entries.push((int(0x14), int(i64::try_from(remaining).unwrap_or(i64::MAX))));
     }
-    Response(Some(Value::Map(entries)))
+    Ok(Response(Some(Value::Map(entries))))
 }

@@ -2,13 +2,15 @@
 
 use ciborium::Value;
 
-use crate::authdata::{AuthenticatorData, FLAG_UP};
+use std::time::Instant;
+
+use crate::authdata::{AuthenticatorData, FLAG_UP, FLAG_UV};
 use crate::authenticator::{Context, Pending, PromptAction, Step, UserPrompt};
 use crate::cbor::{self, IntMap, int, text};
-use crate::commands::Response;
-use crate::commands::find_ours;
+use crate::commands::{Response, authorize_with_token, client_pin, find_ours};
 use crate::credential::{DISCOVERABLE_ID_LEN, DISCOVERABLE_ID_V1, StoredCredential, UserEntity};
 use crate::crypto::{Algorithm, PrivateKey, sha256};
+use crate::pin::{AuthenticatorSettings, Permissions, PinState, Protocol};
 use crate::request::{
     self, CredentialDescriptor, CredentialParameter, Options, RpEntity, parse_user,
 };
@@ -28,7 +30,7 @@ pub struct Request {
     pub pub_key_cred_params: Vec<CredentialParameter>,
     /// 0x05 excludeList.
     pub exclude_list: Vec<CredentialDescriptor>,
-    /// 0x06 extensions (none are supported yet; parsed for type only).
+    /// 0x06 extensions (minPinLength is supported; others are ignored).
     pub extensions: Option<Vec<(String, Value)>>,
     /// 0x07 options.
     pub options: Options,
@@ -89,13 +91,29 @@ pub(crate) struct Job {
     request: Request,
     algorithm: Algorithm,
     discoverable: bool,
+    /// User verified (by a pinUvAuthToken, or built-in UV at the prompt).
+    uv: bool,
+    /// The prompt is built-in user verification.
+    built_in_uv: bool,
+    /// A pinUvAuthToken was used and is consumed on success.
+    used_token: bool,
+    /// The minPinLength extension output, if requested and allowed for this RP.
+    min_pin_length: Option<u8>,
+}
+
+impl Job {
+    /// Whether the prompt asks for built-in user verification.
+    pub(crate) fn built_in_uv(&self) -> bool {
+        self.built_in_uv
+    }
 }
 
 pub(crate) fn start<S: Store, R: rand_core::CryptoRng>(
     ctx: &mut Context<S, R>,
     request: Request,
+    now: Instant,
 ) -> Step {
-    match validate(ctx, request) {
+    match validate(ctx, request, now) {
         Ok(step) => step,
         Err(status) => Step::Done(Err(status)),
     }
@@ -104,27 +122,35 @@ pub(crate) fn start<S: Store, R: rand_core::CryptoRng>(
 fn validate<S: Store, R: rand_core::CryptoRng>(
     ctx: &mut Context<S, R>,
     request: Request,
+    now: Instant,
 ) -> Result<Step, StatusCode> {
     let prompt = |action| UserPrompt {
         action,
         rp_id: Some(request.rp.id.clone()),
         user_name: request.user.name.clone(),
     };
-    // 1. A zero-length pinUvAuthParam asks "is a PIN set?" after a touch. No PIN
-    //    can be set on this authenticator yet, so the answer is PIN_NOT_SET.
+    let pin = PinState::load(&mut ctx.store)?;
+    let settings = AuthenticatorSettings::load(&mut ctx.store)?;
+    // 1. A zero-length pinUvAuthParam asks "is a PIN set?" after a touch:
+    //    PIN_INVALID if one is, PIN_NOT_SET if not.
     if let Some(param) = &request.pin_uv_auth_param {
         if param.is_empty() {
+            let status = if pin.is_set() {
+                StatusCode::PinInvalid
+            } else {
+                StatusCode::PinNotSet
+            };
             return Ok(Step::AwaitUser(
                 prompt(PromptAction::Acknowledge),
-                Pending::FailAfterTouch(StatusCode::PinNotSet),
+                Pending::FailAfterTouch(status),
             ));
         }
-        // 2. pinUvAuthParam without a protocol is a missing parameter; with one,
-        //    no PIN/UV auth protocol is supported (getInfo lists none).
-        if request.pin_uv_auth_protocol.is_none() {
-            return Err(StatusCode::MissingParameter);
-        }
-        return Err(StatusCode::InvalidParameter);
+        // 2. pinUvAuthParam needs a supported protocol.
+        Protocol::from_number(
+            request
+                .pin_uv_auth_protocol
+                .ok_or(StatusCode::MissingParameter)?,
+        )?;
     }
     // 3. The first supported algorithm in the caller's order of preference.
     let algorithm = request
@@ -133,18 +159,49 @@ fn validate<S: Store, R: rand_core::CryptoRng>(
         .filter(|p| p.credential_type == "public-key")
         .find_map(|p| Algorithm::from_cose_id(p.alg))
         .ok_or(StatusCode::UnsupportedAlgorithm)?;
-    // 5. Options: "up": false is invalid here; "uv": true needs built-in user
-    //    verification, which this authenticator does not offer.
+    // 5. Options: "up": false is invalid here. With a pinUvAuthParam, "uv" is
+    //    ignored; otherwise "uv": true needs built-in user verification.
     if request.options.up == Some(false) {
         return Err(StatusCode::InvalidOption);
     }
-    if request.options.uv == Some(true) {
+    let uv_requested = request.pin_uv_auth_param.is_none() && request.options.uv == Some(true);
+    if uv_requested && !ctx.config.built_in_uv {
         return Err(StatusCode::InvalidOption);
     }
+    if uv_requested && pin.uv_retries == 0 {
+        return Err(StatusCode::UvBlocked);
+    }
     let discoverable = request.options.rk.unwrap_or(false);
+    let protected = pin.is_set() || ctx.config.built_in_uv;
+    if request.pin_uv_auth_param.is_none() && !uv_requested {
+        // 6. alwaysUv: every credential needs user verification.
+        if settings.always_uv {
+            return Err(StatusCode::PuatRequired);
+        }
+        // 7. makeCredUvNotRqd: a protected authenticator makes
+        //    non-discoverable credentials without UV, discoverable ones not.
+        if protected && discoverable {
+            return Err(StatusCode::PuatRequired);
+        }
+    }
     // 8. Enterprise attestation is not offered.
     if request.enterprise_attestation.is_some() {
         return Err(StatusCode::InvalidParameter);
+    }
+    // 9. The pinUvAuthParam: a MAC over clientDataHash with the current token,
+    //    which must hold the mc permission for this RP and be user-verified.
+    let mut uv = false;
+    if let Some(param) = &request.pin_uv_auth_param {
+        authorize_with_token(
+            ctx,
+            request.pin_uv_auth_protocol,
+            param,
+            &request.client_data_hash,
+            Permissions::MAKE_CREDENTIAL,
+            &request.rp.id,
+            now,
+        )?;
+        uv = true;
     }
     if discoverable && ctx.store.remaining_capacity() == Some(0) {
         let replaces = ctx
@@ -165,16 +222,41 @@ fn validate<S: Store, R: rand_core::CryptoRng>(
             Pending::FailAfterTouch(StatusCode::CredentialExcluded),
         ));
     }
-    // 12. Unknown extensions are ignored; none are supported yet.
-    // 13. User presence ("up" is true by default for makeCredential).
+    // 12. Extensions: minPinLength answers only the RPs configured for it;
+    //     unknown extensions are ignored.
+    let min_pin_length = requested_min_pin_length(&request, &settings, &pin);
+    // 13. User presence ("up" is true by default for makeCredential), or
+    //     built-in user verification, which implies it.
+    let action = if uv_requested {
+        PromptAction::Verify
+    } else {
+        PromptAction::Register
+    };
     Ok(Step::AwaitUser(
-        prompt(PromptAction::Register),
+        prompt(action),
         Pending::MakeCredential(Box::new(Job {
+            used_token: uv,
+            uv: uv || uv_requested,
+            built_in_uv: uv_requested,
             request,
             algorithm,
             discoverable,
+            min_pin_length,
         })),
     ))
+}
+
+fn requested_min_pin_length(
+    request: &Request,
+    settings: &AuthenticatorSettings,
+    pin: &PinState,
+) -> Option<u8> {
+    let asked = request
+        .extensions
+        .as_ref()?
+        .iter()
+        .any(|(name, value)| name == "minPinLength" && *value == Value::Bool(true));
+    (asked && settings.min_pin_length_rp_ids.contains(&request.rp.id)).then_some(pin.min_pin_length)
 }
 
 fn is_excluded<S: Store, R: rand_core::CryptoRng>(
@@ -203,7 +285,14 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
         request,
         algorithm,
         discoverable,
+        uv,
+        built_in_uv,
+        used_token,
+        min_pin_length,
     } = job;
+    if built_in_uv {
+        client_pin::record_uv_success(ctx)?;
+    }
     let rp_id_hash = sha256(request.rp.id.as_bytes());
     let private_key = PrivateKey::generate(algorithm, &mut ctx.rng);
     let mut credential = StoredCredential {
@@ -239,13 +328,20 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
         credential.credential_id = credential.seal_id(&device_secret, &rp_id_hash, &mut ctx.rng)?;
         sign_count = 0;
     }
+    // 19. A pinUvAuthToken serves one makeCredential: flags and permissions
+    //     (but lbw) are cleared.
+    if used_token {
+        ctx.pin.token.consume();
+    }
     let public_key = credential.private_key.cose_public_key()?;
+    let extensions = min_pin_length
+        .map(|length| Value::Map(vec![(text("minPinLength"), int(i64::from(length)))]));
     let auth_data = AuthenticatorData {
         rp_id_hash,
-        flags: FLAG_UP,
+        flags: if uv { FLAG_UP | FLAG_UV } else { FLAG_UP },
         sign_count,
         attested: Some((&ctx.config.aaguid, &credential.credential_id, public_key)),
-        extensions: None,
+        extensions,
     }
     .to_bytes();
     // Packed self attestation (WebAuthn §8.2): the credential key signs

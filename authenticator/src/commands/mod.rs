@@ -13,6 +13,9 @@ use crate::secret::Secret32;
 use crate::status::StatusCode;
 use crate::store::Store;
 
+pub mod client_pin;
+pub mod config;
+pub mod credential_management;
 pub mod get_assertion;
 pub mod get_info;
 pub mod make_credential;
@@ -31,6 +34,64 @@ pub const RESET: u8 = 0x07;
 pub const GET_NEXT_ASSERTION: u8 = 0x08;
 /// authenticatorSelection.
 pub const SELECTION: u8 = 0x0B;
+/// authenticatorClientPIN.
+pub const CLIENT_PIN: u8 = 0x06;
+/// authenticatorCredentialManagement.
+pub const CREDENTIAL_MANAGEMENT: u8 = 0x0A;
+/// authenticatorCredentialManagement, the CTAP 2.1 preview command number.
+pub const CREDENTIAL_MANAGEMENT_PREVIEW: u8 = 0x41;
+/// authenticatorConfig.
+pub const CONFIG: u8 = 0x0D;
+
+/// The parameters shared by authenticatorCredentialManagement (§6.8) and
+/// authenticatorConfig (§6.11): a subcommand, its parameters, and a
+/// pinUvAuthParam over them.
+#[derive(Debug)]
+pub struct SubcommandRequest {
+    /// 0x01 subCommand.
+    pub sub_command: u64,
+    /// 0x02 subCommandParams (a map; the MAC covers its encoding).
+    pub sub_command_params: Option<Value>,
+    /// 0x03 pinUvAuthProtocol.
+    pub pin_uv_auth_protocol: Option<u64>,
+    /// 0x04 pinUvAuthParam.
+    pub pin_uv_auth_param: Option<Vec<u8>>,
+}
+
+impl SubcommandRequest {
+    /// Parses the parameter map.
+    pub fn parse(mut map: cbor::IntMap) -> Result<Self, StatusCode> {
+        let sub_command = cbor::as_u64(&map.require(0x01)?)?;
+        let sub_command_params = map.take(0x02);
+        if !matches!(sub_command_params, None | Some(Value::Map(_))) {
+            return Err(StatusCode::CborUnexpectedType);
+        }
+        Ok(Self {
+            sub_command,
+            sub_command_params,
+            pin_uv_auth_protocol: map.take(0x03).map(|v| cbor::as_u64(&v)).transpose()?,
+            pin_uv_auth_param: map.take(0x04).map(cbor::into_bytes).transpose()?,
+        })
+    }
+
+    /// `prefix ‖ subCommand ‖ subCommandParams`: what the pinUvAuthParam signs.
+    pub fn signed_message(&self, prefix: &[u8]) -> Vec<u8> {
+        let mut message = prefix.to_vec();
+        message.push(u8::try_from(self.sub_command).unwrap_or(u8::MAX));
+        if let Some(params) = &self.sub_command_params {
+            message.extend_from_slice(&cbor::encode(params.clone()));
+        }
+        message
+    }
+
+    /// The subcommand parameters as an integer-keyed map, if given.
+    pub fn params(&mut self) -> Result<Option<cbor::IntMap>, StatusCode> {
+        self.sub_command_params
+            .take()
+            .map(cbor::IntMap::new)
+            .transpose()
+    }
+}
 
 /// A successful response: the CBOR map, if the command returns one.
 pub struct Response(pub Option<Value>);
@@ -57,6 +118,12 @@ pub enum Command {
     GetNextAssertion,
     /// authenticatorSelection.
     Selection,
+    /// authenticatorClientPIN.
+    ClientPin(Box<client_pin::Request>),
+    /// authenticatorCredentialManagement (or its preview alias 0x41).
+    CredentialManagement(Box<SubcommandRequest>),
+    /// authenticatorConfig.
+    Config(Box<SubcommandRequest>),
 }
 
 impl Command {
@@ -69,7 +136,16 @@ impl Command {
             Self::Reset => "authenticatorReset",
             Self::GetNextAssertion => "authenticatorGetNextAssertion",
             Self::Selection => "authenticatorSelection",
+            Self::ClientPin(_) => "authenticatorClientPIN",
+            Self::CredentialManagement(_) => "authenticatorCredentialManagement",
+            Self::Config(_) => "authenticatorConfig",
         }
+    }
+
+    /// Whether this command keeps credential-management enumeration state
+    /// (every other command ends an enumeration).
+    pub(crate) fn continues_credential_management(&self) -> bool {
+        matches!(self, Self::CredentialManagement(_))
     }
 }
 
@@ -87,6 +163,15 @@ pub fn parse(request: &[u8]) -> Result<Command, StatusCode> {
         RESET => no_params(params, Command::Reset),
         GET_NEXT_ASSERTION => no_params(params, Command::GetNextAssertion),
         SELECTION => no_params(params, Command::Selection),
+        CLIENT_PIN => Ok(Command::ClientPin(Box::new(client_pin::Request::parse(
+            params_map(params)?,
+        )?))),
+        CREDENTIAL_MANAGEMENT | CREDENTIAL_MANAGEMENT_PREVIEW => Ok(Command::CredentialManagement(
+            Box::new(SubcommandRequest::parse(params_map(params)?)?),
+        )),
+        CONFIG => Ok(Command::Config(Box::new(SubcommandRequest::parse(
+            params_map(params)?,
+        )?))),
         _ => Err(StatusCode::InvalidCommand),
     }
 }
@@ -139,13 +224,92 @@ pub(crate) fn dispatch<S: Store, R: rand_core::CryptoRng>(
     now: Instant,
 ) -> Step {
     match command {
-        Command::GetInfo => Step::Done(Ok(get_info::handle(ctx))),
-        Command::MakeCredential(request) => make_credential::start(ctx, *request),
+        Command::GetInfo => Step::Done(get_info::handle(ctx)),
+        Command::MakeCredential(request) => make_credential::start(ctx, *request, now),
         Command::GetAssertion(request) => get_assertion::start(ctx, *request, now),
         Command::GetNextAssertion => Step::Done(get_assertion::next(ctx, now)),
         Command::Reset => reset::start(ctx, now),
         Command::Selection => selection::start(),
+        Command::ClientPin(request) => client_pin::start(ctx, *request, now),
+        Command::CredentialManagement(request) => {
+            Step::Done(credential_management::handle(ctx, *request, now))
+        }
+        Command::Config(request) => Step::Done(config::handle(ctx, *request, now)),
     }
+}
+
+/// The person refused (or built-in user verification failed).
+pub(crate) fn denied<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+    pending: Pending,
+) -> StatusCode {
+    match pending {
+        Pending::UvToken(_) => client_pin::record_uv_failure(ctx),
+        Pending::MakeCredential(job) if job.built_in_uv() => {
+            client_pin::record_uv_failure(ctx);
+            StatusCode::OperationDenied
+        }
+        Pending::GetAssertion(job) if job.built_in_uv() => {
+            client_pin::record_uv_failure(ctx);
+            StatusCode::OperationDenied
+        }
+        _ => StatusCode::OperationDenied,
+    }
+}
+
+/// Checks a pinUvAuthParam against the current pinUvAuthToken: protocol given
+/// (`MISSING_PARAMETER`) and supported (`INVALID_PARAMETER`), then the MAC over
+/// `message`, the permission and the permissions RP ID (`PIN_AUTH_INVALID`).
+pub(crate) fn check_pin_uv_auth<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+    protocol: Option<u64>,
+    param: &[u8],
+    message: &[u8],
+    permission: u8,
+    rp_id: Option<&str>,
+    now: Instant,
+) -> Result<(), StatusCode> {
+    let protocol =
+        crate::pin::Protocol::from_number(protocol.ok_or(StatusCode::MissingParameter)?)?;
+    ctx.pin
+        .token
+        .verify(protocol, message, param, permission, rp_id, now)
+}
+
+/// makeCredential/getAssertion step "pinUvAuthParam present": the token
+/// must sign clientDataHash, hold `permission` for `rp_id` and be
+/// user-verified; an unscoped token is then bound to `rp_id`.
+pub(crate) fn authorize_with_token<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+    protocol: Option<u64>,
+    param: &[u8],
+    client_data_hash: &[u8; 32],
+    permission: u8,
+    rp_id: &str,
+    now: Instant,
+) -> Result<(), StatusCode> {
+    check_pin_uv_auth(
+        ctx,
+        protocol,
+        param,
+        client_data_hash,
+        permission,
+        Some(rp_id),
+        now,
+    )?;
+    if !ctx.pin.token.user_verified() {
+        return Err(StatusCode::PinAuthInvalid);
+    }
+    ctx.pin.token.bind_rp_id(rp_id);
+    Ok(())
+}
+
+/// Whether some form of user verification protects this authenticator (a PIN
+/// is set, or built-in UV is offered).
+pub(crate) fn is_protected<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+) -> Result<bool, StatusCode> {
+    Ok(ctx.config.built_in_uv || crate::pin::PinState::load(&mut ctx.store)?.is_set())
 }
 
 /// Continues a request after the person approved.
@@ -160,6 +324,7 @@ pub(crate) fn resume<S: Store, R: rand_core::CryptoRng>(
         Pending::FailAfterTouch(status) => Step::Done(Err(status)),
         Pending::Reset => Step::Done(reset::finish(ctx)),
         Pending::Selection => Step::Done(Ok(Response::empty())),
+        Pending::UvToken(job) => Step::Done(client_pin::finish_uv_token(ctx, *job, now)),
     }
 }
 

@@ -1,0 +1,510 @@
+//! authenticatorClientPIN (CTAP 2.1 §6.5): PIN retries, key agreement, setting
+//! and changing the PIN, and pinUvAuthTokens with permissions, by PIN or by
+//! built-in user verification.
+
+use ciborium::Value;
+
+use crate::authenticator::{Context, Pending, PromptAction, Step, UserPrompt};
+use crate::cbor::{self, IntMap, int};
+use crate::commands::Response;
+use crate::pin::state::{MAX_PIN_BYTES, MAX_PIN_RETRIES, MAX_UV_RETRIES};
+use crate::pin::{Permissions, PinState, Protocol, SharedSecret, pin_hash};
+use crate::secret::SecretBytes;
+use crate::status::StatusCode;
+use crate::store::Store;
+
+/// getPINRetries.
+pub const GET_PIN_RETRIES: u64 = 0x01;
+/// getKeyAgreement.
+pub const GET_KEY_AGREEMENT: u64 = 0x02;
+/// setPIN.
+pub const SET_PIN: u64 = 0x03;
+/// changePIN.
+pub const CHANGE_PIN: u64 = 0x04;
+/// getPinToken (superseded by the `…WithPermissions` subcommands).
+pub const GET_PIN_TOKEN: u64 = 0x05;
+/// getPinUvAuthTokenUsingUvWithPermissions.
+pub const GET_TOKEN_USING_UV: u64 = 0x06;
+/// getUVRetries.
+pub const GET_UV_RETRIES: u64 = 0x07;
+/// getPinUvAuthTokenUsingPinWithPermissions.
+pub const GET_TOKEN_USING_PIN: u64 = 0x09;
+
+/// Consecutive wrong PINs after which PIN_AUTH_BLOCKED holds until power-up.
+pub const MAX_CONSECUTIVE_PIN_MISMATCHES: u8 = 3;
+
+/// The parameters of authenticatorClientPIN (CTAP 2.1 §6.5.5.1).
+#[derive(Debug)]
+pub struct Request {
+    /// 0x01 pinUvAuthProtocol.
+    pub pin_uv_auth_protocol: Option<u64>,
+    /// 0x02 subCommand.
+    pub sub_command: u64,
+    /// 0x03 keyAgreement (the platform's COSE_Key).
+    pub key_agreement: Option<Value>,
+    /// 0x04 pinUvAuthParam.
+    pub pin_uv_auth_param: Option<Vec<u8>>,
+    /// 0x05 newPinEnc.
+    pub new_pin_enc: Option<Vec<u8>>,
+    /// 0x06 pinHashEnc.
+    pub pin_hash_enc: Option<Vec<u8>>,
+    /// 0x09 permissions.
+    pub permissions: Option<u64>,
+    /// 0x0A rpId (the permissions RP ID).
+    pub rp_id: Option<String>,
+}
+
+impl Request {
+    /// Parses the parameter map.
+    pub fn parse(mut map: IntMap) -> Result<Self, StatusCode> {
+        let pin_uv_auth_protocol = map.take(0x01).map(|v| cbor::as_u64(&v)).transpose()?;
+        let sub_command = cbor::as_u64(&map.require(0x02)?)?;
+        let key_agreement = map.take(0x03);
+        if let Some(Value::Map(_)) | None = &key_agreement {
+        } else {
+            return Err(StatusCode::CborUnexpectedType);
+        }
+        Ok(Self {
+            pin_uv_auth_protocol,
+            sub_command,
+            key_agreement,
+            pin_uv_auth_param: map.take(0x04).map(cbor::into_bytes).transpose()?,
+            new_pin_enc: map.take(0x05).map(cbor::into_bytes).transpose()?,
+            pin_hash_enc: map.take(0x06).map(cbor::into_bytes).transpose()?,
+            permissions: map.take(0x09).map(|v| cbor::as_u64(&v)).transpose()?,
+            rp_id: map.take(0x0A).map(cbor::into_text).transpose()?,
+        })
+    }
+
+    fn protocol(&self) -> Result<Protocol, StatusCode> {
+        Protocol::from_number(
+            self.pin_uv_auth_protocol
+                .ok_or(StatusCode::MissingParameter)?,
+        )
+    }
+}
+
+fn required<T>(value: Option<T>) -> Result<T, StatusCode> {
+    value.ok_or(StatusCode::MissingParameter)
+}
+
+/// A token request waiting for built-in user verification.
+pub(crate) struct UvTokenJob {
+    shared: SharedSecret,
+    permissions: Permissions,
+    rp_id: Option<String>,
+}
+
+pub(crate) fn start<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+    request: Request,
+    now: std::time::Instant,
+) -> Step {
+    let result = match request.sub_command {
+        GET_PIN_RETRIES => get_pin_retries(ctx),
+        GET_KEY_AGREEMENT => get_key_agreement(ctx, &request),
+        SET_PIN => set_pin(ctx, request),
+        CHANGE_PIN => change_pin(ctx, request),
+        GET_PIN_TOKEN => get_pin_token(ctx, request, now),
+        GET_TOKEN_USING_PIN => get_token_using_pin(ctx, request, now),
+        GET_TOKEN_USING_UV => return get_token_using_uv(ctx, request),
+        GET_UV_RETRIES => get_uv_retries(ctx),
+        _ => Err(StatusCode::InvalidSubcommand),
+    };
+    Step::Done(result)
+}
+
+fn get_pin_retries<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+) -> Result<Response, StatusCode> {
+    let state = PinState::load(&mut ctx.store)?;
+    if !state.is_set() {
+        return Err(StatusCode::PinNotSet);
+    }
+    Ok(Response(Some(Value::Map(vec![(
+        int(0x03),
+        int(i64::from(state.pin_retries)),
+    )]))))
+}
+
+fn get_uv_retries<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+) -> Result<Response, StatusCode> {
+    if !ctx.config.built_in_uv {
+        return Err(StatusCode::NotAllowed);
+    }
+    let state = PinState::load(&mut ctx.store)?;
+    Ok(Response(Some(Value::Map(vec![(
+        int(0x05),
+        int(i64::from(state.uv_retries)),
+    )]))))
+}
+
+fn get_key_agreement<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+    request: &Request,
+) -> Result<Response, StatusCode> {
+    // 1–2. The protocol is required and must be supported.
+    request.protocol()?;
+    Ok(Response(Some(Value::Map(vec![(
+        int(0x01),
+        ctx.pin.key_agreement.cose_public_key(),
+    )]))))
+}
+
+fn set_pin<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+    request: Request,
+) -> Result<Response, StatusCode> {
+    // 1. Mandatory parameters.
+    let key_agreement = required(request.key_agreement.clone())?;
+    let new_pin_enc = required(request.new_pin_enc.as_ref())?;
+    let param = required(request.pin_uv_auth_param.as_ref())?;
+    // 2. A supported protocol.
+    let protocol = request.protocol()?;
+    // 3. A PIN that is already set is changed with changePIN.
+    let mut state = PinState::load(&mut ctx.store)?;
+    if state.is_set() {
+        return Err(StatusCode::NotAllowed);
+    }
+    // 4. decapsulate the platform's key.
+    let shared = ctx
+        .pin
+        .key_agreement
+        .shared_secret(protocol, key_agreement)?;
+    // 5. verify(shared secret, newPinEnc, pinUvAuthParam).
+    if !shared.verify(new_pin_enc, param) {
+        return Err(StatusCode::PinAuthInvalid);
+    }
+    // 6–8. Decrypt the new PIN and check it against the policy.
+    let (hash, code_points) = decrypt_new_pin(&shared, new_pin_enc, state.min_pin_length)?;
+    // 9. Store LEFT(SHA-256(newPin), 16) and reset pinRetries to its maximum.
+    state.pin_hash = Some(SecretBytes::from_slice(hash.as_slice()));
+    state.pin_code_points = code_points;
+    state.pin_retries = MAX_PIN_RETRIES;
+    state.force_change = false;
+    state.save(&mut ctx.store)?;
+    tracing::info!("PIN set");
+    Ok(Response::empty())
+}
+
+fn change_pin<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+    request: Request,
+) -> Result<Response, StatusCode> {
+    // 1. Mandatory parameters.
+    let key_agreement = required(request.key_agreement.clone())?;
+    let pin_hash_enc = required(request.pin_hash_enc.as_ref())?;
+    let new_pin_enc = required(request.new_pin_enc.as_ref())?;
+    let param = required(request.pin_uv_auth_param.as_ref())?;
+    // 2. A supported protocol.
+    let protocol = request.protocol()?;
+    // 3. A PIN to change, with retries left.
+    let mut state = usable_pin(ctx)?;
+    // 4. decapsulate.
+    let shared = ctx
+        .pin
+        .key_agreement
+        .shared_secret(protocol, key_agreement)?;
+    // 5. verify(shared secret, newPinEnc ‖ pinHashEnc, pinUvAuthParam).
+    let mut message = new_pin_enc.clone();
+    message.extend_from_slice(pin_hash_enc);
+    if !shared.verify(&message, param) {
+        return Err(StatusCode::PinAuthInvalid);
+    }
+    // 6–7. Decrement pinRetries, check the current PIN.
+    check_pin_hash(ctx, &mut state, &shared, pin_hash_enc)?;
+    // 8–9. Decrypt and check the new PIN; a forced change must change it.
+    let (hash, code_points) = decrypt_new_pin(&shared, new_pin_enc, state.min_pin_length)?;
+    if state.force_change
+        && state
+            .pin_hash
+            .as_ref()
+            .is_some_and(|current| current.ct_eq(hash.as_slice()))
+    {
+        return Err(StatusCode::PinPolicyViolation);
+    }
+    // 10. Store the new PIN hash; every token issued before is void.
+    state.pin_hash = Some(SecretBytes::from_slice(hash.as_slice()));
+    state.pin_code_points = code_points;
+    state.force_change = false;
+    state.save(&mut ctx.store)?;
+    ctx.pin.token.reset(&mut ctx.rng);
+    tracing::info!("PIN changed");
+    Ok(Response::empty())
+}
+
+/// getPinToken: a token with the mc and ga permissions, no RP ID.
+fn get_pin_token<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+    request: Request,
+    now: std::time::Instant,
+) -> Result<Response, StatusCode> {
+    // 1. Mandatory parameters; 2. a supported protocol.
+    let key_agreement = required(request.key_agreement.clone())?;
+    let pin_hash_enc = required(request.pin_hash_enc.as_ref())?;
+    let protocol = request.protocol()?;
+    // 3. permissions and rpId belong to the newer subcommand.
+    if request.permissions.is_some() || request.rp_id.is_some() {
+        return Err(StatusCode::InvalidParameter);
+    }
+    let (shared, state) = verify_pin(ctx, protocol, key_agreement, pin_hash_enc)?;
+    // A forced PIN change: no token until the PIN is changed.
+    if state.force_change {
+        return Err(StatusCode::PinInvalid);
+    }
+    issue_token(
+        ctx,
+        &shared,
+        Permissions(Permissions::MAKE_CREDENTIAL | Permissions::GET_ASSERTION),
+        None,
+        false,
+        now,
+    )
+}
+
+fn parse_permissions(request: &Request) -> Result<Permissions, StatusCode> {
+    let permissions = required(request.permissions)?;
+    // 3. Zero permissions are invalid.
+    let permissions = u8::try_from(permissions)
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or(StatusCode::InvalidParameter)?;
+    // 4. Permissions for features this authenticator lacks: bio enrollment.
+    if permissions & Permissions::BIO_ENROLLMENT != 0 || permissions & 0xC0 != 0 {
+        return Err(StatusCode::UnauthorizedPermission);
+    }
+    Ok(Permissions(permissions))
+}
+
+fn get_token_using_pin<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+    request: Request,
+    now: std::time::Instant,
+) -> Result<Response, StatusCode> {
+    // 1. Mandatory parameters; 2. a supported protocol.
+    let key_agreement = required(request.key_agreement.clone())?;
+    let pin_hash_enc = required(request.pin_hash_enc.as_ref())?;
+    required(request.permissions)?;
+    let protocol = request.protocol()?;
+    // 3–4. Permissions.
+    let permissions = parse_permissions(&request)?;
+    // 5–10. The PIN.
+    let (shared, state) = verify_pin(ctx, protocol, key_agreement, pin_hash_enc)?;
+    // 11. A forced PIN change comes first.
+    if state.force_change {
+        return Err(StatusCode::PinPolicyViolation);
+    }
+    // 12–14. A new token with these permissions.
+    issue_token(ctx, &shared, permissions, request.rp_id, false, now)
+}
+
+fn get_token_using_uv<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+    request: Request,
+) -> Step {
+    let prepared = (|| {
+        // 1. Mandatory parameters; 2. a supported protocol.
+        let key_agreement = required(request.key_agreement.clone())?;
+        required(request.permissions)?;
+        let protocol = request.protocol()?;
+        // 3–4. Permissions.
+        let permissions = parse_permissions(&request)?;
+        // 5. Built-in user verification must exist and not be blocked.
+        if !ctx.config.built_in_uv {
+            return Err(StatusCode::NotAllowed);
+        }
+        let state = PinState::load(&mut ctx.store)?;
+        if state.uv_retries == 0 {
+            return Err(StatusCode::UvBlocked);
+        }
+        let shared = ctx
+            .pin
+            .key_agreement
+            .shared_secret(protocol, key_agreement)?;
+        Ok(UvTokenJob {
+            shared,
+            permissions,
+            rp_id: request.rp_id.clone(),
+        })
+    })();
+    match prepared {
+        // 6. performBuiltInUv(): the runtime asks the person.
+        Ok(job) => Step::AwaitUser(
+            UserPrompt {
+                action: PromptAction::Verify,
+                rp_id: job.rp_id.clone(),
+                user_name: None,
+            },
+            Pending::UvToken(Box::new(job)),
+        ),
+        Err(status) => Step::Done(Err(status)),
+    }
+}
+
+/// After built-in UV succeeded: reset uvRetries and issue the token.
+pub(crate) fn finish_uv_token<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+    job: UvTokenJob,
+    now: std::time::Instant,
+) -> Result<Response, StatusCode> {
+    record_uv_success(ctx)?;
+    // User verification by the person implies their presence.
+    issue_token(ctx, &job.shared, job.permissions, job.rp_id, true, now)
+}
+
+/// Built-in UV succeeded: uvRetries back to its maximum.
+pub(crate) fn record_uv_success<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+) -> Result<(), StatusCode> {
+    let mut state = PinState::load(&mut ctx.store)?;
+    ctx.pin.consecutive_uv_failures = 0;
+    if state.uv_retries != MAX_UV_RETRIES {
+        state.uv_retries = MAX_UV_RETRIES;
+        state.save(&mut ctx.store)?;
+    }
+    Ok(())
+}
+
+/// Built-in UV failed: one retry fewer; `UV_BLOCKED` once none is left, else
+/// `UV_INVALID`.
+pub(crate) fn record_uv_failure<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+) -> StatusCode {
+    let Ok(mut state) = PinState::load(&mut ctx.store) else {
+        return StatusCode::Other;
+    };
+    state.uv_retries = state.uv_retries.saturating_sub(1);
+    ctx.pin.consecutive_uv_failures = ctx.pin.consecutive_uv_failures.saturating_add(1);
+    if let Err(status) = state.save(&mut ctx.store) {
+        return status;
+    }
+    if state.uv_retries == 0 {
+        StatusCode::UvBlocked
+    } else {
+        StatusCode::UvInvalid
+    }
+}
+
+/// Steps shared by every PIN-based token request: PIN set, not blocked, the
+/// platform's key, then the PIN itself.
+fn verify_pin<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+    protocol: Protocol,
+    key_agreement: Value,
+    pin_hash_enc: &[u8],
+) -> Result<(SharedSecret, PinState), StatusCode> {
+    let mut state = usable_pin(ctx)?;
+    let shared = ctx
+        .pin
+        .key_agreement
+        .shared_secret(protocol, key_agreement)?;
+    check_pin_hash(ctx, &mut state, &shared, pin_hash_enc)?;
+    Ok((shared, state))
+}
+
+/// The PIN state, when a PIN is set (`PIN_NOT_SET`) with retries left
+/// (`PIN_BLOCKED`: only a reset helps).
+fn usable_pin<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+) -> Result<PinState, StatusCode> {
+    let state = PinState::load(&mut ctx.store)?;
+    if !state.is_set() {
+        return Err(StatusCode::PinNotSet);
+    }
+    if state.pin_retries == 0 {
+        return Err(StatusCode::PinBlocked);
+    }
+    Ok(state)
+}
+
+/// The PIN check with its lockout rules (CTAP 2.1 §6.5.5.5–§6.5.5.7):
+/// - three consecutive mismatches since power-up: `PIN_AUTH_BLOCKED`, without
+///   touching the retry counter, until the next power cycle;
+/// - otherwise pinRetries is decremented (durably) before the comparison;
+/// - a mismatch regenerates the key-agreement key and answers `PIN_INVALID`,
+///   `PIN_AUTH_BLOCKED` on the third in a row, `PIN_BLOCKED` on the last retry;
+/// - a match restores pinRetries to 8.
+fn check_pin_hash<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+    state: &mut PinState,
+    shared: &SharedSecret,
+    pin_hash_enc: &[u8],
+) -> Result<(), StatusCode> {
+    if ctx.pin.consecutive_pin_mismatches >= MAX_CONSECUTIVE_PIN_MISMATCHES {
+        return Err(StatusCode::PinAuthBlocked);
+    }
+    state.pin_retries = state.pin_retries.saturating_sub(1);
+    state.save(&mut ctx.store)?;
+    let matches = match (shared.decrypt(pin_hash_enc), &state.pin_hash) {
+        (Some(decrypted), Some(stored)) => decrypted.len() == 16 && stored.ct_eq(&decrypted),
+        _ => false,
+    };
+    if !matches {
+        ctx.pin.regenerate_key_agreement(&mut ctx.rng);
+        ctx.pin.consecutive_pin_mismatches += 1;
+        tracing::info!(retries = state.pin_retries, "wrong PIN");
+        if state.pin_retries == 0 {
+            return Err(StatusCode::PinBlocked);
+        }
+        if ctx.pin.consecutive_pin_mismatches >= MAX_CONSECUTIVE_PIN_MISMATCHES {
+            return Err(StatusCode::PinAuthBlocked);
+        }
+        return Err(StatusCode::PinInvalid);
+    }
+    ctx.pin.consecutive_pin_mismatches = 0;
+    state.pin_retries = MAX_PIN_RETRIES;
+    state.save(&mut ctx.store)?;
+    Ok(())
+}
+
+/// Decrypts newPinEnc to the 64-byte padded PIN and applies the PIN policy.
+/// Returns LEFT(SHA-256(newPin), 16) and the PIN's length in code points.
+fn decrypt_new_pin(
+    shared: &SharedSecret,
+    new_pin_enc: &[u8],
+    min_pin_length: u8,
+) -> Result<(zeroize::Zeroizing<[u8; 16]>, u8), StatusCode> {
+    let padded = shared
+        .decrypt(new_pin_enc)
+        .ok_or(StatusCode::PinAuthInvalid)?;
+    if padded.len() != 64 {
+        return Err(StatusCode::InvalidParameter);
+    }
+    let end = padded.iter().position(|b| *b == 0).unwrap_or(padded.len());
+    let pin = &padded[..end];
+    if pin.len() > MAX_PIN_BYTES {
+        return Err(StatusCode::PinPolicyViolation);
+    }
+    let code_points = std::str::from_utf8(pin)
+        .map_err(|_| StatusCode::PinPolicyViolation)?
+        .chars()
+        .count();
+    if code_points < usize::from(min_pin_length) {
+        return Err(StatusCode::PinPolicyViolation);
+    }
+    let code_points = u8::try_from(code_points).map_err(|_| StatusCode::PinPolicyViolation)?;
+    Ok((pin_hash(pin), code_points))
+}
+
+/// resetPinUvAuthToken(), beginUsingPinUvAuthToken(), then the token encrypted
+/// for the platform.
+fn issue_token<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+    shared: &SharedSecret,
+    permissions: Permissions,
+    rp_id: Option<String>,
+    user_present: bool,
+    now: std::time::Instant,
+) -> Result<Response, StatusCode> {
+    ctx.pin.token.reset(&mut ctx.rng);
+    ctx.pin
+        .token
+        .begin_using(permissions, rp_id, true, user_present, now);
+    let encrypted = shared.encrypt(&mut ctx.rng, ctx.pin.token.expose_secret());
+    tracing::debug!(permissions = permissions.0, "pinUvAuthToken issued");
+    Ok(Response(Some(Value::Map(vec![(
+        int(0x02),
+        Value::Bytes(encrypted),
+    )]))))
+}
