@@ -1,0 +1,86 @@
+#!/bin/sh
+# softkey as a real USB security key, proven with real clients: boots a Linux VM
+# whose kernel has UHID (QEMU software emulation), runs softkey on /dev/uhid in
+# it, and drives libfido2, OpenSSH, Chromium and Firefox ESR against softkey's
+# hidraw node. Each step's result goes to $OUT/results/steps.tsv; the script
+# exits non-zero naming the failed steps.
+#
+# usage: tests/vm/browser-e2e.sh          (root: building the image needs it)
+# env:   SOFTKEY_VM_CACHE  image cache (default ~/.cache/softkey-vm); the image is
+#                          keyed by the hash of tests/vm/build-image.sh
+#        SOFTKEY_VM_OUT    share folder with the results (default target/vm-e2e)
+#        SOFTKEY_BIN       a prebuilt softkey binary that has `run` (default: build
+#                          the uhid_sim example, or `softkey run` once it exists)
+#        SOFTKEY_VM_TIMEOUT  seconds for the whole VM run (default 1500)
+set -eu
+HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/../.." && pwd)
+CACHE=${SOFTKEY_VM_CACHE:-${HOME:-/root}/.cache/softkey-vm}
+OUT=${SOFTKEY_VM_OUT:-$ROOT/target/vm-e2e}
+TIMEOUT=${SOFTKEY_VM_TIMEOUT:-1500}
+t() { echo "[$(date +%T)] $*"; }
+T0=$(date +%s)
+[ "$(id -u)" = 0 ] || { echo "browser-e2e: needs root (debootstrap, chroot, 9p passthrough)"; exit 2; }
+
+# 1. The guest image, cached by the hash of its recipe.
+KEY=$(sha256sum "$HERE/build-image.sh" | cut -c1-16); IMAGE=$CACHE/$KEY
+if [ -f "$IMAGE/ready" ]; then
+  t "image: cached $IMAGE"
+else
+  t "image: building $IMAGE (a few minutes)"
+  rm -rf "$IMAGE.tmp"; mkdir -p "$CACHE"
+  if ! sh "$HERE/build-image.sh" "$IMAGE.tmp" > "$CACHE/$KEY.build.log" 2>&1; then
+    tail -30 "$CACHE/$KEY.build.log"; echo "browser-e2e: FAILED step image-build (log: $CACHE/$KEY.build.log)"; exit 1
+  fi
+  rm -rf "$IMAGE"; mv "$IMAGE.tmp" "$IMAGE"; touch "$IMAGE/ready"
+fi
+command -v qemu-system-x86_64 >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-x86 >/dev/null; }
+T_IMAGE=$(date +%s)
+
+# 2. softkey, built on the host (same Debian release as the guest).
+if [ -n "${SOFTKEY_BIN:-}" ]; then
+  BIN=$SOFTKEY_BIN; ARGS=run
+else
+  t "building softkey"
+  (cd "$ROOT" && cargo build -q -p softkey --bin softkey --example uhid_sim)
+  TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+  if "$TARGET/debug/softkey" run --help >/dev/null 2>&1; then
+    BIN=$TARGET/debug/softkey; ARGS=run
+  else
+    BIN=$TARGET/debug/examples/uhid_sim; ARGS=
+  fi
+fi
+t "softkey: $BIN $ARGS"
+T_BUILD=$(date +%s)
+
+# 3. The share: binary, guest scripts, results.
+rm -rf "$OUT"; mkdir -p "$OUT/bin" "$OUT/results"
+cp "$BIN" "$OUT/bin/softkey"
+cp -r "$HERE/guest" "$OUT/guest"
+cp "$HERE/guest/test.sh" "$OUT/test.sh"
+echo "SOFTKEY_ARGS='$ARGS'" > "$OUT/env"
+
+# 4. Boot; the guest runs test.sh and powers off. QEMU's status is not the
+#    guest's: the verdict is read from the results.
+t "booting the VM (TCG; timeout ${TIMEOUT}s); console log: $OUT/results/console.log"
+timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -m 4096 -smp 2 \
+  -nographic -no-reboot -kernel "$IMAGE/vmlinuz" -initrd "$IMAGE/initrd.gz" \
+  -append "console=ttyS0 quiet panic=-1" \
+  -virtfs local,path="$IMAGE/rootfs",mount_tag=root,security_model=passthrough,id=root \
+  -virtfs local,path="$OUT",mount_tag=share,security_model=none,id=share \
+  < /dev/null > "$OUT/results/console.log" 2>&1 || echo "qemu exited with status $?"
+T_END=$(date +%s)
+
+# 5. Verdict.
+STEPS=$OUT/results/steps.tsv
+echo "---- steps (name, result, seconds, last line)"
+[ -f "$STEPS" ] && grep -v '^ALL_DONE' "$STEPS" | column -t -s '	' 2>/dev/null || cat "$STEPS" 2>/dev/null || true
+echo "---- image $((T_IMAGE - T0))s, softkey build $((T_BUILD - T_IMAGE))s, VM run $((T_END - T_BUILD))s, total $((T_END - T0))s"
+FAILED=$(awk -F'\t' '$2 == "FAIL" {print $1}' "$STEPS" 2>/dev/null | tr '\n' ' ')
+if ! grep -q '^ALL_DONE' "$STEPS" 2>/dev/null; then
+  tail -20 "$OUT/results/console.log"
+  echo "browser-e2e: FAILED: the guest did not finish (timeout or crash) ${FAILED:+; failed steps: $FAILED}"; exit 1
+fi
+if [ -n "$FAILED" ]; then
+  echo "browser-e2e: FAILED steps: $FAILED (logs in $OUT/results/)"; exit 1
+fi
+echo "browser-e2e: $(grep -c '	PASS	' "$STEPS") passed, 0 failed"

@@ -1,0 +1,78 @@
+#!/bin/sh
+# The guest's test steps, one shell function each; test.sh runs them under
+# `timeout` as `sh steps.sh FUNCTION ARGS...` (timeout cannot run functions).
+R=/share/results
+fido_node() {  # the hidraw node whose report descriptor is FIDO's (usage page 0xF1D0)
+  for d in /sys/class/hidraw/hidraw*; do
+    [ "$(od -An -tx1 -N3 "$d/device/report_descriptor" 2>/dev/null | tr -d ' ')" = 06d0f1 ] && { echo "/dev/${d##*/}"; return 0; }
+  done; return 1
+}
+
+wait_device() {
+  for i in $(seq 100); do
+    DEV=$(fido_node) && [ -c "$DEV" ] && { echo "$DEV"; ls -la "$DEV"; cat "/sys/class/hidraw/${DEV##*/}/device/uevent"; return 0; }
+    sleep 0.2
+  done; echo "no FIDO hidraw node appeared"; return 1
+}
+
+token_list() {  # fido2-token -L finds softkey's node
+  fido2-token -L > list.txt; rc=$?; cat list.txt
+  [ $rc -eq 0 ] && grep -q "^$DEV:" list.txt
+}
+
+token_info() {  # fido2-token -I shows softkey's getInfo: CTAP2, ES256/EdDSA
+  fido2-token -I "$DEV" > info.txt; rc=$?; cat info.txt
+  [ $rc -eq 0 ] && grep -q FIDO_2_0 info.txt && grep -qi 'aaguid' info.txt
+}
+
+http_up() {  # the test page is served (and localhost resolves)
+  getent hosts localhost
+  until python3 -c 'import urllib.request as u; print(len(u.urlopen("http://localhost:8000/webauthn.js", timeout=5).read()), "bytes of webauthn.js")'; do sleep 1; done
+}
+
+libfido2_roundtrip() {  # TYPE: make a credential, verify it, assert, verify the assertion
+  t=$1
+  { head -c32 /dev/urandom | base64; echo localhost.test; echo alice; head -c16 /dev/urandom | base64; } > cred.$t.in
+  fido2-cred -M -i cred.$t.in -o cred.$t.out "$DEV" "$t" && echo "made $t credential" &&
+  fido2-cred -V -i cred.$t.out -o pub.$t "$t" && echo "verified attestation" &&
+  { head -c32 /dev/urandom | base64; echo localhost.test; sed -n 5p cred.$t.out; } > assert.$t.in &&
+  fido2-assert -G -p -i assert.$t.in -o assert.$t.out "$DEV" && echo "got assertion" &&
+  fido2-assert -V -p -i assert.$t.out pub.$t "$t" && echo "verified $t assertion"
+}
+
+libfido2_resident() {  # a discoverable credential, then a username-less assertion (no credential id)
+  { head -c32 /dev/urandom | base64; echo passkey.test; echo bob; head -c16 /dev/urandom | base64; } > rk.in
+  fido2-cred -M -r -i rk.in -o rk.out "$DEV" es256 && echo "made a discoverable credential" &&
+  fido2-cred -V -i rk.out -o rk.pub es256 && echo "verified attestation" &&
+  { head -c32 /dev/urandom | base64; echo passkey.test; } > rka.in &&
+  fido2-assert -G -r -p -i rka.in -o rka.out "$DEV" && echo "got an assertion without naming the credential" &&
+  fido2-assert -V -p -i rka.out rk.pub es256 && echo "verified username-less assertion"
+}
+
+ssh_roundtrip() {  # TYPE: enroll an -sk key, sign, verify
+  t=$1; key=$HOME/id_$t; rm -f "$key" "$key.pub"
+  ssh-keygen -q -t "$t" -f "$key" -N '' -C "e2e@softkey" </dev/null && echo "enrolled $t" &&
+  echo "e2e@softkey $(cut -d' ' -f1,2 "$key.pub")" > allowed.$t &&
+  echo "signed by softkey" > data.$t && ssh-keygen -Y sign -f "$key" -n file data.$t </dev/null && echo signed &&
+  ssh-keygen -Y verify -f allowed.$t -I e2e@softkey -n file -s data.$t.sig < data.$t
+}
+
+# ---- Firefox ESR (headless; the page reports to the HTTP server) ----
+firefox_flow() {
+  mkdir -p /tmp/firefox
+  firefox-esr --headless --no-remote --profile /tmp/firefox http://localhost:8000/firefox.html >"$R/firefox.log" 2>&1 & FPID=$!
+  until grep -q 'step=get' "$R/http.log" || grep -q 'step=create&result=ERR' "$R/http.log"; do sleep 1; done
+  kill $FPID
+  grep 'GET /report' "$R/http.log" | python3 -c 'import sys,urllib.parse;[print(urllib.parse.unquote(l.split("GET ")[1].split(" HTTP")[0])) for l in sys.stdin]'
+  grep -q 'step=get&result=OK' "$R/http.log"
+}
+
+clean_exit() {  # PID: softkey was sent SIGTERM; its hidraw node must go
+  while kill -0 "$1" 2>/dev/null; do sleep 0.2; done
+  for i in $(seq 25); do fido_node >/dev/null || break; sleep 0.2; done
+  if node=$(fido_node); then echo "$node is still there"; return 1; fi
+  tail -3 "$R/softkey.log"; grep -q 'UHID security key removed' "$R/softkey.log"
+}
+
+DEV=$(fido_node) || DEV=
+"$@"

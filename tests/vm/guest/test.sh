@@ -1,0 +1,69 @@
+#!/bin/sh
+# Runs inside the VM (as /share/test.sh): softkey on UHID, then real clients
+# against its hidraw node. Each step has its own timeout and writes one line
+# "NAME<TAB>PASS|FAIL<TAB>SECONDS<TAB>NOTE" to /share/results/steps.tsv; its
+# output goes to /share/results/NAME.log.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp/home LANG=C.UTF-8
+R=/share/results G=/share/guest
+mkdir -p "$R" "$HOME" /tmp/work; : > "$R/steps.tsv"
+. /share/env
+cd /tmp/work
+# debootstrap's minbase root has no /etc/hosts: without it "localhost" only
+# resolves where a client hard-codes it (Chromium), not in Python or Firefox.
+[ -s /etc/hosts ] || printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n' > /etc/hosts
+now() { cut -d' ' -f1 /proc/uptime; }
+
+# step NAME TIMEOUT_S COMMAND...: run, time and record one step.
+step() {
+  name=$1 limit=$2; shift 2
+  start=$(now)
+  timeout -k 5 "$limit" "$@" >"$R/$name.log" 2>&1; rc=$?
+  secs=$(echo "$start $(now)" | awk '{printf "%.1f", $2 - $1}')
+  note=$(grep -v '^\s*$' "$R/$name.log" | tail -1 | tr '\t' ' ' | cut -c1-200)
+  if [ $rc -eq 0 ]; then verdict=PASS; else verdict=FAIL; [ $rc -eq 124 ] && note="timed out after ${limit}s; $note"; fi
+  printf '%s\t%s\t%s\t%s\n' "$name" "$verdict" "$secs" "$note" >> "$R/steps.tsv"
+  echo "STEP $name $verdict ${secs}s $note"
+  return $rc
+}
+
+# softkey itself: UHID, a real presence provider (command) that approves.
+SOFTKEY_LOG=info,softkey_transport=debug /share/bin/softkey $SOFTKEY_ARGS \
+  --presence command --presence-command true --device-name "softkey e2e" --serial e2e-0001 \
+  >"$R/softkey.log" 2>&1 & SKPID=$!
+step device 30 sh $G/steps.sh wait_device || { kill $SKPID; echo ALL_DONE >> "$R/steps.tsv"; exit 1; }
+DEV=$(sh $G/steps.sh fido_node)
+
+# ---- libfido2 ----
+step fido2-token-L 60 sh $G/steps.sh token_list
+step fido2-token-I 60 sh $G/steps.sh token_info
+step fido2-es256-cred-assert 90 sh $G/steps.sh libfido2_roundtrip es256
+step fido2-eddsa-cred-assert 90 sh $G/steps.sh libfido2_roundtrip eddsa
+step fido2-discoverable 90 sh $G/steps.sh libfido2_resident
+
+# ---- OpenSSH: -sk keys over CTAP2 (libfido2 inside ssh-keygen) ----
+step ssh-ecdsa-sk 120 sh $G/steps.sh ssh_roundtrip ecdsa-sk
+step ssh-ed25519-sk 120 sh $G/steps.sh ssh_roundtrip ed25519-sk
+
+# ---- Chromium (headless, DevTools protocol) ----
+(cd "$G/web" && exec python3 -u -m http.server 8000 --bind 127.0.0.1 >"$R/http.log" 2>&1) & HPID=$!
+step http-server 30 sh $G/steps.sh http_up
+chromium --headless=new --no-sandbox --disable-gpu --disable-quic --no-first-run \
+  --disable-background-networking --disable-component-update --disable-sync \
+  --disable-extensions --disable-dev-shm-usage --disable-features=Translate,MediaRouter,OptimizationHints \
+  --user-data-dir=/tmp/chromium --remote-debugging-port=9222 about:blank \
+  >"$R/chromium.log" 2>&1 & CPID=$!
+# A passkey (residentKey required) is not tried: once a key advertises
+# clientPin, Chromium insists on setting a PIN first, through UI that headless
+# mode cannot answer. Username-less sign-in is the fido2-discoverable step.
+step chromium-create 180 python3 "$G/cdp.py" 9222 'window.doCreate("discouraged")' 170
+step chromium-get-allowed 120 python3 "$G/cdp.py" 9222 'window.doGetAllowed()' 110
+kill $CPID; wait $CPID 2>/dev/null
+
+# ---- Firefox ESR (headless; the page reports to the HTTP server) ----
+step firefox-create-get 400 sh $G/steps.sh firefox_flow
+
+kill $HPID $SKPID 2>/dev/null
+# softkey must remove its device on SIGTERM.
+step clean-exit 15 sh $G/steps.sh clean_exit $SKPID
+echo ALL_DONE >> "$R/steps.tsv"
+! grep -q '	FAIL	' "$R/steps.tsv"
