@@ -106,6 +106,21 @@ impl DoctorOptions {
     }
 }
 
+/// Arguments of `softkey doctor`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct DoctorArgs {
+    /// The vault folder to check (default: $XDG_DATA_HOME/softkey).
+    #[arg(long)]
+    pub vault_dir: Option<PathBuf>,
+}
+
+/// `softkey doctor`: runs the checks on this machine and prints them to
+/// stdout; `Ok(false)` when one failed (the binary then exits 1).
+pub fn run_cli(args: &DoctorArgs) -> io::Result<bool> {
+    let checks = run(&DoctorOptions::from_env(args.vault_dir.clone()));
+    report(&checks, &mut io::stdout().lock())
+}
+
 /// Runs every check.
 pub fn run(options: &DoctorOptions) -> Vec<Check> {
     vec![
