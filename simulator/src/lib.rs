@@ -14,6 +14,7 @@
 //! subcommands as they are built.
 #![forbid(unsafe_code)]
 
+pub mod client;
 #[cfg(target_os = "linux")]
 pub mod doctor;
 pub mod presence;
@@ -22,5 +23,6 @@ pub mod run_cmd;
 pub mod runtime;
 pub mod sim_cmd;
 pub mod udp;
+pub mod verify;
 #[cfg(target_os = "linux")]
 pub mod uhid;

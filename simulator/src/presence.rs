@@ -218,6 +218,196 @@ impl PresenceProvider for CommandPresence {
     }
 }
 
+/// The question a prompt asks, in words.
+pub fn describe(prompt: &UserPrompt) -> String {
+    let rp = prompt.rp_id.as_deref().unwrap_or("this computer");
+    let user = prompt
+        .user_name
+        .as_deref()
+        .map(|u| format!(" as {u}"))
+        .unwrap_or_default();
+    match prompt.action {
+        PromptAction::Register => format!("Create a passkey for {rp}{user}?"),
+        PromptAction::SignIn => format!("Sign in to {rp}{user}?"),
+        PromptAction::Acknowledge => format!("Confirm a request from {rp}?"),
+        PromptAction::Reset => "Erase every passkey on this softkey (factory reset)?".into(),
+        PromptAction::Select => "Use this softkey?".into(),
+        PromptAction::Verify => format!("Verify yourself for {rp}?"),
+    }
+}
+
+/// Asks on the controlling terminal (`/dev/tty`): "y" approves, anything
+/// else denies. For `softkey run` in a terminal; a daemon without one denies.
+#[derive(Debug, Default)]
+pub struct TerminalPresence;
+
+struct ChannelVerdict {
+    answer: mpsc::Receiver<Verdict>,
+    result: Option<Verdict>,
+}
+
+impl PendingVerdict for ChannelVerdict {
+    fn poll(&mut self, _now: Instant) -> Option<Verdict> {
+        if self.result.is_none() {
+            match self.answer.try_recv() {
+                Ok(verdict) => self.result = Some(verdict),
+                Err(mpsc::TryRecvError::Disconnected) => self.result = Some(Verdict::Denied),
+                Err(mpsc::TryRecvError::Empty) => {}
+            }
+        }
+        self.result
+    }
+}
+
+impl PresenceProvider for TerminalPresence {
+    fn ask(&mut self, prompt: &UserPrompt) -> Box<dyn PendingVerdict> {
+        let (sender, answer) = mpsc::channel();
+        let question = describe(prompt);
+        // The reading thread ends with the person's answer; an abandoned
+        // question's answer is dropped unread.
+        std::thread::spawn(move || {
+            let verdict = ask_tty(&question).unwrap_or_else(|error| {
+                tracing::warn!(%error, "no terminal to ask on; denying");
+                Verdict::Denied
+            });
+            let _ = sender.send(verdict);
+        });
+        Box::new(ChannelVerdict {
+            answer,
+            result: None,
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        "terminal"
+    }
+}
+
+fn ask_tty(question: &str) -> std::io::Result<Verdict> {
+    use std::io::{BufRead, Write};
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")?;
+    let mut writer = &tty;
+    write!(writer, "\nsoftkey: {question} [y/N] ")?;
+    writer.flush()?;
+    let mut line = String::new();
+    std::io::BufReader::new(&tty).read_line(&mut line)?;
+    Ok(parse_answer(&line))
+}
+
+fn parse_answer(line: &str) -> Verdict {
+    match line.trim().to_ascii_lowercase().as_str() {
+        "y" | "yes" => Verdict::Approved,
+        _ => Verdict::Denied,
+    }
+}
+
+/// A desktop notification with Allow and Deny buttons
+/// (org.freedesktop.Notifications, through libnotify's `notify-send --wait`,
+/// Debian package `libnotify-bin`). Dismissing it denies; the runtime's own
+/// timeout ends an unanswered one.
+#[derive(Debug, Clone)]
+pub struct DesktopNotification {
+    program: String,
+}
+
+impl Default for DesktopNotification {
+    fn default() -> Self {
+        Self {
+            program: "notify-send".into(),
+        }
+    }
+}
+
+impl DesktopNotification {
+    /// Uses another `notify-send`-compatible program (tests).
+    pub fn with_program(program: impl Into<String>) -> Self {
+        Self {
+            program: program.into(),
+        }
+    }
+}
+
+struct NotificationVerdict {
+    child: Option<Child>,
+    result: Option<Verdict>,
+}
+
+impl PendingVerdict for NotificationVerdict {
+    fn poll(&mut self, _now: Instant) -> Option<Verdict> {
+        if self.result.is_some() {
+            return self.result;
+        }
+        let child = self.child.as_mut()?;
+        match child.try_wait() {
+            Ok(Some(_)) => {
+                let mut output = String::new();
+                if let Some(mut stdout) = child.stdout.take() {
+                    let _ = std::io::Read::read_to_string(&mut stdout, &mut output);
+                }
+                self.child = None;
+                self.result = Some(if output.trim() == "allow" {
+                    Verdict::Approved
+                } else {
+                    Verdict::Denied
+                });
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(%error, "notification could not be waited for");
+                self.child = None;
+                self.result = Some(Verdict::Denied);
+            }
+        }
+        self.result
+    }
+}
+
+impl Drop for NotificationVerdict {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl PresenceProvider for DesktopNotification {
+    fn ask(&mut self, prompt: &UserPrompt) -> Box<dyn PendingVerdict> {
+        let spawned = Command::new(&self.program)
+            .args([
+                "--app-name=softkey",
+                "--urgency=critical",
+                "--icon=security-high",
+                "--action=allow=Allow",
+                "--action=deny=Deny",
+                "--wait",
+                "softkey",
+                &describe(prompt),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn();
+        match spawned {
+            Ok(child) => Box::new(NotificationVerdict {
+                child: Some(child),
+                result: None,
+            }),
+            Err(error) => {
+                tracing::warn!(%error, program = %self.program, "cannot show a notification; denying");
+                Box::new(Ready(Some(Verdict::Denied)))
+            }
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "desktop-notification"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,5 +450,47 @@ mod tests {
         assert_eq!(wait(&mut script.ask(&prompt())), Verdict::Denied);
         assert_eq!(wait(&mut script.ask(&prompt())), Verdict::Approved);
         assert_eq!(script.ask(&prompt()).poll(Instant::now()), None);
+    }
+
+    #[test]
+    fn terminal_answers_and_descriptions() {
+        assert_eq!(parse_answer("y\n"), Verdict::Approved);
+        assert_eq!(parse_answer(" YES "), Verdict::Approved);
+        assert_eq!(parse_answer("\n"), Verdict::Denied);
+        assert_eq!(parse_answer("no"), Verdict::Denied);
+        assert_eq!(
+            describe(&prompt()),
+            "Create a passkey for example.com as alice?"
+        );
+    }
+
+    #[test]
+    fn desktop_notification_allow_button_approves() {
+        let dir = std::env::temp_dir().join(format!("softkey-notify-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = |name: &str, body: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+            let mut perms = std::fs::metadata(&path).unwrap().permissions();
+            std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+            std::fs::set_permissions(&path, perms).unwrap();
+            path.to_string_lossy().into_owned()
+        };
+        // notify-send --wait prints the invoked action's key.
+        let allow = script(
+            "allow",
+            "case \"$*\" in *--action=allow=Allow*--wait*) echo allow;; esac",
+        );
+        let deny = script("deny", "echo deny");
+        let dismissed = script("dismissed", "exit 0");
+        let mut provider = DesktopNotification::with_program(allow);
+        assert_eq!(wait(&mut provider.ask(&prompt())), Verdict::Approved);
+        let mut provider = DesktopNotification::with_program(deny);
+        assert_eq!(wait(&mut provider.ask(&prompt())), Verdict::Denied);
+        let mut provider = DesktopNotification::with_program(dismissed);
+        assert_eq!(wait(&mut provider.ask(&prompt())), Verdict::Denied);
+        let mut provider = DesktopNotification::with_program("/nonexistent/notify-send");
+        assert_eq!(wait(&mut provider.ask(&prompt())), Verdict::Denied);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,0 +1,286 @@
+//! Built-in user verification: how softkey asks the operating system "is this
+//! really the person?", so that the key can advertise `uv` and issue UV-based
+//! pinUvAuthTokens (CTAP 2.1 §6.5.5.7.3).
+//!
+//! The core never blocks: when it needs verification it returns a prompt with
+//! [`PromptAction::Verify`](softkey_authenticator::PromptAction::Verify); the
+//! runtime hands it to a [`UserVerifier`] (instead of the presence provider),
+//! polls the [`PendingVerdict`] while it keeps the channel alive, and resumes
+//! the core with `Approved` (verified; presence is implied) or `Denied`
+//! (verification failed: the core counts it against uvRetries).
+//!
+//! Verifiers:
+//! - [`CommandVerifier`]: an external command, exit status 0 = verified (a
+//!   fingerprint reader's CLI, `pamtester SERVICE $USER authenticate`, …);
+//! - [`PamVerifier`]: a PAM service, run through an external PAM client
+//!   command so that this crate links no C library and holds no `unsafe`;
+//! - [`danger::AlwaysVerified`]: the simulator's "every person is verified".
+
+use softkey_authenticator::UserPrompt;
+
+use crate::presence::{CommandPresence, PendingVerdict, PresenceProvider};
+
+/// Verifies the person with the operating system's own authentication.
+pub trait UserVerifier: Send {
+    /// Starts verifying; the answer is polled from the returned handle.
+    /// `Approved` means verified, `Denied` means verification failed.
+    fn verify(&mut self, prompt: &UserPrompt) -> Box<dyn PendingVerdict>;
+    /// A short name for logs.
+    fn name(&self) -> &'static str;
+}
+
+/// Runs a command to verify the person: exit status 0 verifies, anything
+/// else fails. The prompt is in the environment as for
+/// [`CommandPresence`] (`SOFTKEY_ACTION=verify`, `SOFTKEY_RP_ID`, …).
+#[derive(Debug, Clone)]
+pub struct CommandVerifier(CommandPresence);
+
+impl CommandVerifier {
+    /// A verifier running `command` with `sh -c`.
+    pub fn new(command: impl Into<String>) -> Self {
+        Self(CommandPresence::new(command))
+    }
+}
+
+impl UserVerifier for CommandVerifier {
+    fn verify(&mut self, prompt: &UserPrompt) -> Box<dyn PendingVerdict> {
+        self.0.ask(prompt)
+    }
+
+    fn name(&self) -> &'static str {
+        "command"
+    }
+}
+
+/// Verifies the person against a PAM service (`/etc/pam.d/<service>`), as
+/// the user softkey runs as.
+///
+/// The PAM conversation runs in `pam_client`, an external PAM client (by
+/// default `pamtester`, Debian package `pamtester`), as
+/// `<client> <service> <user> authenticate`: PAM modules that ask for a
+/// password ask on the client's terminal, modules that do not (pam_fprintd,
+/// pam_exec, pam_permit, pam_deny) decide alone. Exit status 0 verifies.
+#[derive(Debug, Clone)]
+pub struct PamVerifier {
+    service: String,
+    user: String,
+    client: String,
+}
+
+impl PamVerifier {
+    /// A verifier for `service` and `user`, through `pamtester`.
+    pub fn new(service: impl Into<String>, user: impl Into<String>) -> Self {
+        Self {
+            service: service.into(),
+            user: user.into(),
+            client: "pamtester".into(),
+        }
+    }
+
+    /// A verifier for the user running softkey (`$USER`, else `id -un`).
+    pub fn for_current_user(service: impl Into<String>) -> Self {
+        let user = std::env::var("USER")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .or_else(|| {
+                std::process::Command::new("id")
+                    .arg("-un")
+                    .output()
+                    .ok()
+                    .and_then(|out| String::from_utf8(out.stdout).ok())
+                    .map(|u| u.trim().to_owned())
+            })
+            .unwrap_or_else(|| "root".into());
+        Self::new(service, user)
+    }
+
+    /// Uses another PAM client: a command line, run by `sh`, that gets the
+    /// same arguments as `pamtester`.
+    pub fn with_client(mut self, client: impl Into<String>) -> Self {
+        self.client = client.into();
+        self
+    }
+
+    /// The PAM service name.
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
+    fn command_line(&self) -> String {
+        format!(
+            "{} {} {} authenticate",
+            self.client,
+            shell_quote(&self.service),
+            shell_quote(&self.user)
+        )
+    }
+}
+
+impl UserVerifier for PamVerifier {
+    fn verify(&mut self, prompt: &UserPrompt) -> Box<dyn PendingVerdict> {
+        tracing::debug!(service = %self.service, user = %self.user, "PAM verification");
+        CommandPresence::new(self.command_line()).ask(prompt)
+    }
+
+    fn name(&self) -> &'static str {
+        "pam"
+    }
+}
+
+/// Single-quotes `word` for `sh`.
+pub(crate) fn shell_quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+/// Verifiers that remove the person from the loop. Never for daily use.
+pub mod danger {
+    use super::*;
+    use softkey_authenticator::Verdict;
+
+    struct Verified;
+
+    impl PendingVerdict for Verified {
+        fn poll(&mut self, _now: std::time::Instant) -> Option<Verdict> {
+            Some(Verdict::Approved)
+        }
+    }
+
+    /// Verifies every request at once. For simulators and tests only: with
+    /// it, the key claims a verified user that nobody checked.
+    #[derive(Debug, Default)]
+    pub struct AlwaysVerified;
+
+    impl UserVerifier for AlwaysVerified {
+        fn verify(&mut self, prompt: &UserPrompt) -> Box<dyn PendingVerdict> {
+            tracing::debug!(rp = ?prompt.rp_id, "user verification auto-approved (danger)");
+            Box::new(Verified)
+        }
+
+        fn name(&self) -> &'static str {
+            "danger-always-verified"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::time::{Duration, Instant};
+
+    use softkey_authenticator::{PromptAction, Verdict};
+
+    use super::*;
+
+    fn prompt() -> UserPrompt {
+        UserPrompt {
+            action: PromptAction::Verify,
+            rp_id: Some("example.com".into()),
+            user_name: None,
+        }
+    }
+
+    fn wait(pending: &mut Box<dyn PendingVerdict>) -> Verdict {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(verdict) = pending.poll(Instant::now()) {
+                return verdict;
+            }
+            assert!(Instant::now() < deadline, "no verdict");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn command_verifier_exit_status_decides() {
+        let mut ok = CommandVerifier::new("test \"$SOFTKEY_ACTION\" = verify");
+        assert_eq!(wait(&mut ok.verify(&prompt())), Verdict::Approved);
+        let mut fail = CommandVerifier::new("exit 1");
+        assert_eq!(wait(&mut fail.verify(&prompt())), Verdict::Denied);
+    }
+
+    #[test]
+    fn pam_verifier_runs_its_client_with_service_and_user() {
+        // A stand-in client that checks its arguments, as pamtester gets them.
+        let mut verifier = PamVerifier::new("softkey-test", "o'neil").with_client(
+            "sh -c 'test \"$1\" = softkey-test && test \"$2\" = \"o'\\''neil\" && test \"$3\" = authenticate' client",
+        );
+        assert_eq!(wait(&mut verifier.verify(&prompt())), Verdict::Approved);
+        let mut missing =
+            PamVerifier::new("softkey-test", "nobody").with_client("/nonexistent/pam-client");
+        assert_eq!(wait(&mut missing.verify(&prompt())), Verdict::Denied);
+    }
+
+    #[test]
+    fn always_verified_verifies() {
+        assert_eq!(
+            danger::AlwaysVerified
+                .verify(&prompt())
+                .poll(Instant::now()),
+            Some(Verdict::Approved)
+        );
+    }
+
+    /// The PAM verifier for real: PAM service files with pam_permit, pam_deny
+    /// and pam_exec (a script that checks the user PAM was asked about), run
+    /// through pamtester. Needs root (to write /etc/pam.d) and pamtester
+    /// (Debian package `pamtester`); says so and passes vacuously without them,
+    /// so CI must provide both.
+    #[test]
+    fn pam_verifier_with_real_pam_services() {
+        let pam_dir = std::path::Path::new("/etc/pam.d");
+        let has_pamtester = std::process::Command::new("sh")
+            .args(["-c", "command -v pamtester"])
+            .output()
+            .is_ok_and(|out| out.status.success());
+        let probe = pam_dir.join(format!("softkey-test-probe-{}", std::process::id()));
+        if !has_pamtester || std::fs::write(&probe, "").is_err() {
+            eprintln!("SKIP: the real PAM test needs pamtester and a writable /etc/pam.d");
+            return;
+        }
+        std::fs::remove_file(&probe).unwrap();
+        let id = std::process::id();
+        let script = std::env::temp_dir().join(format!("softkey-pam-exec-{id}.sh"));
+        std::fs::write(&script, "#!/bin/sh\ntest \"$PAM_USER\" = softkey-ok\n").unwrap();
+        let mut perms = std::fs::metadata(&script).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(&script, perms).unwrap();
+        let services = [
+            ("permit", "auth required pam_permit.so".to_owned()),
+            ("deny", "auth required pam_deny.so".to_owned()),
+            (
+                "exec",
+                format!("auth required pam_exec.so quiet {}", script.display()),
+            ),
+        ];
+        let name = |kind: &str| format!("softkey-test-{kind}-{id}");
+        for (kind, line) in &services {
+            std::fs::write(
+                pam_dir.join(name(kind)),
+                format!("{line}\naccount required pam_permit.so\n"),
+            )
+            .unwrap();
+        }
+        let verdict = |kind: &str, user: &str| {
+            wait(&mut PamVerifier::new(name(kind), user).verify(&prompt()))
+        };
+        let results = [
+            verdict("permit", "anyone"),
+            verdict("deny", "anyone"),
+            verdict("exec", "softkey-ok"),
+            verdict("exec", "someone-else"),
+        ];
+        for (kind, _) in &services {
+            std::fs::remove_file(pam_dir.join(name(kind))).unwrap();
+        }
+        std::fs::remove_file(&script).unwrap();
+        assert_eq!(
+            results,
+            [
+                Verdict::Approved,
+                Verdict::Denied,
+                Verdict::Approved,
+                Verdict::Denied
+            ]
+        );
+    }
+}
