@@ -20,6 +20,59 @@ struct Cli {
 enum Commands {
     /// Run a simulated authenticator for testing (CTAPHID over loopback UDP).
     Sim(SimArgs),
+    /// Run the demo WebAuthn relying party: a web page to sign up and sign in
+    /// with passkeys, and its JSON API.
+    Rp(RpArgs),
+}
+
+/// Arguments of `softkey rp`.
+#[derive(clap::Args, Debug)]
+struct RpArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// The relying party id (a registrable domain suffix of the origin's host).
+    #[arg(long, default_value = "localhost")]
+    rp_id: String,
+    /// The relying party name shown by authenticators.
+    #[arg(long, default_value = "softkey demo")]
+    rp_name: String,
+    /// The exact origin browsers will report [default: http://localhost:PORT].
+    #[arg(long)]
+    origin: Option<String>,
+    /// SQLite database for users and passkeys [default: in memory].
+    #[arg(long)]
+    db: Option<std::path::PathBuf>,
+}
+
+fn rp(args: RpArgs) -> anyhow::Result<()> {
+    let origin = args
+        .origin
+        .unwrap_or_else(|| format!("http://localhost:{}", args.listen.port()));
+    let config = softkey_rp::server::ServerConfig {
+        listen: args.listen,
+        rp_id: args.rp_id,
+        rp_name: args.rp_name,
+        origin,
+        database: args.db,
+    };
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        tracing::info!(
+            url = %config.origin,
+            rp_id = %config.rp_id,
+            database = %config.database.as_ref().map_or("in-memory".into(), |p| p.display().to_string()),
+            "softkey rp serving"
+        );
+        softkey_rp::server::serve_until(listener, config, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("serving the relying party")
+    })
 }
 
 fn main() -> anyhow::Result<()> {
@@ -34,6 +87,7 @@ fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Commands::Sim(args) => sim_cmd::run(args, &*stop_flag()?),
+        Commands::Rp(args) => rp(args),
     }
 }
 
