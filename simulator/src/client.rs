@@ -529,4 +529,115 @@ mod tests {
         )]);
         assert_eq!(diagnostic(&value), "{1: [\"FIDO_2_0\", h'0102']}");
     }
+
+    /// The whole client against a softkey served on loopback UDP.
+    #[test]
+    fn manages_a_key_over_udp() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::time::{Duration, Instant};
+
+        use rand::SeedableRng;
+        use softkey_authenticator::secret::Secret32;
+        use softkey_authenticator::store::MemoryStore;
+        use softkey_authenticator::{Authenticator, Config};
+        use softkey_transport::ctaphid::{CAPABILITY_CBOR, CAPABILITY_NMSG};
+        use softkey_transport::udp::UdpDevice;
+        use softkey_transport::{DeviceConfig, HidDevice};
+
+        let auth = Authenticator::new(
+            Config {
+                reset_window: None,
+                ..Config::default()
+            },
+            MemoryStore::new(Secret32::new([3; 32])),
+            rand::rngs::StdRng::seed_from_u64(3),
+            Instant::now(),
+        );
+        let hid = HidDevice::new(DeviceConfig {
+            capabilities: CAPABILITY_CBOR | CAPABILITY_NMSG,
+            device_version: (0, 1, 0),
+            msg_enabled: false,
+            cid_seed: 3,
+        });
+        let mut device = crate::runtime::KeyDevice::new(
+            hid,
+            auth,
+            Box::new(crate::presence::danger::AutoApprove),
+            Duration::from_secs(5),
+        );
+        let mut socket = UdpDevice::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = socket.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let serving = {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || crate::udp::serve(&mut device, &mut socket, &stop))
+        };
+        let result = (|| -> anyhow::Result<Vec<String>> {
+            let mut client = Client::new(HostClient::new(UdpHost::connect(addr)?))?;
+            let mut out = Vec::new();
+            let mut run = |client: &mut Client<UdpHost>, command, pin: Option<&str>| {
+                client.run(command, pin.map(str::to_owned), &mut out)
+            };
+            run(&mut client, ClientCommand::Info, None)?;
+            run(
+                &mut client,
+                ClientCommand::Pin(PinCommand::Set),
+                Some("1234"),
+            )?;
+            run(&mut client, ClientCommand::Pin(PinCommand::Retries), None)?;
+            run(
+                &mut client,
+                ClientCommand::Pin(PinCommand::Change {
+                    new: "56789".into(),
+                }),
+                Some("1234"),
+            )?;
+            let wrong = run(
+                &mut client,
+                ClientCommand::Creds(CredsCommand::List),
+                Some("1234"),
+            );
+            assert!(wrong.unwrap_err().to_string().contains("PIN_INVALID"));
+            run(
+                &mut client,
+                ClientCommand::Creds(CredsCommand::List),
+                Some("56789"),
+            )?;
+            run(
+                &mut client,
+                ClientCommand::Config(ConfigCommand::AlwaysUv),
+                Some("56789"),
+            )?;
+            run(
+                &mut client,
+                ClientCommand::Config(ConfigCommand::MinPin {
+                    length: Some(6),
+                    rp_ids: vec![],
+                    force_change: false,
+                }),
+                Some("56789"),
+            )?;
+            run(&mut client, ClientCommand::Info, None)?;
+            run(&mut client, ClientCommand::Reset, None)?;
+            let retries = run(&mut client, ClientCommand::Pin(PinCommand::Retries), None);
+            assert!(retries.unwrap_err().to_string().contains("PIN_NOT_SET"));
+            Ok(String::from_utf8(out)?.lines().map(str::to_owned).collect())
+        })();
+        stop.store(true, Ordering::Relaxed);
+        serving.join().unwrap().unwrap();
+        let lines = result.unwrap();
+        assert!(lines[0].contains("\"clientPin\": false"), "{}", lines[0]);
+        assert_eq!(lines[1..4], ["PIN set", "8", "PIN changed"]);
+        // No discoverable credentials: creds list prints nothing.
+        assert_eq!(lines[4..6], ["configured", "configured"]);
+        assert!(lines[6].contains("\"alwaysUv\": true"), "{}", lines[6]);
+        assert!(lines[6].contains("13: 6"), "minPINLength 6: {}", lines[6]);
+        assert!(
+            lines[6].contains("12: true"),
+            "forcePINChange: {}",
+            lines[6]
+        );
+        assert!(lines[7].starts_with("reset"));
+    }
 }
