@@ -21,6 +21,7 @@
 //! [`pin`], credential management, authenticatorConfig).
 #![forbid(unsafe_code)]
 
+pub mod attestation;
 pub mod authdata;
 mod authenticator;
 pub mod cbor;

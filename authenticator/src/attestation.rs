@@ -1,0 +1,374 @@
+//! Attestation identities: a per-vault certificate authority and the FIDO
+//! attestation certificate it issues, for `packed` attestation with `x5c`
+//! (WebAuthn §8.2) and U2F registration.
+//!
+//! The leaf follows "Packed Attestation Statement Certificate Requirements"
+//! (WebAuthn §8.2.1): X.509 v3; subject C, O, OU = "Authenticator
+//! Attestation", CN; basicConstraints CA = false; the id-fido-gen-ce-aaguid
+//! extension (1.3.6.1.4.1.45724.1.1.4) holding the AAGUID, non-critical. The
+//! root is what relying parties are given to trust (`softkey vault
+//! attestation-root`).
+
+use std::str::FromStr;
+use std::time::{Duration, SystemTime};
+
+use ciborium::Value;
+use p256::ecdsa::{DerSignature, SigningKey};
+use x509_cert::builder::profile::BuilderProfile;
+use x509_cert::builder::{Builder, CertificateBuilder};
+use x509_cert::der::asn1::OctetString;
+use x509_cert::der::{Encode, EncodePem, oid::ObjectIdentifier};
+use x509_cert::ext::Extension;
+use x509_cert::ext::ToExtension;
+use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, KeyUsages};
+use x509_cert::name::Name;
+use x509_cert::serial_number::SerialNumber;
+use x509_cert::spki::{EncodePublicKey, SubjectPublicKeyInfo, SubjectPublicKeyInfoRef};
+use x509_cert::time::Validity;
+use zeroize::Zeroizing;
+
+use crate::cbor::{self, IntMap};
+use crate::secret::Secret32;
+use crate::status::StatusCode;
+
+/// id-fido-gen-ce-aaguid.
+pub const AAGUID_EXTENSION_OID: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.3.6.1.4.1.45724.1.1.4");
+
+/// How long the generated certificates are valid.
+const VALIDITY: Duration = Duration::from_secs(20 * 365 * 24 * 3600);
+
+/// Why an attestation identity could not be made or read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AttestationError {
+    /// Building a certificate failed.
+    #[error("building the attestation certificate failed: {0}")]
+    Certificate(String),
+    /// Stored attestation data is malformed.
+    #[error("stored attestation identity is malformed")]
+    Malformed,
+}
+
+/// The attestation key and its certificate chain (leaf first, then root).
+pub struct AttestationIdentity {
+    key: Secret32,
+    chain: Vec<Vec<u8>>,
+}
+
+impl std::fmt::Debug for AttestationIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttestationIdentity")
+            .field("chain_len", &self.chain.len())
+            .finish_non_exhaustive()
+    }
+}
+
+struct FidoProfile {
+    issuer: Name,
+    subject: Name,
+    ca: bool,
+    aaguid: Option<[u8; 16]>,
+}
+
+impl BuilderProfile for FidoProfile {
+    fn get_issuer(&self, _subject: &Name) -> Name {
+        self.issuer.clone()
+    }
+
+    fn get_subject(&self) -> Name {
+        self.subject.clone()
+    }
+
+    fn build_extensions(
+        &self,
+        _spk: SubjectPublicKeyInfoRef<'_>,
+        _issuer_spk: SubjectPublicKeyInfoRef<'_>,
+        tbs: &x509_cert::TbsCertificate,
+    ) -> x509_cert::builder::Result<Vec<Extension>> {
+        let subject = tbs.subject();
+        let mut extensions = vec![
+            (&BasicConstraints {
+                ca: self.ca,
+                path_len_constraint: self.ca.then_some(0),
+            })
+                .to_extension(subject, &[])?,
+        ];
+        if self.ca {
+            extensions.push(
+                (&KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign))
+                    .to_extension(subject, &[])?,
+            );
+        }
+        if let Some(aaguid) = self.aaguid {
+            let inner = OctetString::new(aaguid.to_vec())?.to_der()?;
+            extensions.push(Extension {
+                extn_id: AAGUID_EXTENSION_OID,
+                critical: false,
+                extn_value: OctetString::new(inner)?,
+            });
+        }
+        Ok(extensions)
+    }
+}
+
+fn random_p256_key<R: rand_core::CryptoRng + ?Sized>(rng: &mut R) -> (Secret32, SigningKey) {
+    loop {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(bytes.as_mut());
+        if let Ok(key) = SigningKey::from_slice(bytes.as_ref()) {
+            return (Secret32::new(*bytes), key);
+        }
+    }
+}
+
+fn certificate<R: rand_core::CryptoRng + ?Sized>(
+    profile: FidoProfile,
+    subject_key: &SigningKey,
+    issuer_key: &SigningKey,
+    not_before: SystemTime,
+    rng: &mut R,
+) -> Result<Vec<u8>, AttestationError> {
+    let error = |e: &dyn std::fmt::Display| AttestationError::Certificate(e.to_string());
+    let validity = Validity::new(
+        not_before.try_into().map_err(|e| error(&e))?,
+        (not_before + VALIDITY).try_into().map_err(|e| error(&e))?,
+    );
+    let spki =
+        SubjectPublicKeyInfo::from_key(subject_key.verifying_key()).map_err(|e| error(&e))?;
+    let builder = CertificateBuilder::new(profile, SerialNumber::generate(rng), validity, spki)
+        .map_err(|e| error(&e))?;
+    let certificate = builder
+        .build::<_, DerSignature>(issuer_key)
+        .map_err(|e| error(&e))?;
+    certificate.to_der().map_err(|e| error(&e))
+}
+
+impl AttestationIdentity {
+    /// Makes a new root (self-signed, CA) and an attestation certificate for
+    /// `aaguid` issued by it. The root's private key is not kept: nothing else
+    /// is ever issued under it.
+    pub fn generate<R: rand_core::CryptoRng + ?Sized>(
+        aaguid: [u8; 16],
+        not_before: SystemTime,
+        rng: &mut R,
+    ) -> Result<Self, AttestationError> {
+        let (_, root_key) = random_p256_key(rng);
+        let (leaf_secret, leaf_key) = random_p256_key(rng);
+        let mut tag = [0u8; 4];
+        rng.fill_bytes(&mut tag);
+        let tag: String = tag.iter().map(|b| format!("{b:02x}")).collect();
+        let name =
+            |s: &str| Name::from_str(s).map_err(|e| AttestationError::Certificate(e.to_string()));
+        let root_name = name(&format!("CN=softkey attestation root {tag},O=softkey,C=US"))?;
+        let leaf_name = name(&format!(
+            "CN=softkey authenticator {tag},OU=Authenticator Attestation,O=softkey,C=US"
+        ))?;
+        let root = certificate(
+            FidoProfile {
+                issuer: root_name.clone(),
+                subject: root_name.clone(),
+                ca: true,
+                aaguid: None,
+            },
+            &root_key,
+            &root_key,
+            not_before,
+            rng,
+        )?;
+        let leaf = certificate(
+            FidoProfile {
+                issuer: root_name,
+                subject: leaf_name,
+                ca: false,
+                aaguid: Some(aaguid),
+            },
+            &leaf_key,
+            &root_key,
+            not_before,
+            rng,
+        )?;
+        Ok(Self {
+            key: leaf_secret,
+            chain: vec![leaf, root],
+        })
+    }
+
+    /// The DER certificates for `x5c`: the attestation certificate only (the
+    /// root is the trust anchor and is not sent).
+    pub fn x5c(&self) -> Vec<Vec<u8>> {
+        self.chain.first().cloned().into_iter().collect()
+    }
+
+    /// The attestation certificate (DER).
+    pub fn leaf_der(&self) -> &[u8] {
+        self.chain.first().map_or(&[], Vec::as_slice)
+    }
+
+    /// The root certificate (DER).
+    pub fn root_der(&self) -> &[u8] {
+        self.chain.last().map_or(&[], Vec::as_slice)
+    }
+
+    /// The root certificate in PEM, for relying parties to trust.
+    pub fn root_pem(&self) -> Result<String, AttestationError> {
+        let certificate: x509_cert::Certificate = x509_cert::der::Decode::from_der(self.root_der())
+            .map_err(|_| AttestationError::Malformed)?;
+        certificate
+            .to_pem(x509_cert::der::pem::LineEnding::LF)
+            .map_err(|e| AttestationError::Certificate(e.to_string()))
+    }
+
+    /// Signs with the attestation key (ES256, ASN.1 DER signature).
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, StatusCode> {
+        use p256::ecdsa::signature::Signer as _;
+        let key =
+            SigningKey::from_slice(self.key.expose_secret()).map_err(|_| StatusCode::Other)?;
+        let signature: p256::ecdsa::Signature = key.sign(message);
+        Ok(signature.to_der().to_bytes().to_vec())
+    }
+
+    /// The stored form: CBOR {1: key, 2: [certificates]} (a storage contract).
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        let chain = Value::Array(self.chain.iter().map(|c| cbor::bytes(c)).collect());
+        let mut value = Value::Map(vec![
+            (cbor::int(1), cbor::bytes(self.key.expose_secret())),
+            (cbor::int(2), chain),
+        ]);
+        let encoded = Zeroizing::new(cbor::encode(value.clone()));
+        if let Value::Map(entries) = &mut value
+            && let Some((_, Value::Bytes(key))) = entries.first_mut()
+        {
+            zeroize::Zeroize::zeroize(key);
+        }
+        encoded
+    }
+
+    /// Reads the stored form.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, AttestationError> {
+        let malformed = |_| AttestationError::Malformed;
+        let mut map = IntMap::new(cbor::decode(bytes).map_err(malformed)?).map_err(malformed)?;
+        let key = Zeroizing::new(
+            cbor::into_bytes(map.require(1).map_err(malformed)?).map_err(malformed)?,
+        );
+        let key = Secret32::from_slice(&key).ok_or(AttestationError::Malformed)?;
+        SigningKey::from_slice(key.expose_secret()).map_err(|_| AttestationError::Malformed)?;
+        let chain = cbor::into_array(map.require(2).map_err(malformed)?)
+            .map_err(malformed)?
+            .into_iter()
+            .map(cbor::into_bytes)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(malformed)?;
+        if chain.is_empty() {
+            return Err(AttestationError::Malformed);
+        }
+        Ok(Self { key, chain })
+    }
+}
+
+/// The attestation key's public key in SPKI DER (for tests and diagnostics).
+pub fn spki_der(identity: &AttestationIdentity) -> Result<Vec<u8>, StatusCode> {
+    let key =
+        SigningKey::from_slice(identity.key.expose_secret()).map_err(|_| StatusCode::Other)?;
+    key.verifying_key()
+        .to_public_key_der()
+        .map(|d| d.as_bytes().to_vec())
+        .map_err(|_| StatusCode::Other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use p256::ecdsa::signature::Verifier as _;
+    use rand::SeedableRng;
+    use x509_cert::der::Decode;
+
+    fn identity() -> AttestationIdentity {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        AttestationIdentity::generate(crate::AAGUID, SystemTime::now(), &mut rng).unwrap()
+    }
+
+    #[test]
+    fn leaf_meets_the_fido_certificate_requirements() {
+        let identity = identity();
+        let leaf = x509_cert::Certificate::from_der(identity.leaf_der()).unwrap();
+        let tbs = leaf.tbs_certificate();
+        assert_eq!(tbs.version(), x509_cert::certificate::Version::V3);
+        let subject = tbs.subject().to_string();
+        assert!(
+            subject.contains("OU=Authenticator Attestation"),
+            "{subject}"
+        );
+        assert!(
+            subject.contains("C=US") && subject.contains("O=softkey") && subject.contains("CN=")
+        );
+        let extensions = tbs.extensions().unwrap();
+        let aaguid = extensions
+            .iter()
+            .find(|e| e.extn_id == AAGUID_EXTENSION_OID)
+            .unwrap();
+        assert!(!aaguid.critical);
+        let inner = OctetString::from_der(aaguid.extn_value.as_bytes()).unwrap();
+        assert_eq!(inner.as_bytes(), crate::AAGUID);
+        let basic = extensions
+            .iter()
+            .find(|e| e.extn_id == x509_cert::der::oid::db::rfc5280::ID_CE_BASIC_CONSTRAINTS)
+            .unwrap();
+        let basic = BasicConstraints::from_der(basic.extn_value.as_bytes()).unwrap();
+        assert!(!basic.ca);
+        assert_eq!(
+            tbs.issuer(),
+            x509_cert::Certificate::from_der(identity.root_der())
+                .unwrap()
+                .tbs_certificate()
+                .subject()
+        );
+    }
+
+    #[test]
+    fn leaf_is_signed_by_the_root_and_signatures_verify() {
+        let identity = identity();
+        let root = x509_cert::Certificate::from_der(identity.root_der()).unwrap();
+        let leaf = x509_cert::Certificate::from_der(identity.leaf_der()).unwrap();
+        let root_key = p256::ecdsa::VerifyingKey::from_sec1_bytes(
+            root.tbs_certificate()
+                .subject_public_key_info()
+                .subject_public_key
+                .raw_bytes(),
+        )
+        .unwrap();
+        let tbs_der = leaf.tbs_certificate().to_der().unwrap();
+        let signature = p256::ecdsa::Signature::from_der(leaf.signature().raw_bytes()).unwrap();
+        root_key.verify(&tbs_der, &signature).unwrap();
+        let leaf_key = p256::ecdsa::VerifyingKey::from_sec1_bytes(
+            leaf.tbs_certificate()
+                .subject_public_key_info()
+                .subject_public_key
+                .raw_bytes(),
+        )
+        .unwrap();
+        let signed = identity.sign(b"attested").unwrap();
+        leaf_key
+            .verify(
+                b"attested",
+                &p256::ecdsa::Signature::from_der(&signed).unwrap(),
+            )
+            .unwrap();
+        assert!(
+            identity
+                .root_pem()
+                .unwrap()
+                .starts_with("-----BEGIN CERTIFICATE-----")
+        );
+    }
+
+    #[test]
+    fn stored_form_round_trips_and_rejects_garbage() {
+        let identity = identity();
+        let back = AttestationIdentity::from_bytes(&identity.to_bytes()).unwrap();
+        assert_eq!(back.leaf_der(), identity.leaf_der());
+        assert_eq!(spki_der(&back).unwrap(), spki_der(&identity).unwrap());
+        assert!(AttestationIdentity::from_bytes(&[0xa0]).is_err());
+        assert!(!format!("{identity:?}").contains("key:"));
+    }
+}
