@@ -920,3 +920,19 @@ fn built_in_uv_issues_tokens_and_counts_failures() {
     assert_eq!(auth_data.flags & 0x05, 0x05);
     h.advance(Duration::from_secs(1));
 }
+
+#[test]
+fn reset_voids_tokens_pin_and_configuration() {
+    let (mut h, mut p) = with_pin(Protocol::Two);
+    let token = p.token(&mut h, PIN, Some(CM | ACFG), None).unwrap();
+    config(&mut h, &p, Some(&token), 2, None).unwrap();
+    assert_eq!(info_option(&mut h, "alwaysUv"), Some(Value::Bool(true)));
+    h.call(&[0x07]).unwrap();
+    assert_eq!(
+        metadata(&mut h, &p, &token),
+        Err(StatusCode::PinAuthInvalid)
+    );
+    assert_eq!(info_option(&mut h, "clientPin"), Some(Value::Bool(false)));
+    assert_eq!(info_option(&mut h, "alwaysUv"), Some(Value::Bool(false)));
+    assert_eq!(retries(&mut h), Err(StatusCode::PinNotSet));
+}

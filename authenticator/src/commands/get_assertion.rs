@@ -222,8 +222,7 @@ fn locate<S: Store, R: rand_core::CryptoRng>(
             rp_id_hash,
             client_data_hash: request.client_data_hash,
             credentials,
-            flags: if up || uv_requested { FLAG_UP } else { 0 }
-                | if uv || uv_requested { FLAG_UV } else { 0 },
+            flags: if up { FLAG_UP } else { 0 } | if uv || uv_requested { FLAG_UV } else { 0 },
             built_in_uv: uv_requested,
             used_token: uv,
         },

@@ -35,6 +35,10 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
     let new_secret = ctx.random_secret();
     ctx.store.wipe(new_secret)?;
     ctx.next_assertions = None;
-    tracing::info!("authenticator reset: credentials and settings erased, wrap key rotated");
+    ctx.credential_management = None;
+    // The PIN is gone: so are the pinUvAuthToken and the key-agreement key
+    // issued under it, and the count of wrong PINs.
+    ctx.pin = crate::pin::PinRuntime::new(&mut ctx.rng);
+    tracing::info!("authenticator reset: credentials, PIN and settings erased, wrap key rotated");
     Ok(Response::empty())
 }
