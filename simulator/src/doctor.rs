@@ -28,7 +28,8 @@ pub enum Status {
 
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        // pad, not write_str: the report right-aligns the status.
+        f.pad(match self {
             Status::Ok => "ok",
             Status::Warn => "warn",
             Status::Fail => "FAIL",
@@ -453,6 +454,11 @@ mod tests {
         assert!(!report(&checks, &mut out).expect("write"));
         let text = String::from_utf8(out).expect("utf8");
         assert!(text.contains("[FAIL] uhid kernel module"), "{text}");
+        assert!(text.contains("[warn] vault folder"), "{text}");
+        let ok = [Check::new("x", Status::Ok, "fine")];
+        let mut out = Vec::new();
+        assert!(report(&ok, &mut out).expect("write"));
+        assert_eq!(String::from_utf8(out).expect("utf8"), "[  ok] x: fine\n");
     }
 
     #[test]
