@@ -35,6 +35,12 @@ impl PendingVerdict for Ready {
     }
 }
 
+/// A question whose answer is already known (e.g. `Denied` when no provider
+/// can ask).
+pub fn answered(verdict: Verdict) -> Box<dyn PendingVerdict> {
+    Box::new(Ready(Some(verdict)))
+}
+
 /// Conveniences that remove the person from the loop. Never for daily use.
 pub mod danger {
     use super::*;
