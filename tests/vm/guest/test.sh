@@ -32,6 +32,8 @@ SOFTKEY_LOG=info,softkey_transport=debug /share/bin/softkey $SOFTKEY_ARGS \
   >"$R/softkey.log" 2>&1 & SKPID=$!
 step device 30 sh $G/steps.sh wait_device || { kill $SKPID; echo ALL_DONE >> "$R/steps.tsv"; exit 1; }
 DEV=$(sh $G/steps.sh fido_node)
+# softkey doctor (once the binary has it): module, /dev/uhid, hidraw node.
+[ "$SOFTKEY_ARGS" = run ] && step doctor 30 /share/bin/softkey doctor
 
 # ---- libfido2 ----
 step fido2-token-L 60 sh $G/steps.sh token_list
