@@ -115,6 +115,8 @@ pub(crate) enum Pending {
     Selection,
     /// getPinUvAuthTokenUsingUvWithPermissions, waiting for built-in UV.
     UvToken(Box<commands::client_pin::UvTokenJob>),
+    /// A CTAP1/U2F request (its answers are APDUs, not CTAP2 statuses).
+    Ctap1(Box<crate::ctap1::Job>),
 }
 
 /// Mutable state shared by the command handlers.
@@ -176,11 +178,32 @@ impl<S: Store, R: rand_core::CryptoRng> Authenticator<S, R> {
         self.finish_step(step)
     }
 
+    /// Handles one CTAP1/U2F request APDU (a CTAPHID MSG payload); replies are
+    /// response APDUs.
+    pub fn handle_ctap1(&mut self, apdu: &[u8], _now: Instant) -> Outcome {
+        self.pending = None;
+        self.ctx.next_assertions = None;
+        self.ctx.credential_management = None;
+        match crate::ctap1::start(&mut self.ctx, apdu) {
+            crate::ctap1::Next::Reply(reply) => Outcome::Reply(reply),
+            crate::ctap1::Next::AwaitUser(prompt, job) => {
+                self.pending = Some(Pending::Ctap1(Box::new(job)));
+                Outcome::AwaitUser(prompt)
+            }
+        }
+    }
+
     /// Continues the request that was waiting for the person.
     pub fn resume(&mut self, verdict: Verdict, now: Instant) -> Outcome {
         let Some(pending) = self.pending.take() else {
             return Outcome::Reply(vec![StatusCode::NoOperations.code()]);
         };
+        if let Pending::Ctap1(job) = pending {
+            return Outcome::Reply(match verdict {
+                Verdict::Approved => crate::ctap1::finish(&mut self.ctx, *job),
+                Verdict::Denied | Verdict::TimedOut => crate::ctap1::denied(),
+            });
+        }
         let step = match verdict {
             Verdict::Approved => commands::resume(&mut self.ctx, pending, now),
             Verdict::Denied => Step::Done(Err(commands::denied(&mut self.ctx, pending))),
@@ -192,9 +215,10 @@ impl<S: Store, R: rand_core::CryptoRng> Authenticator<S, R> {
     /// Cancels the request waiting for the person (CTAPHID CANCEL): its reply is
     /// `CTAP2_ERR_KEEPALIVE_CANCEL`. `None` when nothing was waiting.
     pub fn cancel(&mut self) -> Option<Vec<u8>> {
-        self.pending
-            .take()
-            .map(|_| vec![StatusCode::KeepaliveCancel.code()])
+        self.pending.take().map(|pending| match pending {
+            Pending::Ctap1(_) => crate::ctap1::denied(),
+            _ => vec![StatusCode::KeepaliveCancel.code()],
+        })
     }
 
     /// Whether a request is waiting for the person.

@@ -114,6 +114,19 @@ impl PrivateKey {
         Ok(ed25519_dalek::SigningKey::from_bytes(&seed))
     }
 
+    /// The P-256 public key as an uncompressed SEC1 point (65 bytes), as U2F
+    /// sends it; an error for other algorithms.
+    pub fn sec1_public_key(&self) -> Result<Vec<u8>, StatusCode> {
+        match self.algorithm {
+            Algorithm::Es256 => {
+                let key = p256::ecdsa::SigningKey::from_slice(self.bytes.expose_secret())
+                    .map_err(|_| StatusCode::Other)?;
+                Ok(key.verifying_key().to_sec1_point(false).as_bytes().to_vec())
+            }
+            Algorithm::EdDsa => Err(StatusCode::Other),
+        }
+    }
+
     /// The public key as a COSE_Key map (RFC 9053 §7: EC2 for ES256, OKP for EdDSA).
     pub fn cose_public_key(&self) -> Result<Value, StatusCode> {
         match self.algorithm {

@@ -28,6 +28,7 @@ pub mod cbor;
 pub mod commands;
 pub mod credential;
 pub mod crypto;
+pub mod ctap1;
 pub mod pin;
 pub mod request;
 pub mod secret;

@@ -50,6 +50,9 @@ pub enum SettingKey {
     Config,
     /// The serialized large-blob array.
     LargeBlobArray,
+    /// The attestation key and certificate chain. Unlike every other setting
+    /// it survives [`Store::wipe`]: it identifies the device, not its owner.
+    AttestationIdentity,
 }
 
 impl SettingKey {
@@ -59,6 +62,7 @@ impl SettingKey {
             Self::PinState => "pin_state",
             Self::Config => "config",
             Self::LargeBlobArray => "large_blob_array",
+            Self::AttestationIdentity => "attestation_identity",
         }
     }
 }
@@ -107,9 +111,10 @@ pub trait Store {
     /// Writes (`Some`) or removes (`None`) a setting, durably.
     fn put_setting(&mut self, key: SettingKey, value: Option<&[u8]>) -> Result<(), StoreError>;
 
-    /// Factory reset: deletes every credential and setting and replaces the device
-    /// secret with `new_device_secret`, so that no credential ID issued before
-    /// decrypts afterwards.
+    /// Factory reset: deletes every credential and setting (except
+    /// [`SettingKey::AttestationIdentity`]) and replaces the device secret with
+    /// `new_device_secret`, so that no credential ID issued before decrypts
+    /// afterwards.
     fn wipe(&mut self, new_device_secret: Secret32) -> Result<(), StoreError>;
 
     /// How many more discoverable credentials fit, if the store knows.
@@ -244,7 +249,8 @@ impl Store for MemoryStore {
 
     fn wipe(&mut self, new_device_secret: Secret32) -> Result<(), StoreError> {
         self.credentials.clear();
-        self.settings.clear();
+        self.settings
+            .retain(|key, _| *key == SettingKey::AttestationIdentity);
         self.global_counter = 0;
         self.device_secret = new_device_secret;
         Ok(())

@@ -325,6 +325,9 @@ pub(crate) fn resume<S: Store, R: rand_core::CryptoRng>(
         Pending::Reset => Step::Done(reset::finish(ctx)),
         Pending::Selection => Step::Done(Ok(Response::empty())),
         Pending::UvToken(job) => Step::Done(client_pin::finish_uv_token(ctx, *job, now)),
+        // CTAP1 jobs answer with APDUs; Authenticator::resume finishes them
+        // before CTAP2 jobs get here.
+        Pending::Ctap1(_) => Step::Done(Err(StatusCode::Other)),
     }
 }
 

@@ -1,0 +1,205 @@
+//! CTAP1/U2F through `Authenticator::handle_ctap1`, and credentials crossing
+//! between U2F and CTAP2 in both directions.
+#![allow(missing_docs, clippy::unwrap_used)]
+
+mod support;
+
+use ciborium::Value;
+use p256::ecdsa::signature::Verifier as _;
+use softkey_authenticator::{Outcome, Verdict};
+use support::*;
+
+fn apdu(ins: u8, p1: u8, data: &[u8]) -> Vec<u8> {
+    let mut apdu = vec![0, ins, p1, 0, 0];
+    apdu.extend_from_slice(&u16::try_from(data.len()).unwrap().to_be_bytes());
+    apdu.extend_from_slice(data);
+    apdu.extend_from_slice(&[0, 0]);
+    apdu
+}
+
+fn ctap1(h: &mut Harness, apdu: &[u8], verdict: Verdict) -> (Vec<u8>, u16) {
+    let reply = match h.auth.handle_ctap1(apdu, h.now) {
+        Outcome::Reply(reply) => reply,
+        Outcome::AwaitUser(_) => match h.auth.resume(verdict, h.now) {
+            Outcome::Reply(reply) => reply,
+            Outcome::AwaitUser(_) => panic!("prompted twice"),
+        },
+    };
+    let (data, status) = reply.split_at(reply.len() - 2);
+    (data.to_vec(), u16::from_be_bytes([status[0], status[1]]))
+}
+
+struct U2fRegistration {
+    public_key: Vec<u8>,
+    key_handle: Vec<u8>,
+}
+
+fn u2f_register(h: &mut Harness, application: &[u8; 32]) -> U2fRegistration {
+    let challenge = [0x5c; 32];
+    let mut data = challenge.to_vec();
+    data.extend_from_slice(application);
+    let (response, status) = ctap1(h, &apdu(0x01, 0, &data), Verdict::Approved);
+    assert_eq!(status, 0x9000);
+    assert_eq!(response[0], 0x05);
+    let public_key = response[1..66].to_vec();
+    let kh_len = usize::from(response[66]);
+    let key_handle = response[67..67 + kh_len].to_vec();
+    let rest = &response[67 + kh_len..];
+    // The attestation certificate is one DER SEQUENCE with a two-byte length.
+    assert_eq!(rest[0], 0x30);
+    let cert_len = 4 + usize::from(u16::from_be_bytes([rest[2], rest[3]]));
+    let certificate =
+        <x509_cert::Certificate as x509_cert::der::Decode>::from_der(&rest[..cert_len]).unwrap();
+    let signature = &rest[cert_len..];
+    let spki = certificate.tbs_certificate().subject_public_key_info();
+    let attestation_key =
+        p256::ecdsa::VerifyingKey::from_sec1_bytes(spki.subject_public_key.raw_bytes()).unwrap();
+    let mut signed = vec![0u8];
+    signed.extend_from_slice(application);
+    signed.extend_from_slice(&challenge);
+    signed.extend_from_slice(&key_handle);
+    signed.extend_from_slice(&public_key);
+    attestation_key
+        .verify(
+            &signed,
+            &p256::ecdsa::Signature::from_der(signature).unwrap(),
+        )
+        .unwrap();
+    U2fRegistration {
+        public_key,
+        key_handle,
+    }
+}
+
+fn u2f_authenticate(
+    h: &mut Harness,
+    application: &[u8; 32],
+    key_handle: &[u8],
+    p1: u8,
+) -> (Vec<u8>, u16) {
+    let mut data = [0x77u8; 32].to_vec();
+    data.extend_from_slice(application);
+    data.push(u8::try_from(key_handle.len()).unwrap());
+    data.extend_from_slice(key_handle);
+    ctap1(h, &apdu(0x02, p1, &data), Verdict::Approved)
+}
+
+fn verify_u2f_signature(public_key: &[u8], application: &[u8; 32], response: &[u8]) -> u32 {
+    let counter = u32::from_be_bytes(response[1..5].try_into().unwrap());
+    let mut signed = application.to_vec();
+    signed.push(response[0]);
+    signed.extend_from_slice(&response[1..5]);
+    signed.extend_from_slice(&[0x77; 32]);
+    let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(public_key).unwrap();
+    key.verify(
+        &signed,
+        &p256::ecdsa::Signature::from_der(&response[5..]).unwrap(),
+    )
+    .unwrap();
+    counter
+}
+
+#[test]
+fn version_register_authenticate() {
+    let mut h = Harness::new();
+    let (version, status) = ctap1(&mut h, &[0, 0x03, 0, 0, 0, 0, 0], Verdict::Approved);
+    assert_eq!((version.as_slice(), status), (&b"U2F_V2"[..], 0x9000));
+    let app = sha256(b"https://example.com");
+    let reg = u2f_register(&mut h, &app);
+    // check-only: "conditions not satisfied" means "this key handle is mine".
+    assert_eq!(
+        u2f_authenticate(&mut h, &app, &reg.key_handle, 0x07).1,
+        0x6985
+    );
+    assert_eq!(
+        u2f_authenticate(&mut h, &sha256(b"other"), &reg.key_handle, 0x07).1,
+        0x6A80
+    );
+    let (response, status) = u2f_authenticate(&mut h, &app, &reg.key_handle, 0x03);
+    assert_eq!(status, 0x9000);
+    assert_eq!(response[0], 1, "user present");
+    let first = verify_u2f_signature(&reg.public_key, &app, &response);
+    let (response, status) = u2f_authenticate(&mut h, &app, &reg.key_handle, 0x08);
+    assert_eq!(status, 0x9000);
+    assert_eq!(response[0], 0, "dont-enforce: no presence");
+    assert!(verify_u2f_signature(&reg.public_key, &app, &response) > first);
+    // A refused touch is "conditions not satisfied".
+    let mut data = [0u8; 32].to_vec();
+    data.extend_from_slice(&app);
+    assert_eq!(
+        ctap1(&mut h, &apdu(0x01, 0, &data), Verdict::Denied).1,
+        0x6985
+    );
+}
+
+#[test]
+fn u2f_credential_signs_in_over_ctap2() {
+    let mut h = Harness::new();
+    let app = sha256(b"example.com");
+    let reg = u2f_register(&mut h, &app);
+    let ga = GetAssertion {
+        allow: Some(vec![reg.key_handle.clone()]),
+        ..Default::default()
+    };
+    let response = h.call(&ga.encode()).unwrap();
+    let auth_data = field(&response, 2).unwrap().as_bytes().unwrap().clone();
+    let signature = field(&response, 3).unwrap().as_bytes().unwrap().clone();
+    let mut signed = auth_data;
+    signed.extend_from_slice(&ga.client_data_hash);
+    let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&reg.public_key).unwrap();
+    key.verify(
+        &signed,
+        &p256::ecdsa::Signature::from_der(&signature).unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn ctap2_credential_signs_in_over_u2f() {
+    let mut h = Harness::new();
+    let response = h.call(&MakeCredential::default().encode()).unwrap();
+    let auth_data = parse_auth_data(field(&response, 2).unwrap().as_bytes().unwrap());
+    let key_handle = auth_data.credential_id.unwrap();
+    let Value::Map(cose) = auth_data.public_key.unwrap() else {
+        panic!()
+    };
+    let mut public_key = vec![4u8];
+    public_key.extend_from_slice(cose[3].1.as_bytes().unwrap());
+    public_key.extend_from_slice(cose[4].1.as_bytes().unwrap());
+    let app = sha256(b"example.com");
+    let (response, status) = u2f_authenticate(&mut h, &app, &key_handle, 0x03);
+    assert_eq!(status, 0x9000);
+    verify_u2f_signature(&public_key, &app, &response);
+    // An EdDSA credential cannot be used over U2F.
+    let response = h
+        .call(
+            &MakeCredential {
+                algs: vec![-8],
+                ..Default::default()
+            }
+            .encode(),
+        )
+        .unwrap();
+    let eddsa = parse_auth_data(field(&response, 2).unwrap().as_bytes().unwrap())
+        .credential_id
+        .unwrap();
+    assert_eq!(u2f_authenticate(&mut h, &app, &eddsa, 0x03).1, 0x6A80);
+}
+
+#[test]
+fn attestation_identity_survives_reset() {
+    let mut h = Harness::new();
+    let app = sha256(b"example.com");
+    let challenge = [1u8; 32];
+    let mut data = challenge.to_vec();
+    data.extend_from_slice(&app);
+    let cert = |response: &[u8]| {
+        let kh_len = usize::from(response[66]);
+        let rest = &response[67 + kh_len..];
+        rest[..4 + usize::from(u16::from_be_bytes([rest[2], rest[3]]))].to_vec()
+    };
+    let (before, _) = ctap1(&mut h, &apdu(0x01, 0, &data), Verdict::Approved);
+    h.call(&[0x07]).unwrap();
+    let (after, _) = ctap1(&mut h, &apdu(0x01, 0, &data), Verdict::Approved);
+    assert_eq!(cert(&before), cert(&after));
+}
