@@ -155,9 +155,7 @@ pub fn execute(args: VaultArgs, out: &mut dyn Write) -> Result<(), VaultError> {
             let credential_id = hex::decode(id.trim())
                 .map_err(|e| VaultError::Usage(format!("credential ID {id:?} is not hex: {e}")))?;
             if !open(&path, &args)?.delete(&credential_id)? {
-                return Err(VaultError::Usage(format!(
-                    "the vault has no credential {id}"
-                )));
+                return Err(VaultError::NoSuchCredential(id.clone()));
             }
             writeln!(out, "Deleted credential {id}.").map_err(write_err)?;
         }
@@ -260,16 +258,16 @@ fn memory(kib: u32) -> String {
 
 /// Opens the vault with the unlocker the arguments name, prompting if none.
 fn open(path: &Path, args: &VaultArgs) -> Result<Vault, VaultError> {
+    if !path.exists() {
+        return Err(VaultError::Usage(format!(
+            "no vault at {}; create one with `softkey vault init`",
+            path.display()
+        )));
+    }
     let unlocker = match (&args.key_file, &args.passphrase_file) {
         (Some(key_file), _) => Unlocker::KeyFile(key_file.clone()),
         (None, Some(file)) => Unlocker::Passphrase(passphrase_from_file(file)?),
         (None, None) => {
-            if !path.exists() {
-                return Err(VaultError::Usage(format!(
-                    "no vault at {}; create one with `softkey vault init`",
-                    path.display()
-                )));
-            }
             Unlocker::Passphrase(prompt(&format!("Passphrase for {}: ", path.display()))?)
         }
     };

@@ -9,10 +9,11 @@ use softkey_authenticator::store::StoreError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum VaultError {
-    /// No passphrase slot opened with the passphrase given.
+    /// No passphrase slot opened with the passphrase given (there is at least one).
     #[error("wrong passphrase: no passphrase slot of this vault opens with it")]
     WrongPassphrase,
-    /// The vault has no slot the given unlocker (key file, …) opens.
+    /// The vault has no slot the given unlocker opens: none of its kind, or no
+    /// key-file slot for this key file.
     #[error("no {kind} slot of this vault opens with the key given")]
     NoMatchingSlot {
         /// The kind of unlocker that was tried.
@@ -76,6 +77,9 @@ pub enum VaultError {
         /// What was wrong.
         reason: String,
     },
+    /// No credential has this ID.
+    #[error("the vault has no credential {0}")]
+    NoSuchCredential(String),
     /// The slot does not exist.
     #[error("vault has no key slot {0}")]
     NoSuchSlot(i64),

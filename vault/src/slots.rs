@@ -339,10 +339,14 @@ pub(crate) fn unlock(
     unlocker: &Unlocker,
 ) -> Result<(Secret32, i64), VaultError> {
     let kind = unlocker.kind();
-    for row in read_rows(conn)?
+    let candidates: Vec<SlotRow> = read_rows(conn)?
         .into_iter()
         .filter(|row| row.info.kind == kind)
-    {
+        .collect();
+    if candidates.is_empty() {
+        return Err(VaultError::NoMatchingSlot { kind: kind.name() });
+    }
+    for row in candidates {
         let kek = slot_kek(unlocker, row.info.kdf, &row.salt)?;
         let aad = slot_aad(vault_id, row.info.id, kind, row.info.kdf, &row.salt);
         if let Some(master) = aead_open(&kek, &aad, &row.wrapped_key) {

@@ -52,6 +52,11 @@ fn init_info_list_slots_and_passwd_with_files() {
     assert!(out.contains("Created vault"), "{out}");
     let out = run(&["--vault", vault, "--passphrase-file", pass, "list"]).unwrap();
     assert_eq!(out.trim(), "No credentials.");
+    let missing = dir.path().join("missing.sqlite");
+    assert!(matches!(
+        run(&["--vault", missing.to_str().unwrap(), "--passphrase-file", pass, "info"]),
+        Err(VaultError::Usage(message)) if message.contains("softkey vault init")
+    ));
     let out = run(&[
         "--vault",
         vault,
@@ -140,7 +145,7 @@ fn init_info_list_slots_and_passwd_with_files() {
             "delete",
             "81aa"
         ]),
-        Err(VaultError::Usage(_))
+        Err(VaultError::NoSuchCredential(_))
     ));
 }
 

@@ -59,6 +59,21 @@ fn crash_child() {
     }
 }
 
+/// Records an "ACK id count" line (only a complete one); whether it was one.
+fn record_ack(line: &str, acknowledged: &mut HashMap<Vec<u8>, u32>) -> bool {
+    let Some(ack) = line
+        .find("ACK ")
+        .and_then(|at| line[at + 4..].strip_suffix('\n'))
+    else {
+        return false;
+    };
+    let (id, count) = ack.split_once(' ').unwrap();
+    let count: u32 = count.parse().unwrap();
+    let entry = acknowledged.entry(hex::decode(id).unwrap()).or_default();
+    *entry = (*entry).max(count);
+    true
+}
+
 #[derive(Default)]
 struct Tally {
     kills: usize,
@@ -98,33 +113,38 @@ fn acknowledged_credentials_survive_kill_9() {
             .unwrap();
         let mut reader = BufReader::new(child.stdout.take().unwrap());
         // One kill in ten lands while the child is still starting and opening
-        // (recovering) the vault; the rest while it is writing.
+        // (recovering) the vault; the others while it writes: at a random time,
+        // or a random moment after a few acknowledgements (so that a loaded
+        // machine still kills mid-stream rather than only at startup).
+        let mut line = String::new();
         if round % 10 == 0 {
             std::thread::sleep(Duration::from_millis(rng.random_range(0..15)));
         } else {
-            let mut line = String::new();
+            let acks_first = if round % 2 == 0 {
+                rng.random_range(1..5)
+            } else {
+                0
+            };
+            let (mut ready, mut acks_seen) = (false, 0);
             // libtest prints "test crash_child ... " before the child's first line.
-            while reader.read_line(&mut line).unwrap() > 0 && !line.contains("READY") {
+            while !ready || acks_seen < acks_first {
                 line.clear();
+                if reader.read_line(&mut line).unwrap() == 0 {
+                    break;
+                }
+                ready |= line.contains("READY");
+                acks_seen += usize::from(record_ack(&line, &mut acknowledged));
             }
-            std::thread::sleep(Duration::from_micros(rng.random_range(0..40_000)));
+            std::thread::sleep(Duration::from_micros(rng.random_range(0..20_000)));
         }
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         tally.kills += 1;
 
         // Everything the child printed before it died: only complete lines count.
-        let mut line = String::new();
+        line.clear();
         while reader.read_line(&mut line).unwrap() > 0 {
-            if let Some(ack) = line
-                .find("ACK ")
-                .and_then(|at| line[at + 4..].strip_suffix('\n'))
-            {
-                let (id, count) = ack.split_once(' ').unwrap();
-                let count: u32 = count.parse().unwrap();
-                let entry = acknowledged.entry(hex::decode(id).unwrap()).or_default();
-                *entry = (*entry).max(count);
-            }
+            record_ack(&line, &mut acknowledged);
             line.clear();
         }
 

@@ -155,7 +155,7 @@ fn passphrase_slots_add_remove_change() {
     drop(vault);
     assert!(matches!(
         Vault::open(&fixture.vault_path, &Unlocker::passphrase("second")),
-        Err(VaultError::NoMatchingSlot { .. } | VaultError::WrongPassphrase)
+        Err(VaultError::NoMatchingSlot { kind: "passphrase" })
     ));
     let mut vault = fixture.open();
     assert_eq!(vault.discoverable_count().unwrap(), 1);
