@@ -192,7 +192,8 @@ fn acknowledged_credentials_survive_kill_9() {
         "vaults failed to open or read after a kill"
     );
     assert!(
-        acknowledged.len() > kills / 2,
+        // Two rounds in five wait for at least one acknowledgement.
+        acknowledged.len() >= kills / 3,
         "the child barely wrote anything"
     );
 }
