@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod control;
 #[cfg(target_os = "linux")]
 pub mod doctor;
 pub mod presence;
@@ -23,6 +24,6 @@ pub mod run_cmd;
 pub mod runtime;
 pub mod sim_cmd;
 pub mod udp;
-pub mod verify;
 #[cfg(target_os = "linux")]
 pub mod uhid;
+pub mod verify;

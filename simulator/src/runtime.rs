@@ -10,7 +10,9 @@
 //!
 //! [`KeyDevice`] does no I/O and reads no clock: backends (UDP, UHID, the
 //! in-memory pipe of the tests) feed it reports with the time and send what it
-//! gives back.
+//! gives back. Optional [`Hooks`] see (and may rewrite or short-circuit) each
+//! CTAP2 request and response: the simulator's control API uses them for its
+//! trace, fault injection and device profiles.
 
 use std::time::{Duration, Instant};
 
@@ -27,6 +29,20 @@ pub const DEFAULT_USER_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often a pending prompt is polled.
 pub const PRESENCE_POLL: Duration = Duration::from_millis(10);
 
+/// Observes and steers the CTAP2 traffic of a [`KeyDevice`] (the
+/// simulator's control API). Called with the device's own clock.
+pub trait Hooks: Send {
+    /// A CTAP2 request (command byte + CBOR) arrived. The hook may rewrite it
+    /// in place, or answer it at once (status byte + CBOR) without the
+    /// authenticator seeing it.
+    fn on_request(&mut self, payload: &mut Vec<u8>, now: Instant) -> Option<Vec<u8>>;
+    /// The response to a request with this command byte is about to be sent;
+    /// the hook may rewrite it in place.
+    fn on_response(&mut self, command: u8, reply: &mut Vec<u8>, now: Instant);
+    /// The person (or the presence provider) answered a prompt.
+    fn on_verdict(&mut self, _verdict: Verdict, _now: Instant) {}
+}
+
 struct Waiting {
     request: RequestId,
     pending: Box<dyn PendingVerdict>,
@@ -41,6 +57,8 @@ pub struct KeyDevice<S: Store, R: rand_core::CryptoRng> {
     presence: Box<dyn PresenceProvider>,
     user_timeout: Duration,
     waiting: Option<Waiting>,
+    hooks: Option<Box<dyn Hooks>>,
+    command: u8,
 }
 
 /// The name of a CTAP2 command byte, for logs.
@@ -77,7 +95,14 @@ impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
             presence,
             user_timeout,
             waiting: None,
+            hooks: None,
+            command: 0,
         }
+    }
+
+    /// Installs hooks that see every CTAP2 request and response.
+    pub fn set_hooks(&mut self, hooks: Box<dyn Hooks>) {
+        self.hooks = Some(hooks);
     }
 
     /// One output report from the host.
@@ -131,13 +156,21 @@ impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
                     // A new request abandons any prompt left over from an
                     // aborted one (its channel was re-INITed).
                     self.waiting = None;
+                    let mut payload = payload;
                     let command = payload.first().copied().unwrap_or(0);
+                    self.command = command;
                     tracing::info!(
                         channel = format_args!("{channel:08x}"),
                         command = command_name(command),
                         len = payload.len(),
                         "CTAP request"
                     );
+                    if let Some(hooks) = self.hooks.as_mut()
+                        && let Some(reply) = hooks.on_request(&mut payload, now)
+                    {
+                        self.reply(request, reply, now);
+                        continue;
+                    }
                     let outcome = self.auth.handle(&payload, now);
                     self.apply(request, outcome, now);
                 }
@@ -192,6 +225,9 @@ impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
             return;
         };
         tracing::info!(?verdict, "user presence");
+        if let Some(hooks) = self.hooks.as_mut() {
+            hooks.on_verdict(verdict, now);
+        }
         let outcome = self.auth.resume(verdict, now);
         self.apply(waiting.request, outcome, now);
     }
@@ -220,7 +256,10 @@ impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
         }
     }
 
-    fn reply(&mut self, request: RequestId, reply: Vec<u8>, now: Instant) {
+    fn reply(&mut self, request: RequestId, mut reply: Vec<u8>, now: Instant) {
+        if let Some(hooks) = self.hooks.as_mut() {
+            hooks.on_response(self.command, &mut reply, now);
+        }
         let status = reply.first().copied().unwrap_or(0);
         tracing::info!(
             status = status_name(status),

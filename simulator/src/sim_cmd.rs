@@ -1,7 +1,15 @@
 //! `softkey sim`: simulated authenticators for testers (CTAPHID over loopback UDP).
+//!
+//! Without `--control`, one authenticator serves on `--udp` (default
+//! 127.0.0.1:8111). With `--control 127.0.0.1:PORT`, the same authenticator
+//! is served as the control API's authenticator `default`, and testers add
+//! more (each on its own UDP port), inject credentials, script the user,
+//! inject faults and watch the traffic: see [`crate::control`].
 
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -15,6 +23,8 @@ use softkey_transport::ctaphid::{CAPABILITY_CBOR, CAPABILITY_NMSG, CAPABILITY_WI
 use softkey_transport::udp::{DEFAULT_DEVICE_ADDR, UdpDevice};
 use softkey_transport::{DeviceConfig, HidDevice};
 
+use crate::control::ControlServer;
+use crate::control::device::VirtualAuthenticator;
 use crate::presence::{CommandPresence, PresenceProvider, danger};
 use crate::runtime::KeyDevice;
 
@@ -47,10 +57,22 @@ pub struct SimArgs {
     /// (the simulator allows it at any time by default).
     #[arg(long)]
     pub strict_reset: bool,
+    /// Serve the control API (JSON over HTTP, WebDriver virtual-authenticator
+    /// paths) on this loopback address, e.g. 127.0.0.1:8120 (port 0: any).
+    /// Off by default.
+    #[arg(long, value_name = "ADDR")]
+    pub control: Option<SocketAddr>,
+    /// Where to write the control API's bearer token (mode 0600); default
+    /// `$XDG_RUNTIME_DIR/softkey-control-<port>.token` (or the temp directory).
+    #[arg(long, value_name = "PATH", requires = "control")]
+    pub control_token_file: Option<PathBuf>,
 }
 
 /// Runs the simulator until `stop` is set.
 pub fn run(args: SimArgs, stop: &AtomicBool) -> anyhow::Result<()> {
+    if args.control.is_some() {
+        return run_with_control(args, stop);
+    }
     let mut os_rng = rand::rng();
     let store = MemoryStore::new(Secret32::random(&mut os_rng));
     let config = Config {
@@ -60,14 +82,7 @@ pub fn run(args: SimArgs, stop: &AtomicBool) -> anyhow::Result<()> {
         ..Config::default()
     };
     let auth = Authenticator::new(config, store, StdRng::from_rng(&mut os_rng), Instant::now());
-    let presence: Box<dyn PresenceProvider> = match args.presence {
-        PresenceChoice::DangerAutoApprove => Box::new(danger::AutoApprove),
-        PresenceChoice::Command => Box::new(CommandPresence::new(
-            args.presence_command
-                .clone()
-                .context("--presence command needs --presence-command")?,
-        )),
-    };
+    let presence = presence_provider(&args)?;
     let hid = HidDevice::new(DeviceConfig {
         capabilities: CAPABILITY_WINK | CAPABILITY_CBOR | CAPABILITY_NMSG,
         device_version: version_triple(),
@@ -78,17 +93,72 @@ pub fn run(args: SimArgs, stop: &AtomicBool) -> anyhow::Result<()> {
     let mut device = KeyDevice::new(hid, auth, presence, Duration::from_secs(args.user_timeout));
     let mut socket =
         UdpDevice::bind(args.udp).with_context(|| format!("cannot listen on {}", args.udp))?;
+    log_ready(&args, socket.local_addr()?, None, presence_name);
+    crate::udp::serve(&mut device, &mut socket, stop).context("serving UDP")?;
+    tracing::info!("softkey sim stopped");
+    Ok(())
+}
+
+fn log_ready(args: &SimArgs, udp: SocketAddr, control: Option<SocketAddr>, presence: &str) {
     tracing::info!(
-        udp = %socket.local_addr()?,
+        %udp,
+        control = control.map(|addr| addr.to_string()),
         aaguid = %hex_aaguid(),
-        presence = presence_name,
+        presence,
         vault = "in-memory (ephemeral)",
         "softkey sim ready"
     );
     if args.presence == PresenceChoice::DangerAutoApprove {
         tracing::warn!("presence is danger-auto-approve: every request is approved without asking");
     }
-    crate::udp::serve(&mut device, &mut socket, stop).context("serving UDP")?;
+}
+
+fn presence_provider(args: &SimArgs) -> anyhow::Result<Box<dyn PresenceProvider>> {
+    Ok(match args.presence {
+        PresenceChoice::DangerAutoApprove => Box::new(danger::AutoApprove),
+        PresenceChoice::Command => Box::new(CommandPresence::new(
+            args.presence_command
+                .clone()
+                .context("--presence command needs --presence-command")?,
+        )),
+    })
+}
+
+/// `softkey sim --control …`: the default authenticator and the control API.
+fn run_with_control(args: SimArgs, stop: &AtomicBool) -> anyhow::Result<()> {
+    let control_addr = args.control.context("--control is set")?;
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let server = ControlServer::start(
+        control_addr,
+        args.control_token_file.clone(),
+        Arc::clone(&shutdown),
+    )?;
+    let presence = presence_provider(&args)?;
+    let presence_name = presence.name();
+    let default = VirtualAuthenticator::spawn(
+        "default".into(),
+        crate::control::api::default_options(
+            args.strict_reset,
+            Duration::from_secs(args.user_timeout),
+        ),
+        args.udp,
+        server.events(),
+        presence,
+        Arc::clone(&shutdown),
+    )
+    .with_context(|| format!("cannot listen on {}", args.udp))?;
+    let udp = default.udp_addr;
+    server.register(default);
+    log_ready(&args, udp, Some(server.addr), presence_name);
+    // For the person (or script) who started us: how to reach the API. The
+    // token goes to stdout, never to the log.
+    println!("SOFTKEY_CONTROL_URL=http://{}", server.addr);
+    println!("SOFTKEY_CONTROL_TOKEN_FILE={}", server.token_file.display());
+    println!("SOFTKEY_CONTROL_TOKEN={}", server.token());
+    while !stop.load(Ordering::Relaxed) && !shutdown.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(server);
     tracing::info!("softkey sim stopped");
     Ok(())
 }

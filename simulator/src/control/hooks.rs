@@ -1,0 +1,452 @@
+//! The control API's [`Hooks`] on a device's CTAP2 traffic: the decoded trace,
+//! injected faults, device profiles, and the credential-ID aliases that let a
+//! tester inject a credential under an ID of their choosing.
+//!
+//! ```text
+//!  request ─► trace ─► profile filter ─► armed fault? ─► allowList/excludeList: tester ID → device ID ─► core
+//!  reply   ◄─ trace ◄─ getInfo per profile ◄─ credential: device ID → tester ID, sign count noted ◄──── core
+//! ```
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ciborium::Value;
+use serde_json::json;
+use softkey_authenticator::Verdict;
+use softkey_authenticator::cbor;
+use softkey_authenticator::crypto::PrivateKey;
+
+use crate::control::events::EventSink;
+use crate::control::trace;
+use crate::runtime::Hooks;
+
+/// CTAP1_ERR_INVALID_COMMAND.
+const INVALID_COMMAND: u8 = 0x01;
+/// CTAP1_ERR_INVALID_PARAMETER.
+const INVALID_PARAMETER: u8 = 0x02;
+/// CTAP2_ERR_UNSUPPORTED_OPTION.
+const UNSUPPORTED_OPTION: u8 = 0x2B;
+/// CTAP2_ERR_INVALID_SUBCOMMAND.
+const INVALID_SUBCOMMAND: u8 = 0x3E;
+
+/// A device personality, chosen with the WebDriver `protocol` option.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    /// `"ctap2"`: a FIDO 2.0 key. PIN protocol one only; no credential
+    /// management, authenticatorConfig, large blobs or selection; getInfo
+    /// lists only what CTAP 2.0 defines.
+    Ctap2_0,
+    /// `"ctap2_1"`: everything softkey's core builds.
+    Ctap2_1,
+}
+
+impl Profile {
+    /// The WebDriver `protocol` value.
+    pub fn protocol(self) -> &'static str {
+        match self {
+            Self::Ctap2_0 => "ctap2",
+            Self::Ctap2_1 => "ctap2_1",
+        }
+    }
+}
+
+/// A fault applied to the HID reports of one response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFault {
+    /// The response's first report is not sent.
+    Drop,
+    /// The response's first report is sent twice.
+    Duplicate,
+    /// The response's first report is sent with its CTAP status byte inverted.
+    Corrupt,
+    /// The response is held back this long.
+    Delay(Duration),
+}
+
+/// What an injected fault does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultKind {
+    /// Answer this CTAP status at once, without the authenticator.
+    Status(u8),
+    /// Every store write during the request fails.
+    StoreFailure,
+    /// Mangle the response's HID reports.
+    Report(ReportFault),
+}
+
+/// A fault armed for the next requests of one command (or of any command).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fault {
+    /// The CTAP2 command byte it applies to; `None` for any command.
+    pub command: Option<u8>,
+    /// What it does.
+    pub kind: FaultKind,
+    /// How many more requests it applies to.
+    pub remaining: u32,
+}
+
+/// A credential injected under a tester-chosen ID.
+#[derive(Debug)]
+pub struct Alias {
+    /// The ID the tester (and the relying party) uses.
+    pub external: Vec<u8>,
+    /// The ID the core knows it by.
+    pub internal: Vec<u8>,
+    /// Key and counter of a non-discoverable credential (a discoverable one
+    /// lives in the store).
+    pub non_resident: Option<NonResident>,
+}
+
+/// An injected non-discoverable credential (its key is sealed in `internal`).
+#[derive(Debug)]
+pub struct NonResident {
+    /// Its relying party.
+    pub rp_id: String,
+    /// Its private key (the control API returns it, as WebDriver does).
+    pub private_key: PrivateKey,
+    /// The user handle the tester gave, if any.
+    pub user_handle: Option<Vec<u8>>,
+    /// The last signature counter it signed with (the device-wide counter
+    /// of non-discoverable credentials).
+    pub sign_count: u32,
+}
+
+/// Per-device state shared by the hooks, the serving loop and the control API.
+pub struct ControlState {
+    /// The authenticator's id in the control API.
+    pub id: String,
+    /// Its personality.
+    pub profile: Profile,
+    /// WebDriver `hasResidentKey`.
+    pub has_resident_key: bool,
+    /// WebDriver `transport` (advertised in getInfo by the ctap2_1 profile).
+    pub transport: String,
+    /// Injected credentials.
+    pub aliases: Vec<Alias>,
+    /// Armed faults, first match wins.
+    pub faults: Vec<Fault>,
+    /// The report fault the serving loop applies to the next response.
+    pub report_fault: Option<ReportFault>,
+    /// Set while an injected store failure is active (read by the store).
+    pub store_failure: Arc<AtomicBool>,
+    /// Where trace events go.
+    pub events: EventSink,
+    command: u8,
+}
+
+impl ControlState {
+    /// Fresh state for device `id`.
+    pub fn new(
+        id: String,
+        profile: Profile,
+        has_resident_key: bool,
+        transport: String,
+        store_failure: Arc<AtomicBool>,
+        events: EventSink,
+    ) -> Self {
+        Self {
+            id,
+            profile,
+            has_resident_key,
+            transport,
+            aliases: Vec::new(),
+            faults: Vec::new(),
+            report_fault: None,
+            store_failure,
+            events,
+            command: 0,
+        }
+    }
+
+    /// Records an event of this device.
+    pub fn emit(&self, kind: &str, data: serde_json::Value) {
+        self.events.emit(&self.id, kind, data);
+    }
+
+    fn take_fault(&mut self, command: u8) -> Option<FaultKind> {
+        let index = self
+            .faults
+            .iter()
+            .position(|f| f.command.is_none_or(|c| c == command))?;
+        let fault = self.faults.get_mut(index)?;
+        let kind = fault.kind;
+        fault.remaining = fault.remaining.saturating_sub(1);
+        if fault.remaining == 0 {
+            self.faults.remove(index);
+        }
+        Some(kind)
+    }
+
+    fn internal_id(&self, external: &[u8]) -> Option<&[u8]> {
+        self.aliases
+            .iter()
+            .find(|a| a.external == external)
+            .map(|a| a.internal.as_slice())
+    }
+}
+
+/// The hooks installed on a controlled device.
+pub struct ControlHooks {
+    state: Arc<Mutex<ControlState>>,
+}
+
+impl ControlHooks {
+    /// Hooks over shared `state`.
+    pub fn new(state: Arc<Mutex<ControlState>>) -> Self {
+        Self { state }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, ControlState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Hooks for ControlHooks {
+    fn on_request(&mut self, payload: &mut Vec<u8>, _now: Instant) -> Option<Vec<u8>> {
+        let mut state = self.state();
+        let command = payload.first().copied().unwrap_or(0);
+        state.command = command;
+        state.emit("request", trace::decode_request(payload));
+        if let Some(status) = profile_refusal(&state, payload) {
+            return Some(vec![status]);
+        }
+        if let Some(kind) = state.take_fault(command) {
+            state.emit(
+                "fault",
+                json!({ "command": crate::runtime::command_name(command), "fault": format!("{kind:?}") }),
+            );
+            match kind {
+                FaultKind::Status(status) => return Some(vec![status]),
+                FaultKind::StoreFailure => state.store_failure.store(true, Ordering::SeqCst),
+                FaultKind::Report(fault) => state.report_fault = Some(fault),
+            }
+        }
+        rewrite_request(&state, payload);
+        None
+    }
+
+    fn on_response(&mut self, command: u8, reply: &mut Vec<u8>, _now: Instant) {
+        let mut state = self.state();
+        state.store_failure.store(false, Ordering::SeqCst);
+        if reply.first() == Some(&0) && reply.len() > 1 {
+            match command {
+                0x04 => rewrite_get_info(&state, reply),
+                0x02 | 0x08 => rewrite_assertion(&mut state, reply),
+                _ => {}
+            }
+        }
+        state.emit("response", trace::decode_response(command, reply));
+    }
+
+    fn on_verdict(&mut self, verdict: Verdict, _now: Instant) {
+        let state = self.state();
+        state.emit(
+            "presence",
+            json!({ "command": crate::runtime::command_name(state.command), "verdict": format!("{verdict:?}") }),
+        );
+    }
+}
+
+fn decode_map(bytes: &[u8]) -> Option<Vec<(Value, Value)>> {
+    match cbor::decode(bytes).ok()? {
+        Value::Map(entries) => Some(entries),
+        _ => None,
+    }
+}
+
+fn int_key(key: &Value, wanted: i128) -> bool {
+    matches!(key, Value::Integer(i) if i128::from(*i) == wanted)
+}
+
+fn text_key(key: &Value, wanted: &str) -> bool {
+    matches!(key, Value::Text(t) if t == wanted)
+}
+
+fn int_value(entries: &[(Value, Value)], wanted: i128) -> Option<i128> {
+    entries.iter().find_map(|(k, v)| match v {
+        Value::Integer(i) if int_key(k, wanted) => Some(i128::from(*i)),
+        _ => None,
+    })
+}
+
+/// A status for requests the profile does not support, or that ask for
+/// resident keys on a key without them.
+fn profile_refusal(state: &ControlState, payload: &[u8]) -> Option<u8> {
+    let command = payload.first().copied()?;
+    let parameters = payload.get(1..).and_then(decode_map).unwrap_or_default();
+    if command == 0x01 && !state.has_resident_key {
+        let rk = parameters.iter().any(|(k, v)| {
+            int_key(k, 7)
+                && matches!(v, Value::Map(options) if options.iter().any(|(k, v)| text_key(k, "rk") && *v == Value::Bool(true)))
+        });
+        if rk {
+            return Some(UNSUPPORTED_OPTION);
+        }
+    }
+    if state.profile == Profile::Ctap2_1 {
+        return None;
+    }
+    match command {
+        0x09..=0x0D | 0x40 | 0x41 => Some(INVALID_COMMAND),
+        0x06 if int_value(&parameters, 1) == Some(2) => Some(INVALID_PARAMETER),
+        0x06 if matches!(int_value(&parameters, 2), Some(6 | 7 | 9)) => Some(INVALID_SUBCOMMAND),
+        0x01 if int_value(&parameters, 9) == Some(2) => Some(INVALID_PARAMETER),
+        0x02 if int_value(&parameters, 7) == Some(2) => Some(INVALID_PARAMETER),
+        _ => None,
+    }
+}
+
+/// Tester-chosen credential IDs in allowList (getAssertion) and excludeList
+/// (makeCredential) become the IDs the core knows.
+fn rewrite_request(state: &ControlState, payload: &mut Vec<u8>) {
+    let list_key = match payload.first() {
+        Some(0x01) => 5,
+        Some(0x02) => 3,
+        _ => return,
+    };
+    if state.aliases.is_empty() {
+        return;
+    }
+    let Some(mut entries) = payload.get(1..).and_then(decode_map) else {
+        return;
+    };
+    let mut changed = false;
+    for (key, value) in &mut entries {
+        let Value::Array(descriptors) = value else {
+            continue;
+        };
+        if !int_key(key, list_key) {
+            continue;
+        }
+        for descriptor in descriptors {
+            let Value::Map(fields) = descriptor else {
+                continue;
+            };
+            for (field, id) in fields {
+                if let (true, Value::Bytes(bytes)) = (text_key(field, "id"), &mut *id)
+                    && let Some(internal) = state.internal_id(bytes)
+                {
+                    *bytes = internal.to_vec();
+                    changed = true;
+                }
+            }
+        }
+    }
+    if changed {
+        let command = payload.first().copied().unwrap_or(0);
+        *payload = std::iter::once(command)
+            .chain(cbor::encode(Value::Map(entries)))
+            .collect();
+    }
+}
+
+/// Assertions name the tester's credential ID; an injected non-resident
+/// credential's counter is noted for get credentials.
+fn rewrite_assertion(state: &mut ControlState, reply: &mut Vec<u8>) {
+    let Some(mut entries) = reply.get(1..).and_then(decode_map) else {
+        return;
+    };
+    let counter = entries.iter().find_map(|(k, v)| match v {
+        Value::Bytes(auth_data) if int_key(k, 2) => auth_data
+            .get(33..37)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(u32::from_be_bytes),
+        _ => None,
+    });
+    let mut changed = false;
+    for (key, value) in &mut entries {
+        let Value::Map(fields) = value else { continue };
+        if !int_key(key, 1) {
+            continue;
+        }
+        for (field, id) in fields {
+            let (true, Value::Bytes(bytes)) = (text_key(field, "id"), &mut *id) else {
+                continue;
+            };
+            let Some(index) = state.aliases.iter().position(|a| a.internal == *bytes) else {
+                continue;
+            };
+            let Some(alias) = state.aliases.get_mut(index) else {
+                continue;
+            };
+            if let (Some(non_resident), Some(counter)) = (alias.non_resident.as_mut(), counter) {
+                non_resident.sign_count = counter;
+            }
+            bytes.clone_from(&alias.external);
+            changed = true;
+        }
+    }
+    if changed {
+        *reply = std::iter::once(0)
+            .chain(cbor::encode(Value::Map(entries)))
+            .collect();
+    }
+}
+
+/// getInfo follows the profile and the WebDriver options.
+fn rewrite_get_info(state: &ControlState, reply: &mut Vec<u8>) {
+    let Some(entries) = reply.get(1..).and_then(decode_map) else {
+        return;
+    };
+    let minimal = state.profile == Profile::Ctap2_0;
+    let mut out = Vec::new();
+    for (key, value) in entries {
+        let number = match &key {
+            Value::Integer(i) => i128::from(*i),
+            _ => continue,
+        };
+        if minimal && number > 8 {
+            continue;
+        }
+        let value = match (number, value) {
+            (1, _) if minimal => Value::Array(vec![Value::Text("FIDO_2_0".into())]),
+            (2, Value::Array(extensions)) if minimal => Value::Array(
+                extensions
+                    .into_iter()
+                    .filter(
+                        |e| matches!(e, Value::Text(t) if t == "hmac-secret" || t == "credProtect"),
+                    )
+                    .collect(),
+            ),
+            (4, Value::Map(options)) => Value::Map(
+                options
+                    .into_iter()
+                    .filter(|(k, _)| {
+                        !minimal
+                            || ["rk", "up", "plat", "clientPin", "uv"]
+                                .iter()
+                                .any(|name| text_key(k, name))
+                    })
+                    .map(|(k, v)| {
+                        if text_key(&k, "rk") {
+                            (k, Value::Bool(state.has_resident_key))
+                        } else {
+                            (k, v)
+                        }
+                    })
+                    .collect(),
+            ),
+            (6, _) if minimal => Value::Array(vec![Value::from(1)]),
+            (9, _) => Value::Array(vec![Value::Text(state.transport.clone())]),
+            (_, value) => value,
+        };
+        out.push((key, value));
+    }
+    *reply = std::iter::once(0)
+        .chain(cbor::encode(Value::Map(out)))
+        .collect();
+}
+
+/// Whether an input report starts a CTAPHID CBOR or MSG response (not a
+/// keepalive), and so is the one a [`ReportFault`] applies to.
+pub fn is_response_start(report: &[u8]) -> bool {
+    matches!(report.get(4), Some(0x90 | 0x83))
+}
+
+/// Applies a corrupting fault: the CTAP status byte is inverted.
+pub fn corrupt(report: &mut [u8]) {
+    if let Some(status) = report.get_mut(7) {
+        *status ^= 0xFF;
+    }
+}
