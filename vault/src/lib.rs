@@ -46,7 +46,19 @@
 //!   (WAL, `synchronous=FULL`): a credential the relying party was told about
 //!   survives kill -9 and power loss (see `tests/crash.rs`).
 //! - Nothing is silently skipped: a tampered row fails the call that reads it.
-//! - Secrets in memory are `Zeroizing`/`ZeroizeOnDrop` with redacted `Debug`.
+//! - Secrets in memory are `Zeroizing`/`ZeroizeOnDrop` with redacted `Debug`;
+//!   the master and derived keys live as long as the open [`Vault`], decrypted
+//!   credentials as long as the caller keeps them.
+//!
+//! ## Entry points
+//! - [`Vault::create`] / [`Vault::open`] with an [`Unlocker`] (passphrase or key
+//!   file) and [`KdfParams`]; then the `Store` methods, or [`Vault::info`],
+//!   [`Vault::list`], [`Vault::delete`], [`Vault::add_slot`],
+//!   [`Vault::remove_slot`], [`Vault::change_passphrase`], [`Vault::put_many`].
+//! - [`cli::VaultArgs`] + [`cli::run`]: `softkey vault init | info | list |
+//!   delete | passwd | add-key | remove-key`.
+//!
+//! Not built yet: a desktop-keyring (Secret Service) slot kind.
 #![forbid(unsafe_code)]
 
 pub mod cli;
