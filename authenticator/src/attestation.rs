@@ -27,9 +27,11 @@ use x509_cert::spki::{EncodePublicKey, SubjectPublicKeyInfo, SubjectPublicKeyInf
 use x509_cert::time::Validity;
 use zeroize::Zeroizing;
 
+use crate::authenticator::Context;
 use crate::cbor::{self, IntMap};
 use crate::secret::Secret32;
 use crate::status::StatusCode;
+use crate::store::{SettingKey, Store};
 
 /// id-fido-gen-ce-aaguid.
 pub const AAGUID_EXTENSION_OID: ObjectIdentifier =
@@ -264,6 +266,24 @@ impl AttestationIdentity {
         }
         Ok(Self { key, chain })
     }
+}
+
+/// The attestation identity, made on first use and kept in the store (it
+/// survives reset: it identifies the device, not its credentials).
+pub(crate) fn identity<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+) -> Result<AttestationIdentity, StatusCode> {
+    if let Some(stored) = ctx.store.setting(SettingKey::AttestationIdentity)? {
+        return AttestationIdentity::from_bytes(stored.expose_secret())
+            .map_err(|_| StatusCode::Other);
+    }
+    // No clock in the core: certificates are valid from a fixed date.
+    let not_before = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_735_689_600); // 2025-01-01
+    let identity = AttestationIdentity::generate(ctx.config.aaguid, not_before, &mut ctx.rng)
+        .map_err(|_| StatusCode::Other)?;
+    ctx.store
+        .put_setting(SettingKey::AttestationIdentity, Some(&identity.to_bytes()))?;
+    Ok(identity)
 }
 
 /// The attestation key's public key in SPKI DER (for tests and diagnostics).

@@ -36,6 +36,20 @@ pub struct Config {
     /// authentication): then getInfo advertises `uv`, and the core asks for it
     /// with [`PromptAction::Verify`], answered `Approved` (verified) or `Denied`.
     pub built_in_uv: bool,
+    /// How `packed` attestation statements are signed.
+    pub attestation: AttestationMode,
+}
+
+/// How makeCredential attests new credentials (unless the platform's
+/// attestationFormatsPreference asks for `none`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AttestationMode {
+    /// `packed` self attestation: the credential key signs (WebAuthn §8.2).
+    #[default]
+    SelfAttestation,
+    /// `packed` with `x5c`: the device's attestation key signs, and its
+    /// certificate (issued by the per-vault root) is included.
+    Certificate,
 }
 
 impl Default for Config {
@@ -46,6 +60,7 @@ impl Default for Config {
             max_credential_count_in_list: 16,
             firmware_version: 1,
             built_in_uv: false,
+            attestation: AttestationMode::SelfAttestation,
         }
     }
 }

@@ -10,12 +10,11 @@
 //! Requests are ISO 7816-4 APDUs in short or extended encoding; responses are
 //! data followed by a status word.
 
-use crate::attestation::AttestationIdentity;
 use crate::authenticator::{Context, PromptAction, UserPrompt};
 use crate::credential::{StoredCredential, UserEntity};
 use crate::crypto::{Algorithm, PrivateKey};
 use crate::status::StatusCode;
-use crate::store::{SettingKey, Store};
+use crate::store::Store;
 
 /// Status words (U2F raw message formats §3.3, ISO 7816-4).
 pub mod sw {
@@ -286,24 +285,6 @@ fn open_key_handle<S: Store, R: rand_core::CryptoRng>(
     )
 }
 
-/// The attestation identity, made on first use and kept in the store (it
-/// survives reset: it identifies the device, not its credentials).
-pub(crate) fn attestation_identity<S: Store, R: rand_core::CryptoRng>(
-    ctx: &mut Context<S, R>,
-) -> Result<AttestationIdentity, StatusCode> {
-    if let Some(stored) = ctx.store.setting(SettingKey::AttestationIdentity)? {
-        return AttestationIdentity::from_bytes(stored.expose_secret())
-            .map_err(|_| StatusCode::Other);
-    }
-    // No clock in the core: certificates are valid from a fixed date.
-    let not_before = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_735_689_600); // 2025-01-01
-    let identity = AttestationIdentity::generate(ctx.config.aaguid, not_before, &mut ctx.rng)
-        .map_err(|_| StatusCode::Other)?;
-    ctx.store
-        .put_setting(SettingKey::AttestationIdentity, Some(&identity.to_bytes()))?;
-    Ok(identity)
-}
-
 fn register<S: Store, R: rand_core::CryptoRng>(
     ctx: &mut Context<S, R>,
     challenge: &[u8; 32],
@@ -329,7 +310,7 @@ fn register<S: Store, R: rand_core::CryptoRng>(
         return Err(StatusCode::Other);
     }
     let public_key = credential.private_key.sec1_public_key()?;
-    let identity = attestation_identity(ctx)?;
+    let identity = crate::attestation::identity(ctx)?;
     // Signed: 0x00 ‖ application ‖ challenge ‖ key handle ‖ public key.
     let mut signed = vec![0x00];
     signed.extend_from_slice(application);

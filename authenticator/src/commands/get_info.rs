@@ -87,5 +87,7 @@ pub(crate) fn handle<S: Store, R: rand_core::CryptoRng>(
     if let Some(remaining) = ctx.store.remaining_capacity() {
         entries.push((int(0x14), int(i64::try_from(remaining).unwrap_or(i64::MAX))));
     }
+    // attestationFormats (CTAP 2.2): what attestationFormatsPreference can pick.
+    entries.push((int(0x16), Value::Array(vec![text("packed"), text("none")])));
     Ok(Response(Some(Value::Map(entries))))
 }

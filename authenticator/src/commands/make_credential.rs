@@ -5,7 +5,7 @@ use ciborium::Value;
 use std::time::Instant;
 
 use crate::authdata::{AuthenticatorData, FLAG_UP, FLAG_UV};
-use crate::authenticator::{Context, Pending, PromptAction, Step, UserPrompt};
+use crate::authenticator::{AttestationMode, Context, Pending, PromptAction, Step, UserPrompt};
 use crate::cbor::{self, IntMap, int, text};
 use crate::commands::{Response, authorize_with_token, client_pin, find_ours};
 use crate::credential::{DISCOVERABLE_ID_LEN, DISCOVERABLE_ID_V1, StoredCredential, UserEntity};
@@ -40,6 +40,9 @@ pub struct Request {
     pub pin_uv_auth_protocol: Option<u64>,
     /// 0x0A enterpriseAttestation.
     pub enterprise_attestation: Option<u64>,
+    /// 0x0B attestationFormatsPreference (CTAP 2.2): formats in the
+    /// platform's order of preference.
+    pub attestation_formats_preference: Vec<String>,
 }
 
 impl Request {
@@ -66,11 +69,16 @@ impl Request {
         let pin_uv_auth_param = map.take(0x08).map(cbor::into_bytes).transpose()?;
         let pin_uv_auth_protocol = map.take(0x09).map(|v| cbor::as_u64(&v)).transpose()?;
         let enterprise_attestation = map.take(0x0A).map(|v| cbor::as_u64(&v)).transpose()?;
-        if let Some(formats) = map.take(0x0B) {
-            for format in cbor::into_array(formats)? {
-                cbor::into_text(format)?;
-            }
-        }
+        let attestation_formats_preference = map
+            .take(0x0B)
+            .map(|formats| {
+                cbor::into_array(formats)?
+                    .into_iter()
+                    .map(cbor::into_text)
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
         Ok(Self {
             client_data_hash,
             rp,
@@ -82,6 +90,7 @@ impl Request {
             pin_uv_auth_param,
             pin_uv_auth_protocol,
             enterprise_attestation,
+            attestation_formats_preference,
         })
     }
 }
@@ -344,15 +353,42 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
         extensions,
     }
     .to_bytes();
-    // Packed self attestation (WebAuthn §8.2): the credential key signs
-    // authData ‖ clientDataHash.
+    // The first format of the platform's preference that is offered, else
+    // `packed` (CTAP 2.2 §6.1.2 step 20).
+    let none_preferred = request
+        .attestation_formats_preference
+        .iter()
+        .find(|f| matches!(f.as_str(), "packed" | "none"))
+        .is_some_and(|f| f == "none");
     let mut signed = auth_data.clone();
     signed.extend_from_slice(&request.client_data_hash);
-    let signature = credential.private_key.sign(&signed)?;
-    let att_stmt = Value::Map(vec![
-        (text("alg"), int(algorithm.cose_id())),
-        (text("sig"), Value::Bytes(signature)),
-    ]);
+    let (format, att_stmt) = if none_preferred {
+        ("none", Value::Map(Vec::new()))
+    } else if ctx.config.attestation == AttestationMode::Certificate {
+        // Packed with x5c: the device's attestation key signs (WebAuthn §8.2).
+        let identity = crate::attestation::identity(ctx)?;
+        let signature = identity.sign(&signed)?;
+        let x5c = identity.x5c().into_iter().map(Value::Bytes).collect();
+        (
+            "packed",
+            Value::Map(vec![
+                (text("alg"), int(Algorithm::Es256.cose_id())),
+                (text("sig"), Value::Bytes(signature)),
+                (text("x5c"), Value::Array(x5c)),
+            ]),
+        )
+    } else {
+        // Packed self attestation: the credential key signs
+        // authData ‖ clientDataHash.
+        let signature = credential.private_key.sign(&signed)?;
+        (
+            "packed",
+            Value::Map(vec![
+                (text("alg"), int(algorithm.cose_id())),
+                (text("sig"), Value::Bytes(signature)),
+            ]),
+        )
+    };
     tracing::info!(
         rp = %request.rp.id,
         discoverable,
@@ -360,7 +396,7 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
         "credential created"
     );
     Ok(Response(Some(Value::Map(vec![
-        (int(0x01), text("packed")),
+        (int(0x01), text(format)),
         (int(0x02), Value::Bytes(auth_data)),
         (int(0x03), att_stmt),
     ]))))

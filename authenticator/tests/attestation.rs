@@ -1,0 +1,91 @@
+//! Attestation choices of makeCredential: packed self (default), packed with
+//! x5c from the device's attestation identity, and `none` on request.
+#![allow(missing_docs, clippy::unwrap_used)]
+
+mod support;
+
+use ciborium::Value;
+use p256::ecdsa::signature::Verifier as _;
+use softkey_authenticator::cbor::{int, text};
+use softkey_authenticator::{AttestationMode, Config};
+use support::*;
+
+fn with_preference(mc: &MakeCredential, formats: &[&str]) -> Vec<u8> {
+    let Value::Map(mut entries) = softkey_authenticator::cbor::decode(&mc.encode()[1..]).unwrap()
+    else {
+        panic!()
+    };
+    entries.push((
+        int(0x0B),
+        Value::Array(formats.iter().map(|f| text(f)).collect()),
+    ));
+    request(0x01, entries)
+}
+
+#[test]
+fn none_when_the_platform_prefers_it() {
+    let mut h = Harness::new();
+    let mc = MakeCredential::default();
+    let response = h.call(&with_preference(&mc, &["none", "packed"])).unwrap();
+    assert_eq!(field(&response, 1).unwrap().as_text(), Some("none"));
+    assert_eq!(field(&response, 3), Some(&Value::Map(vec![])));
+    // Unknown formats are skipped; "packed" after them is honoured.
+    let response = h
+        .call(&with_preference(&mc, &["tpm", "packed", "none"]))
+        .unwrap();
+    assert_eq!(field(&response, 1).unwrap().as_text(), Some("packed"));
+    // Only unknown formats: the default.
+    let response = h.call(&with_preference(&mc, &["apple"])).unwrap();
+    assert_eq!(field(&response, 1).unwrap().as_text(), Some("packed"));
+    let info = h.call(&[0x04]).unwrap();
+    let formats: Vec<_> = field(&info, 0x16)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_text().unwrap())
+        .collect();
+    assert_eq!(formats, ["packed", "none"]);
+}
+
+#[test]
+fn packed_with_x5c_is_signed_by_the_attestation_certificate() {
+    let mut h = Harness::with_config(Config {
+        attestation: AttestationMode::Certificate,
+        ..Config::default()
+    });
+    for alg in [-7, -8] {
+        let mc = MakeCredential {
+            algs: vec![alg],
+            ..Default::default()
+        };
+        let response = h.call(&mc.encode()).unwrap();
+        assert_eq!(field(&response, 1).unwrap().as_text(), Some("packed"));
+        let att_stmt = field(&response, 3).unwrap();
+        assert_eq!(
+            text_field(att_stmt, "alg")
+                .unwrap()
+                .as_integer()
+                .map(i128::from),
+            Some(-7)
+        );
+        let x5c = text_field(att_stmt, "x5c").unwrap().as_array().unwrap();
+        assert_eq!(x5c.len(), 1);
+        let leaf = <x509_cert::Certificate as x509_cert::der::Decode>::from_der(
+            x5c[0].as_bytes().unwrap(),
+        )
+        .unwrap();
+        let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(
+            leaf.tbs_certificate()
+                .subject_public_key_info()
+                .subject_public_key
+                .raw_bytes(),
+        )
+        .unwrap();
+        let mut signed = field(&response, 2).unwrap().as_bytes().unwrap().clone();
+        signed.extend_from_slice(&mc.client_data_hash);
+        let sig = text_field(att_stmt, "sig").unwrap().as_bytes().unwrap();
+        key.verify(&signed, &p256::ecdsa::Signature::from_der(sig).unwrap())
+            .unwrap();
+    }
+}
