@@ -36,7 +36,7 @@ pub mod status;
 pub mod store;
 
 pub use authenticator::{
-    AAGUID, AttestationMode, Authenticator, Config, Context, NEXT_ASSERTION_TIMEOUT, Outcome, PromptAction,
-    RESET_WINDOW, UserPrompt, Verdict,
+    AAGUID, AttestationMode, Authenticator, Config, Context, NEXT_ASSERTION_TIMEOUT, Outcome,
+    PromptAction, RESET_WINDOW, UserPrompt, Verdict,
 };
 pub use status::StatusCode;
