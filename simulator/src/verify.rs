@@ -127,6 +127,61 @@ impl UserVerifier for PamVerifier {
     }
 }
 
+/// Which built-in user verification to offer (`--verify`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum VerifyChoice {
+    /// A PAM service (`--pam-service`), through pamtester.
+    Pam,
+    /// `--verify-command`: exit status 0 verifies.
+    Command,
+    /// Every verification succeeds without asking anyone (simulators only).
+    DangerAlwaysVerified,
+}
+
+/// Command-line arguments choosing the [`UserVerifier`]; flatten them into a
+/// subcommand's arguments with `#[command(flatten)]`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct VerifyArgs {
+    /// Built-in user verification: with it, the key advertises `uv` and
+    /// issues UV-based pinUvAuthTokens; without it, only the PIN verifies.
+    #[arg(long, value_enum)]
+    pub verify: Option<VerifyChoice>,
+    /// The command run by `--verify command` (under `sh -c`; exit 0 verifies).
+    #[arg(long, required_if_eq("verify", "command"))]
+    pub verify_command: Option<String>,
+    /// The PAM service used by `--verify pam` (a file in /etc/pam.d).
+    #[arg(long, default_value = "softkey")]
+    pub pam_service: String,
+}
+
+impl VerifyArgs {
+    /// Whether built-in UV is offered (set `Config::built_in_uv` from this).
+    pub fn enabled(&self) -> bool {
+        self.verify.is_some()
+    }
+
+    /// The verifier, if one was chosen.
+    pub fn build(&self) -> anyhow::Result<Option<Box<dyn UserVerifier>>> {
+        Ok(match self.verify {
+            None => None,
+            Some(VerifyChoice::Pam) => Some(Box::new(PamVerifier::for_current_user(
+                self.pam_service.clone(),
+            ))),
+            Some(VerifyChoice::Command) => Some(Box::new(CommandVerifier::new(
+                self.verify_command
+                    .clone()
+                    .ok_or_else(|| anyhow::anyhow!("--verify command needs --verify-command"))?,
+            ))),
+            Some(VerifyChoice::DangerAlwaysVerified) => {
+                tracing::warn!(
+                    "user verification is danger-always-verified: every request claims a verified user"
+                );
+                Some(Box::new(danger::AlwaysVerified))
+            }
+        })
+    }
+}
+
 /// Single-quotes `word` for `sh`.
 pub(crate) fn shell_quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', r"'\''"))
@@ -208,6 +263,26 @@ mod tests {
         let mut missing =
             PamVerifier::new("softkey-test", "nobody").with_client("/nonexistent/pam-client");
         assert_eq!(wait(&mut missing.verify(&prompt())), Verdict::Denied);
+    }
+
+    #[test]
+    fn verify_args_build_the_chosen_verifier() {
+        assert!(VerifyArgs::default().build().unwrap().is_none());
+        let args = VerifyArgs {
+            verify: Some(VerifyChoice::Command),
+            verify_command: None,
+            pam_service: "softkey".into(),
+        };
+        assert!(args.build().is_err());
+        let args = VerifyArgs {
+            verify: Some(VerifyChoice::DangerAlwaysVerified),
+            ..args
+        };
+        assert!(args.enabled());
+        assert_eq!(
+            args.build().unwrap().unwrap().name(),
+            "danger-always-verified"
+        );
     }
 
     #[test]
