@@ -483,3 +483,19 @@ fn put_many_is_one_transaction_with_the_same_rules() {
     ids.sort();
     assert_eq!(ids, vec![ID_B.to_vec(), vec![0x83; 32]]);
 }
+
+#[test]
+fn two_handles_on_one_vault_see_each_others_writes() {
+    // The daemon keeps the vault open while `softkey vault list` opens it too.
+    let fixture = Fixture::new();
+    let mut daemon = fixture.create();
+    let mut cli = fixture.open();
+    daemon
+        .put_discoverable(&credential(&ID_A, "example.com", b"alice", "alice", 1))
+        .unwrap();
+    assert_eq!(cli.list().unwrap().len(), 1);
+    assert!(cli.delete(&ID_A).unwrap());
+    assert!(daemon.discoverable_by_id(&ID_A).unwrap().is_none());
+    assert_eq!(daemon.next_global_counter().unwrap(), 1);
+    assert_eq!(cli.next_global_counter().unwrap(), 2);
+}
