@@ -38,6 +38,9 @@ pub struct Config {
     pub built_in_uv: bool,
     /// How `packed` attestation statements are signed.
     pub attestation: AttestationMode,
+    /// Whether the runtime routes CTAPHID MSG to [`Authenticator::handle_ctap1`]:
+    /// then getInfo lists `U2F_V2` (unless alwaysUv is on).
+    pub ctap1: bool,
 }
 
 /// How makeCredential attests new credentials (unless the platform's
@@ -61,6 +64,7 @@ impl Default for Config {
             firmware_version: 1,
             built_in_uv: false,
             attestation: AttestationMode::SelfAttestation,
+            ctap1: false,
         }
     }
 }

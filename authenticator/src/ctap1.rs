@@ -200,6 +200,14 @@ pub(crate) fn start<S: Store, R: rand_core::CryptoRng>(
         Ok(request) => request,
         Err(status) => return Next::Reply(respond(&[], status)),
     };
+    // With alwaysUv on, U2F (which cannot verify the user) is switched off.
+    match crate::pin::AuthenticatorSettings::load(&mut ctx.store) {
+        Ok(settings) if settings.always_uv => {
+            return Next::Reply(respond(&[], sw::INS_NOT_SUPPORTED));
+        }
+        Ok(_) => {}
+        Err(_) => return Next::Reply(respond(&[], sw::UNKNOWN)),
+    }
     match request {
         Request::Version => Next::Reply(respond(b"U2F_V2", sw::NO_ERROR)),
         Request::Register {

@@ -203,3 +203,25 @@ fn attestation_identity_survives_reset() {
     let (after, _) = ctap1(&mut h, &apdu(0x01, 0, &data), Verdict::Approved);
     assert_eq!(cert(&before), cert(&after));
 }
+
+#[test]
+fn get_info_lists_u2f_only_when_the_runtime_routes_it() {
+    use softkey_authenticator::Config;
+    let versions = |h: &mut Harness| -> Vec<String> {
+        let info = h.call(&[0x04]).unwrap();
+        field(&info, 1)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_text().unwrap().to_owned())
+            .collect()
+    };
+    let mut plain = Harness::new();
+    assert!(!versions(&mut plain).contains(&"U2F_V2".to_owned()));
+    let mut routed = Harness::with_config(Config {
+        ctap1: true,
+        ..Config::default()
+    });
+    assert!(versions(&mut routed).contains(&"U2F_V2".to_owned()));
+}

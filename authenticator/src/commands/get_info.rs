@@ -38,6 +38,12 @@ pub(crate) fn handle<S: Store, R: rand_core::CryptoRng>(
         options.push((text("uv"), Value::Bool(true)));
     }
     let options = Value::Map(options);
+    let mut versions = vec![text("FIDO_2_0")];
+    // CTAP1/U2F cannot verify the user: it is off while alwaysUv is on
+    // (CTAP 2.1 §7.2.2).
+    if ctx.config.ctap1 && !settings.always_uv {
+        versions.insert(0, text("U2F_V2"));
+    }
     let protocols = Value::Array(
         Protocol::ALL
             .iter()
@@ -56,7 +62,7 @@ pub(crate) fn handle<S: Store, R: rand_core::CryptoRng>(
             .collect(),
     );
     let mut entries = vec![
-        (int(0x01), Value::Array(vec![text("FIDO_2_0")])),
+        (int(0x01), Value::Array(versions)),
         (int(0x02), Value::Array(vec![text("minPinLength")])),
         (int(0x03), bytes(&ctx.config.aaguid)),
         (int(0x04), options),
