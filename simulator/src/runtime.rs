@@ -176,13 +176,23 @@ impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
                 }
                 DeviceEvent::Request {
                     kind: RequestKind::Msg,
-                    ..
+                    payload,
+                    channel,
                 } => {
-                    // CTAP1/U2F is not built yet: the framing layer answers MSG
-                    // itself unless it was enabled, so this is not reached.
-                    if let Some(request) = self.hid.in_flight_request() {
-                        self.hid.respond_to(request, vec![0x6D, 0x00], now);
-                    }
+                    // CTAP1/U2F (reached only when the framing layer was
+                    // configured with MSG enabled).
+                    let Some(request) = self.hid.in_flight_request() else {
+                        continue;
+                    };
+                    self.waiting = None;
+                    tracing::info!(
+                        channel = format_args!("{channel:08x}"),
+                        ins = payload.get(1).copied().unwrap_or(0),
+                        len = payload.len(),
+                        "CTAP1 request"
+                    );
+                    let outcome = self.auth.handle_ctap1(&payload, now);
+                    self.apply(request, outcome, now);
                 }
                 DeviceEvent::Cancel { channel } => {
                     if let Some(waiting) = self.waiting.take() {

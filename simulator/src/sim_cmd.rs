@@ -19,7 +19,7 @@ use rand::rngs::StdRng;
 use softkey_authenticator::secret::Secret32;
 use softkey_authenticator::store::MemoryStore;
 use softkey_authenticator::{AAGUID, Authenticator, Config};
-use softkey_transport::ctaphid::{CAPABILITY_CBOR, CAPABILITY_NMSG, CAPABILITY_WINK};
+use softkey_transport::ctaphid::{CAPABILITY_CBOR, CAPABILITY_WINK};
 use softkey_transport::udp::{DEFAULT_DEVICE_ADDR, UdpDevice};
 use softkey_transport::{DeviceConfig, HidDevice};
 
@@ -79,14 +79,15 @@ pub fn run(args: SimArgs, stop: &AtomicBool) -> anyhow::Result<()> {
         reset_window: args
             .strict_reset
             .then_some(softkey_authenticator::RESET_WINDOW),
+        ctap1: true,
         ..Config::default()
     };
     let auth = Authenticator::new(config, store, StdRng::from_rng(&mut os_rng), Instant::now());
     let presence = presence_provider(&args)?;
     let hid = HidDevice::new(DeviceConfig {
-        capabilities: CAPABILITY_WINK | CAPABILITY_CBOR | CAPABILITY_NMSG,
+        capabilities: CAPABILITY_WINK | CAPABILITY_CBOR,
         device_version: version_triple(),
-        msg_enabled: false,
+        msg_enabled: true,
         cid_seed: rand::RngExt::random(&mut os_rng),
     });
     let presence_name = presence.name();

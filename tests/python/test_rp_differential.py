@@ -19,6 +19,7 @@ import pytest
 import webauthn
 from fido2 import cbor
 from fido2.client import DefaultClientDataCollector, Fido2Client
+from fido2.ctap2 import ClientPin, Ctap2
 from fido2.webauthn import (
     PublicKeyCredentialCreationOptions,
     PublicKeyCredentialRequestOptions,
@@ -79,14 +80,25 @@ class RelyingParty:
         self.proc.wait(timeout=10)
 
 
+PIN = "diff-pin-1234"
+
+
+class PinInteraction(AutoInteraction):
+    def request_pin(self, permissions, rp_id):
+        return PIN
+
+
 @pytest.fixture(scope="module")
 def stack():
     sim = Sim()
     rp = RelyingParty()
+    # The RP prefers user verification: like a browser, python-fido2 then
+    # wants a PIN on a key that supports one.
+    ClientPin(Ctap2(sim.device())).set_pin(PIN)
     client = Fido2Client(
         sim.device(),
         client_data_collector=DefaultClientDataCollector(rp.origin),
-        user_interaction=AutoInteraction(),
+        user_interaction=PinInteraction(),
     )
     yield rp, client
     rp.stop()
