@@ -79,7 +79,12 @@ impl Vault {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute("DELETE FROM credentials", [])?;
-        tx.execute("DELETE FROM secrets WHERE name != ?1", [DEVICE_SECRET])?;
+        // The attestation identity survives a reset: it identifies the device.
+        let attestation = setting_row(SettingKey::AttestationIdentity);
+        tx.execute(
+            "DELETE FROM secrets WHERE name != ?1 AND name != ?2",
+            [DEVICE_SECRET, attestation.as_str()],
+        )?;
         put_secret(
             &tx,
             &self.keys,

@@ -107,12 +107,23 @@ fn counter_settings_and_wipe() {
     vault.put_setting(SettingKey::PinState, None).unwrap();
     assert!(vault.setting(SettingKey::PinState).unwrap().is_none());
     vault.put_setting(SettingKey::Config, Some(b"cfg")).unwrap();
+    vault
+        .put_setting(SettingKey::AttestationIdentity, Some(b"device identity"))
+        .unwrap();
 
     vault.wipe(Secret32::new([42; 32])).unwrap();
     drop(vault);
     let mut vault = fixture.open();
     assert_eq!(vault.discoverable_count().unwrap(), 0);
     assert!(vault.setting(SettingKey::Config).unwrap().is_none());
+    // The device's attestation identity outlives a reset.
+    assert!(
+        vault
+            .setting(SettingKey::AttestationIdentity)
+            .unwrap()
+            .unwrap()
+            .ct_eq(b"device identity")
+    );
     assert_eq!(vault.device_secret().unwrap().expose_secret(), &[42; 32]);
     assert_eq!(vault.next_global_counter().unwrap(), 1);
 }
