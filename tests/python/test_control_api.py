@@ -238,6 +238,29 @@ def test_registered_credentials_are_listed(api, authenticator):
     assert listed[0]["userHandle"] == b64url(b"listed")
 
 
+def test_non_resident_registration_is_listed_counted_and_removable(api, authenticator):
+    authenticator_id, device = authenticator
+    server = Fido2Server({"id": RP_ID, "name": "Example"})
+    options, state = server.register_begin(
+        {"id": b"nr-user", "name": "erin"}, user_verification="discouraged"
+    )
+    result = fido_client(device).make_credential(options.public_key)
+    credential = server.register_complete(state, result).credential_data
+    listed = api.call("GET", f"/{authenticator_id}/credentials")["value"]
+    assert [c["credentialId"] for c in listed] == [b64url(credential.credential_id)]
+    assert listed[0]["isResidentCredential"] is False
+    response = sign_in_with(device, credential.credential_id)
+    listed = api.call("GET", f"/{authenticator_id}/credentials")["value"]
+    assert listed[0]["signCount"] == response.response.authenticator_data.counter > 0
+    api.call("DELETE", f"/{authenticator_id}/credentials/{b64url(credential.credential_id)}")
+    assert api.call("GET", f"/{authenticator_id}/credentials")["value"] == []
+    with pytest.raises(CtapError) as error:
+        Ctap2(device).get_assertion(
+            RP_ID, sha256(b"x"), [{"type": "public-key", "id": credential.credential_id}]
+        )
+    assert error.value.code == CtapError.ERR.NO_CREDENTIALS
+
+
 def test_scripted_presence(api, authenticator):
     authenticator_id, device = authenticator
     _, der = p256_key()
@@ -347,7 +370,8 @@ def test_faults_are_observed_by_the_client(api, authenticator):
     with pytest.raises(CtapError) as error:
         make(resident=True)
     assert error.value.code == CtapError.ERR.OTHER
-    assert api.call("GET", f"/{authenticator_id}/credentials")["value"] == []
+    listed = api.call("GET", f"/{authenticator_id}/credentials")["value"]
+    assert not any(c["isResidentCredential"] for c in listed)  # nothing was stored
     # A corrupted report: the status byte arrives inverted.
     api.call("POST", f"/{authenticator_id}/faults", {"command": "authenticatorGetInfo", "kind": "corrupt"})
     with pytest.raises(CtapError) as error:

@@ -10,6 +10,10 @@
 //! sees the tester's ID (authenticator data does not contain the ID of an
 //! assertion's credential, so no signature changes).
 //!
+//! Non-discoverable credentials made over CTAP are noted from the traffic
+//! (their ID, relying party and user); their keys are opened from the
+//! sealed ID when listed.
+//!
 //! Signature counters: an injected discoverable credential starts at the
 //! given `signCount`. A non-discoverable one (which has no row to keep a
 //! counter in) signs with the device-wide counter of non-discoverable
@@ -266,6 +270,24 @@ pub fn list(authenticator: &VirtualAuthenticator) -> Result<Vec<Value>, ApiError
             credential.sign_count,
         ));
     }
+    let secret = device
+        .authenticator_mut()
+        .store_mut()
+        .device_secret()
+        .map_err(ApiError::store)?;
+    for made in &control.made {
+        let rp_id_hash = sha256(made.rp_id.as_bytes());
+        if let Some(credential) = StoredCredential::open_id(&made.id, &secret, &rp_id_hash) {
+            out.push(credential_json(
+                &made.id,
+                false,
+                &made.rp_id,
+                &credential.private_key,
+                Some(&made.user_handle),
+                made.sign_count,
+            ));
+        }
+    }
     for alias in &control.aliases {
         if let Some(n) = &alias.non_resident {
             out.push(credential_json(
@@ -297,6 +319,11 @@ pub fn remove(authenticator: &VirtualAuthenticator, id: &[u8]) -> Result<bool, A
         control.aliases.remove(index);
         return Ok(true);
     }
+    if let Some(index) = control.made.iter().position(|m| m.id == id) {
+        let made = control.made.remove(index);
+        control.revoked.push(made.id);
+        return Ok(true);
+    }
     Ok(deleted)
 }
 
@@ -311,5 +338,7 @@ pub fn remove_all(authenticator: &VirtualAuthenticator) -> Result<(), ApiError> 
             .map_err(ApiError::store)?;
     }
     control.aliases.clear();
+    let made = std::mem::take(&mut control.made);
+    control.revoked.extend(made.into_iter().map(|m| m.id));
     Ok(())
 }

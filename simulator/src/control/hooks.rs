@@ -112,6 +112,20 @@ pub struct NonResident {
     pub sign_count: u32,
 }
 
+/// A non-discoverable credential made over CTAP (its key is sealed in its
+/// ID), noted from the traffic so that get credentials lists it.
+#[derive(Debug)]
+pub struct Made {
+    /// Its credential ID.
+    pub id: Vec<u8>,
+    /// Its relying party.
+    pub rp_id: String,
+    /// The user handle of the registration.
+    pub user_handle: Vec<u8>,
+    /// The last signature counter it signed with.
+    pub sign_count: u32,
+}
+
 /// Per-device state shared by the hooks, the serving loop and the control API.
 pub struct ControlState {
     /// The authenticator's id in the control API.
@@ -124,6 +138,12 @@ pub struct ControlState {
     pub transport: String,
     /// Injected credentials.
     pub aliases: Vec<Alias>,
+    /// Non-discoverable credentials made over CTAP.
+    pub made: Vec<Made>,
+    /// IDs of removed non-discoverable credentials made over CTAP: their
+    /// sealed IDs would still open, so requests naming them are rewritten to
+    /// name no credential.
+    pub revoked: Vec<Vec<u8>>,
     /// Armed faults, first match wins.
     pub faults: Vec<Fault>,
     /// The report fault the serving loop applies to the next response.
@@ -133,6 +153,8 @@ pub struct ControlState {
     /// Where trace events go.
     pub events: EventSink,
     command: u8,
+    /// rp id, user handle and rk of the makeCredential in flight.
+    pending_make: Option<(String, Vec<u8>, bool)>,
 }
 
 impl ControlState {
@@ -151,11 +173,14 @@ impl ControlState {
             has_resident_key,
             transport,
             aliases: Vec::new(),
+            made: Vec::new(),
+            revoked: Vec::new(),
             faults: Vec::new(),
             report_fault: None,
             store_failure,
             events,
             command: 0,
+            pending_make: None,
         }
     }
 
@@ -208,6 +233,14 @@ impl Hooks for ControlHooks {
         let command = payload.first().copied().unwrap_or(0);
         state.command = command;
         state.emit("request", trace::decode_request(payload));
+        state.pending_make = (command == 0x01)
+            .then(|| {
+                payload
+                    .get(1..)
+                    .and_then(decode_map)
+                    .and_then(|p| make_credential_facts(&p))
+            })
+            .flatten();
         if let Some(status) = profile_refusal(&state, payload) {
             return Some(vec![status]);
         }
@@ -231,10 +264,17 @@ impl Hooks for ControlHooks {
         state.store_failure.store(false, Ordering::SeqCst);
         if reply.first() == Some(&0) && reply.len() > 1 {
             match command {
+                0x01 => note_made(&mut state, reply),
                 0x04 => rewrite_get_info(&state, reply),
                 0x02 | 0x08 => rewrite_assertion(&mut state, reply),
                 _ => {}
             }
+        }
+        if command == 0x07 && reply.first() == Some(&0) {
+            // Factory reset: every credential is gone (sealed IDs no longer open).
+            state.aliases.clear();
+            state.made.clear();
+            state.revoked.clear();
         }
         state.emit("response", trace::decode_response(command, reply));
     }
@@ -268,6 +308,72 @@ fn int_value(entries: &[(Value, Value)], wanted: i128) -> Option<i128> {
         Value::Integer(i) if int_key(k, wanted) => Some(i128::from(*i)),
         _ => None,
     })
+}
+
+fn text_field(value: &Value, name: &str) -> Option<String> {
+    match value {
+        Value::Map(fields) => fields.iter().find_map(|(k, v)| match v {
+            Value::Text(t) if text_key(k, name) => Some(t.clone()),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
+/// rp id, user handle and whether rk was asked, of a makeCredential request.
+fn make_credential_facts(parameters: &[(Value, Value)]) -> Option<(String, Vec<u8>, bool)> {
+    let field = |key| {
+        parameters
+            .iter()
+            .find(|(k, _)| int_key(k, key))
+            .map(|(_, v)| v)
+    };
+    let rp_id = text_field(field(2)?, "id")?;
+    let user_handle = match field(3)? {
+        Value::Map(fields) => fields.iter().find_map(|(k, v)| match v {
+            Value::Bytes(b) if text_key(k, "id") => Some(b.clone()),
+            _ => None,
+        }),
+        _ => None,
+    }
+    .unwrap_or_default();
+    let rk = matches!(field(7), Some(Value::Map(options)) if options.iter().any(|(k, v)| text_key(k, "rk") && *v == Value::Bool(true)));
+    Some((rp_id, user_handle, rk))
+}
+
+/// Notes a non-discoverable credential a makeCredential made: authData is
+/// rpIdHash (32) ‖ flags ‖ counter (4) ‖ AAGUID (16) ‖ L (2) ‖ credentialId (L) ‖ ….
+fn note_made(state: &mut ControlState, reply: &[u8]) {
+    let Some((rp_id, user_handle, false)) = state.pending_make.take() else {
+        return;
+    };
+    let Some(entries) = reply.get(1..).and_then(decode_map) else {
+        return;
+    };
+    let Some(auth_data) = entries.iter().find_map(|(k, v)| match v {
+        Value::Bytes(b) if int_key(k, 2) => Some(b),
+        _ => None,
+    }) else {
+        return;
+    };
+    let counter = auth_data
+        .get(33..37)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok());
+    let length = auth_data
+        .get(53..55)
+        .and_then(|b| <[u8; 2]>::try_from(b).ok());
+    let (Some(counter), Some(length)) = (counter, length) else {
+        return;
+    };
+    let end = 55 + usize::from(u16::from_be_bytes(length));
+    if let Some(id) = auth_data.get(55..end) {
+        state.made.push(Made {
+            id: id.to_vec(),
+            rp_id,
+            user_handle,
+            sign_count: u32::from_be_bytes(counter),
+        });
+    }
 }
 
 /// A status for requests the profile does not support, or that ask for
@@ -305,7 +411,7 @@ fn rewrite_request(state: &ControlState, payload: &mut Vec<u8>) {
         Some(0x02) => 3,
         _ => return,
     };
-    if state.aliases.is_empty() {
+    if state.aliases.is_empty() && state.revoked.is_empty() {
         return;
     }
     let Some(mut entries) = payload.get(1..).and_then(decode_map) else {
@@ -324,10 +430,15 @@ fn rewrite_request(state: &ControlState, payload: &mut Vec<u8>) {
                 continue;
             };
             for (field, id) in fields {
-                if let (true, Value::Bytes(bytes)) = (text_key(field, "id"), &mut *id)
-                    && let Some(internal) = state.internal_id(bytes)
-                {
+                let (true, Value::Bytes(bytes)) = (text_key(field, "id"), &mut *id) else {
+                    continue;
+                };
+                if let Some(internal) = state.internal_id(bytes) {
                     *bytes = internal.to_vec();
+                    changed = true;
+                } else if state.revoked.contains(bytes) {
+                    // An ID no key opens and no store holds.
+                    *bytes = vec![0];
                     changed = true;
                 }
             }
@@ -364,6 +475,11 @@ fn rewrite_assertion(state: &mut ControlState, reply: &mut Vec<u8>) {
             let (true, Value::Bytes(bytes)) = (text_key(field, "id"), &mut *id) else {
                 continue;
             };
+            if let (Some(made), Some(counter)) =
+                (state.made.iter_mut().find(|m| m.id == *bytes), counter)
+            {
+                made.sign_count = counter;
+            }
             let Some(index) = state.aliases.iter().position(|a| a.internal == *bytes) else {
                 continue;
             };
@@ -448,5 +564,163 @@ pub fn is_response_start(report: &[u8]) -> bool {
 pub fn corrupt(report: &mut [u8]) {
     if let Some(status) = report.get_mut(7) {
         *status ^= 0xFF;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(profile: Profile, has_resident_key: bool) -> ControlState {
+        ControlState::new(
+            "t".into(),
+            profile,
+            has_resident_key,
+            "usb".into(),
+            Arc::new(AtomicBool::new(false)),
+            EventSink::default(),
+        )
+    }
+
+    fn request(command: u8, parameters: Vec<(Value, Value)>) -> Vec<u8> {
+        std::iter::once(command)
+            .chain(cbor::encode(Value::Map(parameters)))
+            .collect()
+    }
+
+    fn descriptor(id: &[u8]) -> Value {
+        Value::Map(vec![
+            (Value::Text("id".into()), Value::Bytes(id.to_vec())),
+            (Value::Text("type".into()), Value::Text("public-key".into())),
+        ])
+    }
+
+    #[test]
+    fn ctap2_0_profile_refuses_2_1_commands_and_protocol_two() {
+        let old = state(Profile::Ctap2_0, true);
+        assert_eq!(profile_refusal(&old, &[0x0A]), Some(INVALID_COMMAND));
+        let pin_two = request(
+            0x06,
+            vec![
+                (Value::from(1), Value::from(2)),
+                (Value::from(2), Value::from(2)),
+            ],
+        );
+        assert_eq!(profile_refusal(&old, &pin_two), Some(INVALID_PARAMETER));
+        let uv_token = request(
+            0x06,
+            vec![
+                (Value::from(1), Value::from(1)),
+                (Value::from(2), Value::from(6)),
+            ],
+        );
+        assert_eq!(profile_refusal(&old, &uv_token), Some(INVALID_SUBCOMMAND));
+        assert_eq!(profile_refusal(&old, &[0x04]), None);
+        assert_eq!(
+            profile_refusal(&state(Profile::Ctap2_1, true), &[0x0A]),
+            None
+        );
+        let rk = request(
+            0x01,
+            vec![(
+                Value::from(7),
+                Value::Map(vec![(Value::Text("rk".into()), Value::Bool(true))]),
+            )],
+        );
+        assert_eq!(
+            profile_refusal(&state(Profile::Ctap2_1, false), &rk),
+            Some(UNSUPPORTED_OPTION)
+        );
+    }
+
+    #[test]
+    fn allow_list_ids_are_translated_and_revoked_ids_hidden() {
+        let mut st = state(Profile::Ctap2_1, true);
+        st.aliases.push(Alias {
+            external: b"tester".to_vec(),
+            internal: b"device".to_vec(),
+            non_resident: None,
+        });
+        st.revoked.push(b"gone".to_vec());
+        let mut payload = request(
+            0x02,
+            vec![(
+                Value::from(3),
+                Value::Array(vec![
+                    descriptor(b"tester"),
+                    descriptor(b"gone"),
+                    descriptor(b"other"),
+                ]),
+            )],
+        );
+        rewrite_request(&st, &mut payload);
+        let decoded = decode_map(&payload[1..]).unwrap();
+        assert_eq!(
+            decoded[0].1,
+            Value::Array(vec![
+                descriptor(b"device"),
+                descriptor(&[0]),
+                descriptor(b"other")
+            ])
+        );
+    }
+
+    #[test]
+    fn get_info_follows_the_minimal_profile() {
+        let info = cbor::encode(Value::Map(vec![
+            (
+                Value::from(1),
+                Value::Array(vec![
+                    Value::Text("FIDO_2_0".into()),
+                    Value::Text("FIDO_2_1".into()),
+                ]),
+            ),
+            (
+                Value::from(4),
+                Value::Map(vec![
+                    (Value::Text("rk".into()), Value::Bool(true)),
+                    (Value::Text("credMgmt".into()), Value::Bool(true)),
+                ]),
+            ),
+            (
+                Value::from(6),
+                Value::Array(vec![Value::from(2), Value::from(1)]),
+            ),
+            (
+                Value::from(9),
+                Value::Array(vec![Value::Text("usb".into())]),
+            ),
+        ]));
+        let mut reply: Vec<u8> = std::iter::once(0).chain(info).collect();
+        rewrite_get_info(&state(Profile::Ctap2_0, false), &mut reply);
+        let decoded = decode_map(&reply[1..]).unwrap();
+        assert_eq!(
+            decoded,
+            vec![
+                (
+                    Value::from(1),
+                    Value::Array(vec![Value::Text("FIDO_2_0".into())])
+                ),
+                (
+                    Value::from(4),
+                    Value::Map(vec![(Value::Text("rk".into()), Value::Bool(false))])
+                ),
+                (Value::from(6), Value::Array(vec![Value::from(1)])),
+            ]
+        );
+    }
+
+    #[test]
+    fn faults_match_their_command_and_run_out() {
+        let mut st = state(Profile::Ctap2_1, true);
+        st.faults.push(Fault {
+            command: Some(0x02),
+            kind: FaultKind::Status(0x27),
+            remaining: 2,
+        });
+        assert_eq!(st.take_fault(0x01), None);
+        assert_eq!(st.take_fault(0x02), Some(FaultKind::Status(0x27)));
+        assert_eq!(st.take_fault(0x02), Some(FaultKind::Status(0x27)));
+        assert_eq!(st.take_fault(0x02), None);
     }
 }
