@@ -18,8 +18,18 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Commands {
+    /// Run softkey as your security key: one authenticator on /dev/uhid, with
+    /// your vault.
+    Run(softkey::run_cmd::RunArgs),
     /// Run a simulated authenticator for testing (CTAPHID over loopback UDP).
     Sim(SimArgs),
+    /// Create, inspect and manage the encrypted passkey vault.
+    Vault(softkey_vault::cli::VaultArgs),
+    /// Talk CTAP to a security key (softkey or any other): info, PIN,
+    /// credentials, reset, configuration.
+    Client(softkey::client::ClientArgs),
+    /// Check this machine's setup for `softkey run` and say what to fix.
+    Doctor(softkey::doctor::DoctorArgs),
     /// Run the demo WebAuthn relying party: a web page to sign up and sign in
     /// with passkeys, and its JSON API.
     Rp(RpArgs),
@@ -86,7 +96,16 @@ fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match cli.command {
+        Commands::Run(args) => softkey::run_cmd::run(&args, &*stop_flag()?),
         Commands::Sim(args) => sim_cmd::run(args, &*stop_flag()?),
+        Commands::Vault(args) => softkey_vault::cli::run(args).map_err(anyhow::Error::from),
+        Commands::Client(args) => softkey::client::main(args),
+        Commands::Doctor(args) => {
+            if !softkey::doctor::run_cli(&args).context("printing the checks")? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Commands::Rp(args) => rp(args),
     }
 }

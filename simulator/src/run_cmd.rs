@@ -1,8 +1,8 @@
 //! `softkey run`: the daily daemon, one authenticator on a UHID device.
 //!
 //! The binary parses [`RunArgs`] and calls [`run`]; `softkey sim --transport
-//! uhid` reuses [`UhidArgs`]. Until the vault lands, credentials live in
-//! memory and are gone when the daemon stops (said loudly at start).
+//! uhid` reuses [`UhidArgs`]. Credentials live in the vault
+//! (`$XDG_DATA_HOME/softkey/vault.sqlite` unless `--vault` says otherwise).
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -13,8 +13,9 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use softkey_authenticator::secret::Secret32;
 use softkey_authenticator::store::MemoryStore;
-use softkey_authenticator::{Authenticator, Config};
-use softkey_transport::ctaphid::{CAPABILITY_CBOR, CAPABILITY_NMSG, CAPABILITY_WINK};
+use softkey_authenticator::store::Store;
+use softkey_authenticator::{AttestationMode, Authenticator, Config};
+use softkey_transport::ctaphid::{CAPABILITY_CBOR, CAPABILITY_WINK};
 use softkey_transport::uhid::{DEFAULT_PRODUCT_ID, DEFAULT_VENDOR_ID};
 use softkey_transport::{DeviceConfig, HidDevice};
 
@@ -107,6 +108,19 @@ pub struct RunArgs {
     /// The UHID device.
     #[command(flatten)]
     pub uhid: UhidArgs,
+    /// The vault.
+    #[command(flatten)]
+    pub vault: VaultOptions,
+    /// Keep credentials in memory only (lost when softkey stops).
+    #[arg(long, conflicts_with_all = ["vault", "key_file", "passphrase_file"])]
+    pub ephemeral: bool,
+    /// Attest new credentials with the device's attestation certificate
+    /// (`packed` with x5c) instead of self attestation.
+    #[arg(long)]
+    pub attestation_certificate: bool,
+    /// Built-in user verification.
+    #[command(flatten)]
+    pub verify: crate::verify::VerifyArgs,
 }
 
 /// The presence provider `args` ask for.
@@ -122,31 +136,87 @@ pub fn presence_provider(args: &RunArgs) -> anyhow::Result<Box<dyn PresenceProvi
     })
 }
 
-/// Runs the daemon until `stop` is set: one authenticator on UHID.
+/// Runs the daemon until `stop` is set: one authenticator on UHID, its
+/// credentials in the vault (or in memory with `--ephemeral`).
 pub fn run(args: &RunArgs, stop: &AtomicBool) -> anyhow::Result<()> {
+    if args.ephemeral {
+        let store = MemoryStore::new(Secret32::random(&mut rand::rng()));
+        return serve(
+            args,
+            store,
+            "in-memory (ephemeral: credentials are lost when softkey stops)",
+            stop,
+        );
+    }
+    let path = match &args.vault.vault {
+        Some(path) => path.clone(),
+        None => softkey_vault::cli::default_vault_path()?,
+    };
+    if !path.exists() {
+        anyhow::bail!(
+            "no vault at {} — create one with `softkey vault init` (add --key-file PATH for a \
+             key file instead of a passphrase), or run with --ephemeral to keep credentials in memory",
+            path.display()
+        );
+    }
+    let unlocker = args.vault.unlocker()?;
+    let vault = softkey_vault::Vault::open(&path, &unlocker)
+        .with_context(|| format!("opening the vault {}", path.display()))?;
+    serve(args, vault, &path.display().to_string(), stop)
+}
+
+fn serve<S: Store>(args: &RunArgs, store: S, vault: &str, stop: &AtomicBool) -> anyhow::Result<()> {
     let mut os_rng = rand::rng();
-    let store = MemoryStore::new(Secret32::random(&mut os_rng));
-    let auth = Authenticator::new(
-        Config::default(),
-        store,
-        StdRng::from_rng(&mut os_rng),
-        Instant::now(),
-    );
+    let config = Config {
+        ctap1: true,
+        built_in_uv: args.verify.enabled(),
+        attestation: if args.attestation_certificate {
+            AttestationMode::Certificate
+        } else {
+            AttestationMode::SelfAttestation
+        },
+        ..Config::default()
+    };
+    let auth = Authenticator::new(config, store, StdRng::from_rng(&mut os_rng), Instant::now());
     let presence = presence_provider(args)?;
     let hid = HidDevice::new(DeviceConfig {
-        capabilities: CAPABILITY_WINK | CAPABILITY_CBOR | CAPABILITY_NMSG,
+        capabilities: CAPABILITY_WINK | CAPABILITY_CBOR,
         device_version: (0, 1, 0),
-        msg_enabled: false,
+        msg_enabled: true,
         cid_seed: rand::RngExt::random(&mut os_rng),
     });
-    tracing::info!(
-        presence = presence.name(),
-        vault = "in-memory (ephemeral: credentials are lost when softkey stops)",
-        "softkey run starting"
-    );
+    tracing::info!(presence = presence.name(), vault, "softkey run starting");
     let mut device = KeyDevice::new(hid, auth, presence, Duration::from_secs(args.user_timeout));
+    if let Some(verifier) = args.verify.build()? {
+        device.set_verifier(verifier);
+    }
     crate::uhid::run(&mut device, &args.uhid.uhid_path, &args.uhid.config(), stop)?;
     Ok(())
+}
+
+/// Which vault `softkey run` opens and how it is unlocked.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct VaultOptions {
+    /// The vault file [default: $XDG_DATA_HOME/softkey/vault.sqlite].
+    #[arg(long, value_name = "PATH")]
+    pub vault: Option<PathBuf>,
+    /// Unlock the vault with this key file.
+    #[arg(long, value_name = "PATH", conflicts_with = "passphrase_file")]
+    pub key_file: Option<PathBuf>,
+    /// Read the vault passphrase from the first line of this file instead of
+    /// asking on the terminal.
+    #[arg(long, value_name = "PATH")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+impl VaultOptions {
+    /// The unlocker these options name (prompting on the terminal if none).
+    pub fn unlocker(&self) -> anyhow::Result<softkey_vault::Unlocker> {
+        Ok(softkey_vault::cli::unlocker_for(
+            self.key_file.as_deref(),
+            self.passphrase_file.as_deref(),
+        )?)
+    }
 }
 
 #[cfg(test)]

@@ -17,11 +17,12 @@
 use std::time::{Duration, Instant};
 
 use softkey_authenticator::store::Store;
-use softkey_authenticator::{Authenticator, Outcome, StatusCode, Verdict};
+use softkey_authenticator::{Authenticator, Outcome, PromptAction, StatusCode, Verdict};
 use softkey_transport::ctaphid::{KeepaliveStatus, REPORT_LEN};
 use softkey_transport::{DeviceEvent, HidDevice, RequestId, RequestKind};
 
 use crate::presence::{PendingVerdict, PresenceProvider};
+use crate::verify::UserVerifier;
 
 /// How long a person has to answer a prompt before USER_ACTION_TIMEOUT.
 pub const DEFAULT_USER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -59,6 +60,7 @@ pub struct KeyDevice<S: Store, R: rand_core::CryptoRng> {
     waiting: Option<Waiting>,
     hooks: Option<Box<dyn Hooks>>,
     command: u8,
+    verifier: Option<Box<dyn UserVerifier>>,
 }
 
 /// The name of a CTAP2 command byte, for logs.
@@ -97,7 +99,15 @@ impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
             waiting: None,
             hooks: None,
             command: 0,
+            verifier: None,
         }
+    }
+
+    /// Offers built-in user verification through `verifier`: prompts with
+    /// [`PromptAction::Verify`] go to it instead of the presence provider.
+    /// (Set `Config::built_in_uv` on the authenticator to match.)
+    pub fn set_verifier(&mut self, verifier: Box<dyn UserVerifier>) {
+        self.verifier = Some(verifier);
     }
 
     /// Installs hooks that see every CTAP2 request and response.
@@ -246,14 +256,21 @@ impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
         match outcome {
             Outcome::Reply(reply) => self.reply(request, reply, now),
             Outcome::AwaitUser(prompt) => {
+                self.hid.set_keepalive(KeepaliveStatus::UpNeeded);
+                let verifier = self
+                    .verifier
+                    .as_mut()
+                    .filter(|_| prompt.action == PromptAction::Verify);
+                let (provider, pending) = match verifier {
+                    Some(verifier) => (verifier.name(), verifier.verify(&prompt)),
+                    None => (self.presence.name(), self.presence.ask(&prompt)),
+                };
                 tracing::info!(
                     action = crate::presence::action_name(prompt.action),
                     rp = prompt.rp_id.as_deref().unwrap_or("-"),
-                    provider = self.presence.name(),
-                    "waiting for user presence"
+                    provider,
+                    "waiting for the user"
                 );
-                self.hid.set_keepalive(KeepaliveStatus::UpNeeded);
-                let pending = self.presence.ask(&prompt);
                 self.waiting = Some(Waiting {
                     request,
                     pending,

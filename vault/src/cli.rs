@@ -264,17 +264,26 @@ fn open(path: &Path, args: &VaultArgs) -> Result<Vault, VaultError> {
             path.display()
         )));
     }
-    let unlocker = match (&args.key_file, &args.passphrase_file) {
-        (Some(key_file), _) => Unlocker::KeyFile(key_file.clone()),
+    let unlocker = unlocker_for(args.key_file.as_deref(), args.passphrase_file.as_deref())?;
+    Vault::open(path, &unlocker)
+}
+
+/// The unlocker named by `--key-file` / `--passphrase-file`, or a passphrase
+/// asked for on the terminal when neither is given (with a note that Argon2id
+/// is about to run). For every command that opens a vault, `softkey run` too.
+pub fn unlocker_for(
+    key_file: Option<&Path>,
+    passphrase_file: Option<&Path>,
+) -> Result<Unlocker, VaultError> {
+    let unlocker = match (key_file, passphrase_file) {
+        (Some(key_file), _) => Unlocker::KeyFile(key_file.to_owned()),
         (None, Some(file)) => Unlocker::Passphrase(passphrase_from_file(file)?),
-        (None, None) => {
-            Unlocker::Passphrase(prompt(&format!("Passphrase for {}: ", path.display()))?)
-        }
+        (None, None) => Unlocker::Passphrase(prompt("Vault passphrase: ")?),
     };
     if unlocker.kind() == SlotKind::Passphrase {
         eprintln!("Unlocking (Argon2id)…");
     }
-    Vault::open(path, &unlocker)
+    Ok(unlocker)
 }
 
 /// The slot `passwd` changes: the one unlocked with, else the only passphrase slot.

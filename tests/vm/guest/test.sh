@@ -27,7 +27,13 @@ step() {
 }
 
 # softkey itself: UHID, a real presence provider (command) that approves.
-SOFTKEY_LOG=info,softkey_transport=debug /share/bin/softkey $SOFTKEY_ARGS \
+# `softkey run` keeps credentials in a vault: make one, unlocked by a key file.
+VAULT_ARGS=
+if [ "$SOFTKEY_ARGS" = run ]; then
+  step vault-init 60 /share/bin/softkey vault --vault /tmp/vault/vault.sqlite --key-file /tmp/vault.key init
+  VAULT_ARGS="--vault /tmp/vault/vault.sqlite --key-file /tmp/vault.key"
+fi
+SOFTKEY_LOG=info,softkey_transport=debug /share/bin/softkey $SOFTKEY_ARGS $VAULT_ARGS \
   --presence command --presence-command true --device-name "softkey e2e" --serial e2e-0001 \
   >"$R/softkey.log" 2>&1 & SKPID=$!
 step device 30 sh $G/steps.sh wait_device || { kill $SKPID; echo ALL_DONE >> "$R/steps.tsv"; exit 1; }
