@@ -35,6 +35,10 @@ pub enum PresenceChoice {
     DangerAutoApprove,
     /// Run `--presence-command` for each prompt; exit status 0 approves.
     Command,
+    /// Ask on the terminal softkey runs in.
+    Terminal,
+    /// A desktop notification with Allow/Deny.
+    Notification,
 }
 
 /// Arguments of `softkey sim`.
@@ -66,6 +70,25 @@ pub struct SimArgs {
     /// `$XDG_RUNTIME_DIR/softkey-control-<port>.token` (or the temp directory).
     #[arg(long, value_name = "PATH", requires = "control")]
     pub control_token_file: Option<PathBuf>,
+    /// Where the authenticator is exposed: loopback UDP, or a real HID device
+    /// (hidraw) through /dev/uhid.
+    #[arg(long, value_enum, default_value_t = Transport::Udp, conflicts_with = "control")]
+    pub transport: Transport,
+    /// The UHID device (with `--transport uhid`).
+    #[command(flatten)]
+    pub uhid: crate::run_cmd::UhidArgs,
+    /// Built-in user verification.
+    #[command(flatten)]
+    pub verify: crate::verify::VerifyArgs,
+}
+
+/// Where `softkey sim` puts its authenticator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Transport {
+    /// Raw CTAPHID reports over loopback UDP (`--udp`).
+    Udp,
+    /// A HID device through /dev/uhid, which browsers and libfido2 see.
+    Uhid,
 }
 
 /// Runs the simulator until `stop` is set.
@@ -80,6 +103,7 @@ pub fn run(args: SimArgs, stop: &AtomicBool) -> anyhow::Result<()> {
             .strict_reset
             .then_some(softkey_authenticator::RESET_WINDOW),
         ctap1: true,
+        built_in_uv: args.verify.enabled(),
         ..Config::default()
     };
     let auth = Authenticator::new(config, store, StdRng::from_rng(&mut os_rng), Instant::now());
@@ -92,6 +116,15 @@ pub fn run(args: SimArgs, stop: &AtomicBool) -> anyhow::Result<()> {
     });
     let presence_name = presence.name();
     let mut device = KeyDevice::new(hid, auth, presence, Duration::from_secs(args.user_timeout));
+    if let Some(verifier) = args.verify.build()? {
+        device.set_verifier(verifier);
+    }
+    if args.transport == Transport::Uhid {
+        tracing::info!(presence = presence_name, "softkey sim on UHID");
+        crate::uhid::run(&mut device, &args.uhid.uhid_path, &args.uhid.config(), stop)?;
+        tracing::info!("softkey sim stopped");
+        return Ok(());
+    }
     let mut socket =
         UdpDevice::bind(args.udp).with_context(|| format!("cannot listen on {}", args.udp))?;
     log_ready(&args, socket.local_addr()?, None, presence_name);
@@ -117,6 +150,8 @@ fn log_ready(args: &SimArgs, udp: SocketAddr, control: Option<SocketAddr>, prese
 fn presence_provider(args: &SimArgs) -> anyhow::Result<Box<dyn PresenceProvider>> {
     Ok(match args.presence {
         PresenceChoice::DangerAutoApprove => Box::new(danger::AutoApprove),
+        PresenceChoice::Terminal => Box::new(crate::presence::TerminalPresence),
+        PresenceChoice::Notification => Box::new(crate::presence::DesktopNotification::default()),
         PresenceChoice::Command => Box::new(CommandPresence::new(
             args.presence_command
                 .clone()
