@@ -9,9 +9,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${1:-${PYTHON:-.venv/bin/python}}
+PYTHON=$(cd "$(dirname "$PYTHON")" && pwd)/$(basename "$PYTHON")
 VERSION=2.2.1
 SUITE_DIR=target/python-fido2-suite
-SOFTKEY=${SOFTKEY_BIN:-target/debug/softkey}
+SOFTKEY=${SOFTKEY_BIN:-${CARGO_TARGET_DIR:-target}/debug/softkey}
 
 if [ ! -d "$SUITE_DIR/fido2-$VERSION/tests/device" ]; then
     mkdir -p "$SUITE_DIR"
@@ -29,7 +30,7 @@ sleep 0.5
 cd "$SUITE_DIR/fido2-$VERSION"
 set +e
 SOFTKEY_UDP_PORT=$PORT PYTHONPATH="$OLDPWD/tests/python" \
-    "$OLDPWD/$PYTHON" -m pytest tests/device -p softkey_device_plugin -q -rfE \
+    "$PYTHON" -m pytest tests/device -p softkey_device_plugin -q -rfE \
     -o cache_dir="$OLDPWD/target/.pytest-device-cache" 2>&1 | tee "$OLDPWD/target/device-suite.txt"
 status=${PIPESTATUS[0]}
 set -e

@@ -27,8 +27,9 @@ else
 fi
 
 echo "== python-fido2 against softkey sim (UDP)"
-SOFTKEY_BIN="$PWD/target/debug/softkey" "$VENV/bin/python" -m pytest tests/python -q \
+TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
+SOFTKEY_BIN="$TARGET_DIR/debug/softkey" "$VENV/bin/python" -m pytest tests/python -q \
     -p no:cacheprovider
 
 echo "== python-fido2 device suite"
-scripts/device-suite.sh "$VENV/bin/python"
+SOFTKEY_BIN="$TARGET_DIR/debug/softkey" scripts/device-suite.sh "$VENV/bin/python"
