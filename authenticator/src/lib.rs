@@ -29,6 +29,7 @@ pub mod commands;
 pub mod credential;
 pub mod crypto;
 pub mod ctap1;
+pub mod extensions;
 pub mod pin;
 pub mod request;
 pub mod secret;

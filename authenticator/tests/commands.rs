@@ -103,7 +103,10 @@ fn get_info_lists_what_is_built() {
     );
     assert_eq!(
         field(&info, 2),
-        Some(&Value::Array(vec![Value::Text("minPinLength".into())]))
+        Some(&Value::Array(vec![
+            Value::Text("credProtect".into()),
+            Value::Text("minPinLength".into())
+        ]))
     );
     assert_eq!(
         field(&info, 6),

@@ -12,6 +12,7 @@ use crate::cbor::{self, IntMap, int};
 use crate::commands::{Response, authorize_with_token, client_pin, find_ours};
 use crate::credential::StoredCredential;
 use crate::crypto::sha256;
+use crate::extensions::cred_protect;
 use crate::pin::{AuthenticatorSettings, Permissions, PinState, Protocol};
 use crate::request::{self, CredentialDescriptor, Options, descriptor_to_value, user_to_value};
 use crate::status::StatusCode;
@@ -26,7 +27,8 @@ pub struct Request {
     pub client_data_hash: [u8; 32],
     /// 0x03 allowList.
     pub allow_list: Option<Vec<CredentialDescriptor>>,
-    /// 0x04 extensions (none supported yet; parsed for type only).
+    /// 0x04 extensions (read by the [`crate::extensions`] modules; unknown
+    /// ones are ignored).
     pub extensions: Option<Vec<(String, Value)>>,
     /// 0x05 options.
     pub options: Options,
@@ -203,11 +205,17 @@ fn locate<S: Store, R: rand_core::CryptoRng>(
         uv = true;
     }
     let rp_id_hash = sha256(request.rp_id.as_bytes());
-    // 7. Locate credentials.
+    // 7. Locate credentials, leaving out those whose credProtect level the
+    //    request does not meet (without UV: level 3 never, level 2 only when
+    //    named in the allowList).
+    let verified = uv || uv_requested;
     let credentials = match &request.allow_list {
-        Some(list) if !list.is_empty() => from_allow_list(ctx, &rp_id_hash, list)?,
+        Some(list) if !list.is_empty() => from_allow_list(ctx, &rp_id_hash, list, verified)?,
         _ => {
             let mut found = ctx.store.discoverable_for_rp(&rp_id_hash)?;
+            found.retain(|c| {
+                cred_protect::Level::from_stored(c.cred_protect).permits(verified, false)
+            });
             // Most recently created first (CTAP 2.1 §6.2.2 step 7); the store
             // returns them oldest first.
             found.reverse();
@@ -230,15 +238,18 @@ fn locate<S: Store, R: rand_core::CryptoRng>(
     ))
 }
 
-/// The first credential in the allowList that this authenticator made for this RP.
+/// The first credential in the allowList that this authenticator made for this
+/// RP and whose credProtect level allows it (`verified`: the user was verified).
 fn from_allow_list<S: Store, R: rand_core::CryptoRng>(
     ctx: &mut Context<S, R>,
     rp_id_hash: &[u8; 32],
     list: &[CredentialDescriptor],
+    verified: bool,
 ) -> Result<Vec<StoredCredential>, StatusCode> {
     let device_secret = ctx.store.device_secret()?;
     for descriptor in list {
         if let Some(credential) = find_ours(&mut ctx.store, &device_secret, rp_id_hash, descriptor)?
+            && cred_protect::Level::from_stored(credential.cred_protect).permits(verified, true)
         {
             return Ok(vec![credential]);
         }

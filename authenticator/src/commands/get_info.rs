@@ -63,7 +63,15 @@ pub(crate) fn handle<S: Store, R: rand_core::CryptoRng>(
     );
     let mut entries = vec![
         (int(0x01), Value::Array(versions)),
-        (int(0x02), Value::Array(vec![text("minPinLength")])),
+        (
+            int(0x02),
+            Value::Array(
+                crate::extensions::SUPPORTED
+                    .iter()
+                    .map(|e| text(e))
+                    .collect(),
+            ),
+        ),
         (int(0x03), bytes(&ctx.config.aaguid)),
         (int(0x04), options),
         (int(0x05), int(MAX_MSG_SIZE)),

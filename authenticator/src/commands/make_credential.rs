@@ -10,6 +10,7 @@ use crate::cbor::{self, IntMap, int, text};
 use crate::commands::{Response, authorize_with_token, client_pin, find_ours};
 use crate::credential::{DISCOVERABLE_ID_LEN, DISCOVERABLE_ID_V1, StoredCredential, UserEntity};
 use crate::crypto::{Algorithm, PrivateKey, sha256};
+use crate::extensions::{MakeCredentialInputs, Outputs, cred_protect};
 use crate::pin::{AuthenticatorSettings, Permissions, PinState, Protocol};
 use crate::request::{
     self, CredentialDescriptor, CredentialParameter, Options, RpEntity, parse_user,
@@ -30,7 +31,7 @@ pub struct Request {
     pub pub_key_cred_params: Vec<CredentialParameter>,
     /// 0x05 excludeList.
     pub exclude_list: Vec<CredentialDescriptor>,
-    /// 0x06 extensions (minPinLength is supported; others are ignored).
+    /// 0x06 extensions (read by [`MakeCredentialInputs`]; unknown ones are ignored).
     pub extensions: Option<Vec<(String, Value)>>,
     /// 0x07 options.
     pub options: Options,
@@ -108,6 +109,8 @@ pub(crate) struct Job {
     used_token: bool,
     /// The minPinLength extension output, if requested and allowed for this RP.
     min_pin_length: Option<u8>,
+    /// The extension inputs, validated.
+    extensions: MakeCredentialInputs,
 }
 
 impl Job {
@@ -222,10 +225,13 @@ fn validate<S: Store, R: rand_core::CryptoRng>(
             return Err(StatusCode::KeyStoreFull);
         }
     }
+    // Extension inputs are checked before any touch.
+    let extensions = MakeCredentialInputs::parse(request.extensions.as_deref())?;
     // 10. A credential of ours in the excludeList: a touch, then CREDENTIAL_EXCLUDED
-    //     (the touch keeps a site from probing for credentials silently).
+    //     (the touch keeps a site from probing for credentials silently). A
+    //     userVerificationRequired credential only counts for a verified user.
     let rp_id_hash = sha256(request.rp.id.as_bytes());
-    if is_excluded(ctx, &rp_id_hash, &request.exclude_list)? {
+    if is_excluded(ctx, &rp_id_hash, &request.exclude_list, uv || uv_requested)? {
         return Ok(Step::AwaitUser(
             prompt(PromptAction::Acknowledge),
             Pending::FailAfterTouch(StatusCode::CredentialExcluded),
@@ -233,7 +239,9 @@ fn validate<S: Store, R: rand_core::CryptoRng>(
     }
     // 12. Extensions: minPinLength answers only the RPs configured for it;
     //     unknown extensions are ignored.
-    let min_pin_length = requested_min_pin_length(&request, &settings, &pin);
+    let min_pin_length = (extensions.min_pin_length
+        && settings.min_pin_length_rp_ids.contains(&request.rp.id))
+    .then_some(pin.min_pin_length);
     // 13. User presence ("up" is true by default for makeCredential), or
     //     built-in user verification, which implies it.
     let action = if uv_requested {
@@ -251,34 +259,27 @@ fn validate<S: Store, R: rand_core::CryptoRng>(
             algorithm,
             discoverable,
             min_pin_length,
+            extensions,
         })),
     ))
-}
-
-fn requested_min_pin_length(
-    request: &Request,
-    settings: &AuthenticatorSettings,
-    pin: &PinState,
-) -> Option<u8> {
-    let asked = request
-        .extensions
-        .as_ref()?
-        .iter()
-        .any(|(name, value)| name == "minPinLength" && *value == Value::Bool(true));
-    (asked && settings.min_pin_length_rp_ids.contains(&request.rp.id)).then_some(pin.min_pin_length)
 }
 
 fn is_excluded<S: Store, R: rand_core::CryptoRng>(
     ctx: &mut Context<S, R>,
     rp_id_hash: &[u8; 32],
     exclude_list: &[CredentialDescriptor],
+    uv: bool,
 ) -> Result<bool, StatusCode> {
     if exclude_list.is_empty() {
         return Ok(false);
     }
     let device_secret = ctx.store.device_secret()?;
     for descriptor in exclude_list {
-        if find_ours(&mut ctx.store, &device_secret, rp_id_hash, descriptor)?.is_some() {
+        if let Some(credential) = find_ours(&mut ctx.store, &device_secret, rp_id_hash, descriptor)?
+            && (uv
+                || cred_protect::Level::from_stored(credential.cred_protect)
+                    != cred_protect::Level::Required)
+        {
             return Ok(true);
         }
     }
@@ -298,6 +299,7 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
         built_in_uv,
         used_token,
         min_pin_length,
+        extensions: inputs,
     } = job;
     if built_in_uv {
         client_pin::record_uv_success(ctx)?;
@@ -311,7 +313,10 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
         user: request.user.clone(),
         private_key,
         sign_count: 0,
-        cred_protect: 1,
+        cred_protect: inputs
+            .cred_protect
+            .unwrap_or(cred_protect::DEFAULT)
+            .number(),
         cred_random_with_uv: None,
         cred_random_without_uv: None,
         cred_blob: None,
@@ -343,8 +348,14 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
         ctx.pin.token.consume();
     }
     let public_key = credential.private_key.cose_public_key()?;
-    let extensions = min_pin_length
-        .map(|length| Value::Map(vec![(text("minPinLength"), int(i64::from(length)))]));
+    let mut outputs = Outputs::default();
+    if let Some(level) = inputs.cred_protect {
+        outputs.push(cred_protect::NAME, int(i64::from(level.number())));
+    }
+    if let Some(length) = min_pin_length {
+        outputs.push("minPinLength", int(i64::from(length)));
+    }
+    let extensions = outputs.into_value();
     let auth_data = AuthenticatorData {
         rp_id_hash,
         flags: if uv { FLAG_UP | FLAG_UV } else { FLAG_UP },

@@ -1,0 +1,63 @@
+//! CTAP2 extensions (CTAP 2.1 §12, CTAP 2.2 §12): one module each.
+//!
+//! ```text
+//!  request 0x06/0x04 ──parse──► MakeCredentialInputs / GetAssertionInputs
+//!        (validated before the touch; errors leave before the prompt)
+//!  after the touch ──► credential fields (credProtect, CredRandom, …)
+//!                  └─► authData extensions map (canonical CBOR)
+//! ```
+//!
+//! Unknown extensions are ignored, as the spec wants. getInfo lists
+//! [`SUPPORTED`] and nothing else.
+
+pub mod cred_protect;
+
+use ciborium::Value;
+
+use crate::cbor::text;
+use crate::status::StatusCode;
+
+/// The extension identifiers getInfo lists (0x02), in a fixed order.
+pub const SUPPORTED: &[&str] = &["credProtect", "minPinLength"];
+
+/// The makeCredential extension inputs this authenticator understands.
+#[derive(Debug, Default)]
+pub struct MakeCredentialInputs {
+    /// credProtect: the requested level (1–3).
+    pub cred_protect: Option<cred_protect::Level>,
+    /// minPinLength: true.
+    pub min_pin_length: bool,
+}
+
+impl MakeCredentialInputs {
+    /// Reads the known inputs; unknown names are ignored, a known one of the
+    /// wrong type is `CTAP2_ERR_CBOR_UNEXPECTED_TYPE`.
+    pub fn parse(extensions: Option<&[(String, Value)]>) -> Result<Self, StatusCode> {
+        let mut inputs = Self::default();
+        for (name, value) in extensions.unwrap_or_default() {
+            match name.as_str() {
+                cred_protect::NAME => inputs.cred_protect = cred_protect::Level::parse(value)?,
+                "minPinLength" => inputs.min_pin_length = *value == Value::Bool(true),
+                _ => {}
+            }
+        }
+        Ok(inputs)
+    }
+}
+
+/// An authData extensions map being built: `None` when nothing was added
+/// (then the ED flag stays clear).
+#[derive(Debug, Default)]
+pub struct Outputs(Vec<(Value, Value)>);
+
+impl Outputs {
+    /// Adds one extension output.
+    pub fn push(&mut self, name: &str, value: Value) {
+        self.0.push((text(name), value));
+    }
+
+    /// The map, if any output was added.
+    pub fn into_value(self) -> Option<Value> {
+        (!self.0.is_empty()).then_some(Value::Map(self.0))
+    }
+}
