@@ -273,16 +273,25 @@ impl AttestationIdentity {
 pub(crate) fn identity<S: Store, R: rand_core::CryptoRng>(
     ctx: &mut Context<S, R>,
 ) -> Result<AttestationIdentity, StatusCode> {
-    if let Some(stored) = ctx.store.setting(SettingKey::AttestationIdentity)? {
+    load_or_create(&mut ctx.store, ctx.config.aaguid, &mut ctx.rng)
+}
+
+/// The device's attestation identity from `store`, made and stored first if
+/// there is none yet (`softkey vault attestation-root` and the core share it).
+pub fn load_or_create<S: Store, R: rand_core::CryptoRng + ?Sized>(
+    store: &mut S,
+    aaguid: [u8; 16],
+    rng: &mut R,
+) -> Result<AttestationIdentity, StatusCode> {
+    if let Some(stored) = store.setting(SettingKey::AttestationIdentity)? {
         return AttestationIdentity::from_bytes(stored.expose_secret())
             .map_err(|_| StatusCode::Other);
     }
     // No clock in the core: certificates are valid from a fixed date.
     let not_before = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_735_689_600); // 2025-01-01
-    let identity = AttestationIdentity::generate(ctx.config.aaguid, not_before, &mut ctx.rng)
-        .map_err(|_| StatusCode::Other)?;
-    ctx.store
-        .put_setting(SettingKey::AttestationIdentity, Some(&identity.to_bytes()))?;
+    let identity =
+        AttestationIdentity::generate(aaguid, not_before, rng).map_err(|_| StatusCode::Other)?;
+    store.put_setting(SettingKey::AttestationIdentity, Some(&identity.to_bytes()))?;
     Ok(identity)
 }
 

@@ -17,8 +17,8 @@ use clap::ValueEnum;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use softkey_authenticator::secret::Secret32;
-use softkey_authenticator::store::MemoryStore;
-use softkey_authenticator::{AAGUID, Authenticator, Config};
+use softkey_authenticator::store::{MemoryStore, Store};
+use softkey_authenticator::{AAGUID, AttestationMode, Authenticator, Config};
 use softkey_transport::ctaphid::{CAPABILITY_CBOR, CAPABILITY_WINK};
 use softkey_transport::udp::{DEFAULT_DEVICE_ADDR, UdpDevice};
 use softkey_transport::{DeviceConfig, HidDevice};
@@ -80,6 +80,13 @@ pub struct SimArgs {
     /// Built-in user verification.
     #[command(flatten)]
     pub verify: crate::verify::VerifyArgs,
+    /// A persistent vault instead of the in-memory store (not with --control).
+    #[command(flatten)]
+    pub vault: crate::run_cmd::VaultOptions,
+    /// Attest new credentials with the device's attestation certificate
+    /// (`packed` with x5c; `softkey vault attestation-root` prints its root).
+    #[arg(long)]
+    pub attestation_certificate: bool,
 }
 
 /// Where `softkey sim` puts its authenticator.
@@ -94,20 +101,49 @@ pub enum Transport {
 /// Runs the simulator until `stop` is set.
 pub fn run(args: SimArgs, stop: &AtomicBool) -> anyhow::Result<()> {
     if args.control.is_some() {
+        if args.vault.vault.is_some() {
+            anyhow::bail!(
+                "--vault is not supported with --control yet: control-API authenticators are ephemeral"
+            );
+        }
         return run_with_control(args, stop);
     }
+    match &args.vault.vault {
+        None => {
+            let store = MemoryStore::new(Secret32::random(&mut rand::rng()));
+            serve(&args, store, "in-memory (ephemeral)".into(), stop)
+        }
+        Some(path) => {
+            let unlocker = args.vault.unlocker()?;
+            let vault = softkey_vault::Vault::open(path, &unlocker)
+                .with_context(|| format!("opening the vault {}", path.display()))?;
+            serve(&args, vault, path.display().to_string(), stop)
+        }
+    }
+}
+
+fn serve<S: Store>(
+    args: &SimArgs,
+    store: S,
+    vault: String,
+    stop: &AtomicBool,
+) -> anyhow::Result<()> {
     let mut os_rng = rand::rng();
-    let store = MemoryStore::new(Secret32::random(&mut os_rng));
     let config = Config {
         reset_window: args
             .strict_reset
             .then_some(softkey_authenticator::RESET_WINDOW),
         ctap1: true,
         built_in_uv: args.verify.enabled(),
+        attestation: if args.attestation_certificate {
+            AttestationMode::Certificate
+        } else {
+            AttestationMode::SelfAttestation
+        },
         ..Config::default()
     };
     let auth = Authenticator::new(config, store, StdRng::from_rng(&mut os_rng), Instant::now());
-    let presence = presence_provider(&args)?;
+    let presence = presence_provider(args)?;
     let hid = HidDevice::new(DeviceConfig {
         capabilities: CAPABILITY_WINK | CAPABILITY_CBOR,
         device_version: version_triple(),
@@ -127,19 +163,25 @@ pub fn run(args: SimArgs, stop: &AtomicBool) -> anyhow::Result<()> {
     }
     let mut socket =
         UdpDevice::bind(args.udp).with_context(|| format!("cannot listen on {}", args.udp))?;
-    log_ready(&args, socket.local_addr()?, None, presence_name);
+    log_ready(args, socket.local_addr()?, None, presence_name, &vault);
     crate::udp::serve(&mut device, &mut socket, stop).context("serving UDP")?;
     tracing::info!("softkey sim stopped");
     Ok(())
 }
 
-fn log_ready(args: &SimArgs, udp: SocketAddr, control: Option<SocketAddr>, presence: &str) {
+fn log_ready(
+    args: &SimArgs,
+    udp: SocketAddr,
+    control: Option<SocketAddr>,
+    presence: &str,
+    vault: &str,
+) {
     tracing::info!(
         %udp,
         control = control.map(|addr| addr.to_string()),
         aaguid = %hex_aaguid(),
         presence,
-        vault = "in-memory (ephemeral)",
+        vault,
         "softkey sim ready"
     );
     if args.presence == PresenceChoice::DangerAutoApprove {
@@ -185,7 +227,13 @@ fn run_with_control(args: SimArgs, stop: &AtomicBool) -> anyhow::Result<()> {
     .with_context(|| format!("cannot listen on {}", args.udp))?;
     let udp = default.udp_addr;
     server.register(default);
-    log_ready(&args, udp, Some(server.addr), presence_name);
+    log_ready(
+        &args,
+        udp,
+        Some(server.addr),
+        presence_name,
+        "in-memory (ephemeral)",
+    );
     // For the person (or script) who started us: how to reach the API. The
     // token goes to stdout, never to the log.
     println!("SOFTKEY_CONTROL_URL=http://{}", server.addr);

@@ -61,6 +61,9 @@ pub enum VaultCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Print the root certificate (PEM) of this vault's attestation
+    /// certificate authority, for relying parties to trust (made on first use).
+    AttestationRoot,
     /// Delete a credential by its ID (hex, as `list` shows it).
     Delete {
         /// The credential ID, hex.
@@ -150,6 +153,19 @@ pub fn execute(args: VaultArgs, out: &mut dyn Write) -> Result<(), VaultError> {
         VaultCommand::List { json } => {
             let list = open(&path, &args)?.list()?;
             show(out, *json, &list[..], write_list)?;
+        }
+        VaultCommand::AttestationRoot => {
+            let mut vault = open(&path, &args)?;
+            let identity = softkey_authenticator::attestation::load_or_create(
+                &mut vault,
+                softkey_authenticator::AAGUID,
+                &mut rand::rng(),
+            )
+            .map_err(|status| VaultError::Usage(format!("attestation identity: {status}")))?;
+            let pem = identity
+                .root_pem()
+                .map_err(|e| VaultError::Usage(format!("attestation root: {e}")))?;
+            write!(out, "{pem}").map_err(write_err)?;
         }
         VaultCommand::Delete { id } => {
             let credential_id = hex::decode(id.trim())
