@@ -30,6 +30,8 @@ pub mod credential;
 pub mod crypto;
 pub mod ctap1;
 pub mod extensions;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod pin;
 pub mod request;
 pub mod secret;
