@@ -1,0 +1,358 @@
+//! How fast softkey answers, as ratios from one run (issue 9):
+//!
+//! - `sign/*`: the physical limit — one bare signature with a ready key, and
+//!   key generation + signature.
+//! - `get_assertion/*`: an ES256 discoverable getAssertion, request bytes to
+//!   reply bytes, in process: over the in-memory store, over the SQLite vault
+//!   (`synchronous=FULL`, the counter is durable before the reply), and 1Password's
+//!   `passkey-authenticator` doing the same request from the same bytes.
+//! - `make_credential/*`: non-discoverable, packed self attestation, ES256 and EdDSA.
+//! - `ctaphid_udp/*`: the same getAssertion from a CTAPHID host over loopback UDP
+//!   to `softkey::udp::serve` on another thread.
+//!
+//! `scripts/bench.sh` runs this and prints the ratio table.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use ciborium::Value;
+use criterion::{Criterion, criterion_group, criterion_main};
+use p256::ecdsa::signature::Signer as _;
+use p256::elliptic_curve::Generate;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use softkey::runtime::KeyDevice;
+use softkey_authenticator::cbor::{self, bytes, int, text};
+use softkey_authenticator::secret::Secret32;
+use softkey_authenticator::store::{MemoryStore, Store};
+use softkey_authenticator::{Authenticator, Config, Outcome, Verdict};
+use softkey_transport::host::HostClient;
+use softkey_transport::udp::{UdpDevice, UdpHost};
+
+const RP_ID: &str = "example.com";
+
+fn request(command: u8, params: Vec<(Value, Value)>) -> Vec<u8> {
+    let mut out = vec![command];
+    out.extend_from_slice(&cbor::encode(Value::Map(params)));
+    out
+}
+
+fn make_credential_request(alg: i64, rk: bool) -> Vec<u8> {
+    let mut params = vec![
+        (int(1), bytes(&[0x11; 32])),
+        (
+            int(2),
+            Value::Map(vec![
+                (text("id"), text(RP_ID)),
+                (text("name"), text("Example")),
+            ]),
+        ),
+        (
+            int(3),
+            Value::Map(vec![
+                (text("id"), bytes(b"user-1")),
+                (text("name"), text("alice")),
+                (text("displayName"), text("Alice")),
+            ]),
+        ),
+        (
+            int(4),
+            Value::Array(vec![Value::Map(vec![
+                (text("alg"), int(alg)),
+                (text("type"), text("public-key")),
+            ])]),
+        ),
+    ];
+    if rk {
+        params.push((int(7), Value::Map(vec![(text("rk"), Value::Bool(true))])));
+    }
+    request(0x01, params)
+}
+
+/// A discoverable getAssertion: no allowList, presence required.
+fn get_assertion_request() -> Vec<u8> {
+    request(
+        0x02,
+        vec![(int(1), text(RP_ID)), (int(2), bytes(&[0x22; 32]))],
+    )
+}
+
+/// Request bytes in, reply bytes out, the touch approved at once.
+fn call<S: Store>(auth: &mut Authenticator<S, StdRng>, request: &[u8]) -> Vec<u8> {
+    let now = Instant::now();
+    let reply = match auth.handle(request, now) {
+        Outcome::Reply(reply) => reply,
+        Outcome::AwaitUser(_) => match auth.resume(Verdict::Approved, now) {
+            Outcome::Reply(reply) => reply,
+            Outcome::AwaitUser(_) => panic!("prompted twice"),
+        },
+    };
+    assert_eq!(reply[0], 0, "request failed with 0x{:02x}", reply[0]);
+    reply
+}
+
+fn authenticator<S: Store>(store: S) -> Authenticator<S, StdRng> {
+    Authenticator::new(
+        Config::default(),
+        store,
+        StdRng::seed_from_u64(7),
+        Instant::now(),
+    )
+}
+
+fn memory_store() -> MemoryStore {
+    MemoryStore::new(Secret32::new([0x5a; 32]))
+}
+
+/// A vault on disk with a key-file slot (no KDF cost at open); kept alive by
+/// the returned directory.
+fn vault_store() -> (softkey_vault::Vault, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("key");
+    softkey_vault::generate_key_file(&key_file).unwrap();
+    let vault = softkey_vault::Vault::create(
+        &dir.path().join("vault.sqlite"),
+        &softkey_vault::Unlocker::KeyFile(key_file),
+        softkey_vault::KdfParams::danger_fast_for_tests(),
+    )
+    .unwrap();
+    (vault, dir)
+}
+
+/// The signed message of an assertion: 37 bytes of authenticator data and the
+/// clientDataHash.
+fn assertion_message() -> [u8; 69] {
+    [0x5a; 69]
+}
+
+fn bench_sign(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sign");
+    let mut rng = StdRng::seed_from_u64(1);
+    let message = assertion_message();
+    let p256_key = <p256::ecdsa::SigningKey as Generate>::generate_from_rng(&mut rng);
+    group.bench_function("p256", |b| {
+        b.iter(|| {
+            let signature: p256::ecdsa::Signature = p256_key.sign(black_box(&message));
+            signature
+        })
+    });
+    let ed25519_key = ed25519_dalek::SigningKey::generate(&mut rng);
+    group.bench_function("ed25519", |b| {
+        b.iter(|| ed25519_key.sign(black_box(&message)))
+    });
+    group.bench_function("p256_keygen_sign", |b| {
+        b.iter(|| {
+            let key = <p256::ecdsa::SigningKey as Generate>::generate_from_rng(&mut rng);
+            let public = key.verifying_key().to_sec1_point(false);
+            let signature: p256::ecdsa::Signature = key.sign(black_box(&message));
+            (public, signature)
+        })
+    });
+    group.bench_function("ed25519_keygen_sign", |b| {
+        b.iter(|| {
+            let key = ed25519_dalek::SigningKey::generate(&mut rng);
+            (key.verifying_key(), key.sign(black_box(&message)))
+        })
+    });
+    group.finish();
+}
+
+fn bench_get_assertion(c: &mut Criterion) {
+    let mut group = c.benchmark_group("get_assertion");
+    let get = get_assertion_request();
+
+    let mut auth = authenticator(memory_store());
+    call(&mut auth, &make_credential_request(-7, true));
+    group.bench_function("memory", |b| b.iter(|| call(&mut auth, black_box(&get))));
+
+    let mut auth = authenticator(memory_store());
+    call(&mut auth, &make_credential_request(-8, true));
+    group.bench_function("memory_eddsa", |b| {
+        b.iter(|| call(&mut auth, black_box(&get)))
+    });
+
+    let (vault, _dir) = vault_store();
+    let mut auth = authenticator(vault);
+    call(&mut auth, &make_credential_request(-7, true));
+    group.bench_function("vault", |b| b.iter(|| call(&mut auth, black_box(&get))));
+
+    let mut peer = peer::Peer::new();
+    peer.make_credential(&make_credential_request(-7, true));
+    group.bench_function("passkey_rs", |b| {
+        b.iter(|| peer.get_assertion(black_box(&get)))
+    });
+    group.finish();
+}
+
+fn bench_make_credential(c: &mut Criterion) {
+    let mut group = c.benchmark_group("make_credential");
+    for (name, alg) in [("es256", -7), ("eddsa", -8)] {
+        let request = make_credential_request(alg, false);
+        let mut auth = authenticator(memory_store());
+        group.bench_function(name, |b| b.iter(|| call(&mut auth, black_box(&request))));
+    }
+    group.finish();
+}
+
+/// The simulator's UDP device on an ephemeral port, serving on its own thread.
+struct UdpKey {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    address: SocketAddr,
+}
+
+impl UdpKey {
+    fn start() -> Self {
+        let mut socket = UdpDevice::bind(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0)).unwrap();
+        let address = socket.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread_stop = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut auth = authenticator(memory_store());
+            call(&mut auth, &make_credential_request(-7, true));
+            let mut device = KeyDevice::new(
+                softkey_transport::HidDevice::new(softkey_transport::DeviceConfig::default()),
+                auth,
+                Box::new(softkey::presence::danger::AutoApprove),
+                Duration::from_secs(30),
+            );
+            softkey::udp::serve(&mut device, &mut socket, &thread_stop).unwrap();
+        });
+        Self {
+            stop,
+            thread: Some(thread),
+            address,
+        }
+    }
+}
+
+impl Drop for UdpKey {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap();
+        }
+    }
+}
+
+fn bench_ctaphid_udp(c: &mut Criterion) {
+    let mut group = c.benchmark_group("ctaphid_udp");
+    let key = UdpKey::start();
+    let mut host = HostClient::new(UdpHost::connect(key.address).unwrap());
+    host.init().unwrap();
+    let get = get_assertion_request();
+    group.bench_function("get_assertion", |b| {
+        b.iter(|| {
+            let reply = host.cbor(&get, |_| {}).unwrap();
+            assert_eq!(reply[0], 0);
+            reply
+        })
+    });
+    group.finish();
+    drop(host);
+    drop(key);
+}
+
+/// 1Password's passkey-rs authenticator, driven from the same request bytes:
+/// CBOR decoded into its request types, its reply encoded back to CBOR.
+mod peer {
+    use super::*;
+    use passkey_authenticator::{UiHint, UserCheck, UserValidationMethod};
+    use passkey_types::Passkey;
+    use passkey_types::ctap2::{Aaguid, Ctap2Error, get_assertion, make_credential};
+
+    /// Presence always given, no built-in verification (like softkey's
+    /// auto-approving simulator).
+    pub struct Present;
+
+    #[async_trait::async_trait]
+    impl UserValidationMethod for Present {
+        type PasskeyItem = Passkey;
+
+        async fn check_user<'a>(
+            &self,
+            _hint: UiHint<'a, Passkey>,
+            presence: bool,
+            _verification: bool,
+        ) -> Result<UserCheck, Ctap2Error> {
+            Ok(UserCheck {
+                presence,
+                verification: false,
+            })
+        }
+
+        fn is_presence_enabled(&self) -> bool {
+            true
+        }
+
+        fn is_verification_enabled(&self) -> Option<bool> {
+            None
+        }
+    }
+
+    pub struct Peer(
+        passkey_authenticator::Authenticator<
+            Option<Passkey>,
+            Present,
+            passkey_crypto::AvailableBackend,
+        >,
+    );
+
+    /// Runs a future that never waits (in-memory store, instant presence).
+    fn ready<F: Future>(future: F) -> F::Output {
+        let mut future = std::pin::pin!(future);
+        match future
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+        {
+            Poll::Ready(output) => output,
+            Poll::Pending => panic!("passkey-authenticator waited"),
+        }
+    }
+
+    impl Peer {
+        pub fn new() -> Self {
+            let mut auth = passkey_authenticator::Authenticator::new(
+                Aaguid::new_empty(),
+                None,
+                Present,
+                passkey_crypto::AvailableBackend,
+            );
+            auth.set_make_credentials_with_signature_counter(true);
+            Self(auth)
+        }
+
+        pub fn make_credential(&mut self, request: &[u8]) -> Vec<u8> {
+            let parsed: make_credential::Request =
+                ciborium::de::from_reader(&request[1..]).expect("passkey-rs parses it");
+            let response = ready(self.0.make_credential(parsed)).expect("made");
+            let mut out = vec![0];
+            ciborium::ser::into_writer(&response, &mut out).unwrap();
+            out
+        }
+
+        pub fn get_assertion(&mut self, request: &[u8]) -> Vec<u8> {
+            let parsed: get_assertion::Request =
+                ciborium::de::from_reader(&request[1..]).expect("passkey-rs parses it");
+            let response = ready(self.0.get_assertion(parsed)).expect("asserted");
+            let mut out = vec![0];
+            ciborium::ser::into_writer(&response, &mut out).unwrap();
+            out
+        }
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(30)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    targets = bench_sign, bench_get_assertion, bench_make_credential, bench_ctaphid_udp
+}
+criterion_main!(benches);
