@@ -6,7 +6,10 @@
 mod support;
 
 use ciborium::Value;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use softkey_authenticator::cbor::{bytes, int, text};
+use softkey_authenticator::pin::{KeyAgreementKey, Protocol, SharedSecret};
 use softkey_authenticator::{Config, StatusCode};
 use support::*;
 
@@ -119,6 +122,8 @@ fn get_info_lists_the_extensions_built() {
     let mut h = Harness::new();
     let listed = extensions_in_info(&mut h);
     assert!(listed.contains(&"credProtect".to_owned()));
+    assert!(listed.contains(&"hmac-secret".to_owned()));
+    assert!(listed.contains(&"hmac-secret-mc".to_owned()));
     assert!(listed.contains(&"minPinLength".to_owned()));
 }
 
@@ -253,4 +258,227 @@ fn credential_id_of(assertion: &Value) -> Vec<u8> {
         .as_bytes()
         .unwrap()
         .clone()
+}
+
+/// The platform's half of an hmac-secret exchange.
+struct SaltSender {
+    protocol: Protocol,
+    shared: SharedSecret,
+    key: Value,
+    rng: StdRng,
+}
+
+impl SaltSender {
+    fn new(h: &mut Harness, protocol: Protocol) -> Self {
+        let number = int(protocol.number() as i64);
+        let reply = h
+            .call(&request(0x06, vec![(int(1), number), (int(2), int(2))]))
+            .unwrap();
+        let theirs = field(&reply, 1).unwrap().clone();
+        let mut rng = StdRng::seed_from_u64(3);
+        let ours = KeyAgreementKey::generate(&mut rng);
+        let shared = ours.shared_secret(protocol, theirs).unwrap();
+        Self {
+            protocol,
+            shared,
+            key: ours.cose_public_key(),
+            rng,
+        }
+    }
+
+    /// The input map for salts (32 or 64 bytes).
+    fn input(&mut self, salts: &[u8]) -> Value {
+        let salt_enc = self.shared.encrypt(&mut self.rng, salts);
+        let salt_auth = self.shared.authenticate(&salt_enc).to_vec();
+        Value::Map(vec![
+            (int(1), self.key.clone()),
+            (int(2), bytes(&salt_enc)),
+            (int(3), bytes(&salt_auth)),
+            (int(4), int(self.protocol.number() as i64)),
+        ])
+    }
+
+    fn open(&self, outputs: &Value) -> Vec<u8> {
+        // getAssertion answers under "hmac-secret"; makeCredential under
+        // "hmac-secret-mc" (its "hmac-secret" is `true`).
+        let encrypted = text_field(outputs, "hmac-secret-mc")
+            .or_else(|| text_field(outputs, "hmac-secret"))
+            .and_then(Value::as_bytes)
+            .unwrap();
+        self.shared.decrypt(encrypted).unwrap().to_vec()
+    }
+}
+
+fn hmac_secret_output(
+    h: &mut Harness,
+    sender: &mut SaltSender,
+    id: &[u8],
+    uv: bool,
+    salts: &[u8],
+) -> Vec<u8> {
+    let input = sender.input(salts);
+    let reply = get_assertion(h, Some(&[id]), uv, vec![(text("hmac-secret"), input)]).unwrap();
+    sender.open(&outputs_of(&reply, 2).unwrap())
+}
+
+#[test]
+fn hmac_secret_gives_stable_outputs_per_uv_state() {
+    for protocol in [Protocol::One, Protocol::Two] {
+        for rk in [false, true] {
+            let mut h = uv_harness();
+            let reply = make_credential(
+                &mut h,
+                b"u",
+                rk,
+                rk,
+                vec![(text("hmac-secret"), Value::Bool(true))],
+            )
+            .unwrap();
+            assert_eq!(
+                outputs_of(&reply, 2),
+                Some(Value::Map(vec![(text("hmac-secret"), Value::Bool(true))]))
+            );
+            let id = credential_id(&reply);
+            let mut sender = SaltSender::new(&mut h, protocol);
+            let salt1 = [0x01; 32];
+            let salt2 = [0x02; 32];
+            let a = hmac_secret_output(&mut h, &mut sender, &id, false, &salt1);
+            let b = hmac_secret_output(&mut h, &mut sender, &id, false, &salt1);
+            assert_eq!(a.len(), 32);
+            assert_eq!(a, b, "same salt, same output");
+            let both =
+                hmac_secret_output(&mut h, &mut sender, &id, false, &[salt1, salt2].concat());
+            assert_eq!(both.len(), 64);
+            assert_eq!(&both[..32], &a[..]);
+            assert_ne!(&both[32..], &a[..]);
+            let verified = hmac_secret_output(&mut h, &mut sender, &id, true, &salt1);
+            assert_ne!(verified, a, "CredRandomWithUV differs from WithoutUV");
+        }
+    }
+}
+
+#[test]
+fn hmac_secret_errors() {
+    let mut h = uv_harness();
+    let reply = make_credential(
+        &mut h,
+        b"u",
+        false,
+        false,
+        vec![(text("hmac-secret"), Value::Bool(true))],
+    )
+    .unwrap();
+    let id = credential_id(&reply);
+    let mut sender = SaltSender::new(&mut h, Protocol::Two);
+    // A saltAuth that does not verify.
+    let mut input = sender.input(&[0; 32]);
+    if let Value::Map(entries) = &mut input {
+        entries[2].1 = bytes(&[0; 32]);
+    }
+    assert_eq!(
+        get_assertion(
+            &mut h,
+            Some(&[&id]),
+            false,
+            vec![(text("hmac-secret"), input)]
+        ),
+        Err(StatusCode::PinAuthInvalid)
+    );
+    // Salts of 48 bytes.
+    let input = sender.input(&[0; 48]);
+    assert_eq!(
+        get_assertion(
+            &mut h,
+            Some(&[&id]),
+            false,
+            vec![(text("hmac-secret"), input)]
+        ),
+        Err(StatusCode::InvalidParameter)
+    );
+    // A missing saltAuth; an unsupported protocol.
+    let mut input = sender.input(&[0; 32]);
+    if let Value::Map(entries) = &mut input {
+        entries.remove(2);
+    }
+    assert_eq!(
+        get_assertion(
+            &mut h,
+            Some(&[&id]),
+            false,
+            vec![(text("hmac-secret"), input)]
+        ),
+        Err(StatusCode::MissingParameter)
+    );
+    let mut input = sender.input(&[0; 32]);
+    if let Value::Map(entries) = &mut input {
+        entries[3].1 = int(3);
+    }
+    assert_eq!(
+        get_assertion(
+            &mut h,
+            Some(&[&id]),
+            false,
+            vec![(text("hmac-secret"), input)]
+        ),
+        Err(StatusCode::InvalidParameter)
+    );
+    // "hmac-secret" must be a boolean at creation.
+    assert_eq!(
+        make_credential(
+            &mut h,
+            b"u",
+            false,
+            false,
+            vec![(text("hmac-secret"), int(1))]
+        ),
+        Err(StatusCode::CborUnexpectedType)
+    );
+}
+
+#[test]
+fn hmac_secret_without_cred_random_gives_no_output() {
+    let mut h = uv_harness();
+    let reply = make_credential(&mut h, b"u", false, false, vec![]).unwrap();
+    let id = credential_id(&reply);
+    let mut sender = SaltSender::new(&mut h, Protocol::One);
+    let input = sender.input(&[0; 32]);
+    let reply = get_assertion(
+        &mut h,
+        Some(&[&id]),
+        false,
+        vec![(text("hmac-secret"), input)],
+    )
+    .unwrap();
+    assert_eq!(outputs_of(&reply, 2), None);
+}
+
+#[test]
+fn hmac_secret_mc_matches_later_assertions() {
+    for (protocol, uv) in [(Protocol::One, false), (Protocol::Two, true)] {
+        let mut h = uv_harness();
+        let mut sender = SaltSender::new(&mut h, protocol);
+        let salts = [[0x05; 32], [0x06; 32]].concat();
+        let input = sender.input(&salts);
+        let reply = make_credential(
+            &mut h,
+            b"u",
+            uv,
+            uv,
+            vec![
+                (text("hmac-secret"), Value::Bool(true)),
+                (text("hmac-secret-mc"), input),
+            ],
+        )
+        .unwrap();
+        let outputs = outputs_of(&reply, 2).unwrap();
+        assert_eq!(
+            text_field(&outputs, "hmac-secret"),
+            Some(&Value::Bool(true))
+        );
+        let at_creation = sender.open(&outputs);
+        assert_eq!(at_creation.len(), 64);
+        let id = credential_id(&reply);
+        let later = hmac_secret_output(&mut h, &mut sender, &id, uv, &salts);
+        assert_eq!(at_creation, later);
+    }
 }

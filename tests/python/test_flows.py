@@ -66,7 +66,12 @@ def test_get_info_advertises_what_is_built(ctap2):
         "alwaysUv": False,
         "makeCredUvNotRqd": True,
     }
-    assert info.extensions == ["credProtect", "minPinLength"]
+    assert info.extensions == [
+        "credProtect",
+        "hmac-secret",
+        "hmac-secret-mc",
+        "minPinLength",
+    ]
     assert info.pin_uv_protocols == [2, 1]
     assert {"alg": -7, "type": "public-key"} in info.algorithms
     assert {"alg": -8, "type": "public-key"} in info.algorithms

@@ -12,7 +12,7 @@ use crate::cbor::{self, IntMap, int};
 use crate::commands::{Response, authorize_with_token, client_pin, find_ours};
 use crate::credential::StoredCredential;
 use crate::crypto::sha256;
-use crate::extensions::cred_protect;
+use crate::extensions::{GetAssertionInputs, Outputs, cred_protect, hmac_secret};
 use crate::pin::{AuthenticatorSettings, Permissions, PinState, Protocol};
 use crate::request::{self, CredentialDescriptor, Options, descriptor_to_value, user_to_value};
 use crate::status::StatusCode;
@@ -80,6 +80,8 @@ pub(crate) struct Job {
     built_in_uv: bool,
     /// A pinUvAuthToken was used and is consumed on success.
     used_token: bool,
+    /// The extension inputs, validated.
+    extensions: GetAssertionInputs,
 }
 
 impl Job {
@@ -95,6 +97,7 @@ pub(crate) struct NextAssertions {
     client_data_hash: [u8; 32],
     remaining: Vec<StoredCredential>,
     flags: u8,
+    extensions: GetAssertionInputs,
     last_used: Instant,
 }
 
@@ -204,6 +207,9 @@ fn locate<S: Store, R: rand_core::CryptoRng>(
         )?;
         uv = true;
     }
+    // Extension inputs are checked before any touch.
+    let extensions =
+        GetAssertionInputs::parse(request.extensions.as_deref(), &ctx.pin.key_agreement)?;
     let rp_id_hash = sha256(request.rp_id.as_bytes());
     // 7. Locate credentials, leaving out those whose credProtect level the
     //    request does not meet (without UV: level 3 never, level 2 only when
@@ -233,6 +239,7 @@ fn locate<S: Store, R: rand_core::CryptoRng>(
             flags: if up { FLAG_UP } else { 0 } | if uv || uv_requested { FLAG_UV } else { 0 },
             built_in_uv: uv_requested,
             used_token: uv,
+            extensions,
         },
         request.rp_id,
     ))
@@ -271,6 +278,7 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
         flags,
         built_in_uv,
         used_token,
+        extensions,
     } = job;
     if built_in_uv {
         client_pin::record_uv_success(ctx)?;
@@ -283,7 +291,14 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
     }
     let total = credentials.len();
     let first = credentials.remove(0);
-    let mut response = assertion(ctx, &rp_id_hash, &client_data_hash, first, flags)?;
+    let mut response = assertion(
+        ctx,
+        &rp_id_hash,
+        &client_data_hash,
+        first,
+        flags,
+        &extensions,
+    )?;
     if total > 1 {
         if let Value::Map(entries) = &mut response {
             entries.push((int(0x05), int(i64::try_from(total).unwrap_or(i64::MAX))));
@@ -293,6 +308,7 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
             client_data_hash,
             remaining: credentials,
             flags,
+            extensions,
             last_used: now,
         });
     }
@@ -320,6 +336,7 @@ pub(crate) fn next<S: Store, R: rand_core::CryptoRng>(
         &state.client_data_hash,
         credential,
         state.flags,
+        &state.extensions,
     )?;
     if !state.remaining.is_empty() {
         state.last_used = now;
@@ -334,7 +351,15 @@ fn assertion<S: Store, R: rand_core::CryptoRng>(
     client_data_hash: &[u8; 32],
     mut credential: StoredCredential,
     flags: u8,
+    extensions: &GetAssertionInputs,
 ) -> Result<Value, StatusCode> {
+    let mut outputs = Outputs::default();
+    if let Some(salts) = &extensions.hmac_secret
+        && let Some(cred_random) = hmac_secret::cred_random(&credential, flags & FLAG_UV != 0)
+    {
+        let encrypted = salts.encrypted_outputs(cred_random, &mut ctx.rng);
+        outputs.push(hmac_secret::NAME, Value::Bytes(encrypted));
+    }
     // The counter is advanced and stored before the signature leaves.
     let sign_count = if credential.discoverable {
         credential.sign_count = credential.sign_count.wrapping_add(1);
@@ -348,7 +373,7 @@ fn assertion<S: Store, R: rand_core::CryptoRng>(
         flags,
         sign_count,
         attested: None,
-        extensions: None,
+        extensions: outputs.into_value(),
     }
     .to_bytes();
     let mut signed = auth_data.clone();

@@ -10,7 +10,7 @@ use crate::cbor::{self, IntMap, int, text};
 use crate::commands::{Response, authorize_with_token, client_pin, find_ours};
 use crate::credential::{DISCOVERABLE_ID_LEN, DISCOVERABLE_ID_V1, StoredCredential, UserEntity};
 use crate::crypto::{Algorithm, PrivateKey, sha256};
-use crate::extensions::{MakeCredentialInputs, Outputs, cred_protect};
+use crate::extensions::{MakeCredentialInputs, Outputs, cred_protect, hmac_secret};
 use crate::pin::{AuthenticatorSettings, Permissions, PinState, Protocol};
 use crate::request::{
     self, CredentialDescriptor, CredentialParameter, Options, RpEntity, parse_user,
@@ -226,7 +226,8 @@ fn validate<S: Store, R: rand_core::CryptoRng>(
         }
     }
     // Extension inputs are checked before any touch.
-    let extensions = MakeCredentialInputs::parse(request.extensions.as_deref())?;
+    let extensions =
+        MakeCredentialInputs::parse(request.extensions.as_deref(), &ctx.pin.key_agreement)?;
     // 10. A credential of ours in the excludeList: a touch, then CREDENTIAL_EXCLUDED
     //     (the touch keeps a site from probing for credentials silently). A
     //     userVerificationRequired credential only counts for a verified user.
@@ -323,6 +324,11 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
         large_blob_key: None,
         discoverable,
     };
+    if inputs.hmac_secret {
+        let (with_uv, without_uv) = hmac_secret::new_cred_randoms(&mut ctx.rng);
+        credential.cred_random_with_uv = Some(with_uv);
+        credential.cred_random_without_uv = Some(without_uv);
+    }
     let sign_count;
     if discoverable {
         let mut id = vec![0u8; DISCOVERABLE_ID_LEN];
@@ -351,6 +357,15 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
     let mut outputs = Outputs::default();
     if let Some(level) = inputs.cred_protect {
         outputs.push(cred_protect::NAME, int(i64::from(level.number())));
+    }
+    if inputs.hmac_secret {
+        outputs.push(hmac_secret::NAME, Value::Bool(true));
+        if let Some(salts) = &inputs.hmac_secret_mc
+            && let Some(cred_random) = hmac_secret::cred_random(&credential, uv)
+        {
+            let encrypted = salts.encrypted_outputs(cred_random, &mut ctx.rng);
+            outputs.push(hmac_secret::MC_NAME, Value::Bytes(encrypted));
+        }
     }
     if let Some(length) = min_pin_length {
         outputs.push("minPinLength", int(i64::from(length)));

@@ -11,34 +11,81 @@
 //! [`SUPPORTED`] and nothing else.
 
 pub mod cred_protect;
+pub mod hmac_secret;
 
 use ciborium::Value;
 
 use crate::cbor::text;
+use crate::pin::KeyAgreementKey;
 use crate::status::StatusCode;
 
 /// The extension identifiers getInfo lists (0x02), in a fixed order.
-pub const SUPPORTED: &[&str] = &["credProtect", "minPinLength"];
+pub const SUPPORTED: &[&str] = &[
+    cred_protect::NAME,
+    hmac_secret::NAME,
+    hmac_secret::MC_NAME,
+    "minPinLength",
+];
 
 /// The makeCredential extension inputs this authenticator understands.
 #[derive(Debug, Default)]
 pub struct MakeCredentialInputs {
     /// credProtect: the requested level (1–3).
     pub cred_protect: Option<cred_protect::Level>,
+    /// hmac-secret: true (make CredRandoms).
+    pub hmac_secret: bool,
+    /// hmac-secret-mc: salts to evaluate at creation (with hmac-secret).
+    pub hmac_secret_mc: Option<hmac_secret::Salts>,
     /// minPinLength: true.
     pub min_pin_length: bool,
 }
 
 impl MakeCredentialInputs {
     /// Reads the known inputs; unknown names are ignored, a known one of the
-    /// wrong type is `CTAP2_ERR_CBOR_UNEXPECTED_TYPE`.
-    pub fn parse(extensions: Option<&[(String, Value)]>) -> Result<Self, StatusCode> {
+    /// wrong type is `CTAP2_ERR_CBOR_UNEXPECTED_TYPE`. Salts are opened with
+    /// the current `key_agreement` key.
+    pub fn parse(
+        extensions: Option<&[(String, Value)]>,
+        key_agreement: &KeyAgreementKey,
+    ) -> Result<Self, StatusCode> {
         let mut inputs = Self::default();
+        let mut mc_salts = None;
         for (name, value) in extensions.unwrap_or_default() {
             match name.as_str() {
                 cred_protect::NAME => inputs.cred_protect = cred_protect::Level::parse(value)?,
+                hmac_secret::NAME => inputs.hmac_secret = hmac_secret::parse_flag(value)?,
+                hmac_secret::MC_NAME => mc_salts = Some(value),
                 "minPinLength" => inputs.min_pin_length = *value == Value::Bool(true),
                 _ => {}
+            }
+        }
+        // hmac-secret-mc only means something next to "hmac-secret": true.
+        if let Some(value) = mc_salts
+            && inputs.hmac_secret
+        {
+            inputs.hmac_secret_mc = Some(hmac_secret::Salts::parse(value.clone(), key_agreement)?);
+        }
+        Ok(inputs)
+    }
+}
+
+/// The getAssertion extension inputs this authenticator understands.
+#[derive(Debug, Default)]
+pub struct GetAssertionInputs {
+    /// hmac-secret: the salts, opened.
+    pub hmac_secret: Option<hmac_secret::Salts>,
+}
+
+impl GetAssertionInputs {
+    /// Reads the known inputs; unknown names are ignored.
+    pub fn parse(
+        extensions: Option<&[(String, Value)]>,
+        key_agreement: &KeyAgreementKey,
+    ) -> Result<Self, StatusCode> {
+        let mut inputs = Self::default();
+        for (name, value) in extensions.unwrap_or_default() {
+            if name == hmac_secret::NAME {
+                inputs.hmac_secret = Some(hmac_secret::Salts::parse(value.clone(), key_agreement)?);
             }
         }
         Ok(inputs)
