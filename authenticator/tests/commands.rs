@@ -105,6 +105,7 @@ fn get_info_lists_what_is_built() {
         field(&info, 2),
         Some(&Value::Array(vec![
             Value::Text("credProtect".into()),
+            Value::Text("credBlob".into()),
             Value::Text("hmac-secret".into()),
             Value::Text("hmac-secret-mc".into()),
             Value::Text("minPinLength".into())

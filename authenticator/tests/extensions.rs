@@ -123,6 +123,9 @@ fn get_info_lists_the_extensions_built() {
     let listed = extensions_in_info(&mut h);
     assert!(listed.contains(&"credProtect".to_owned()));
     assert!(listed.contains(&"hmac-secret".to_owned()));
+    assert!(listed.contains(&"credBlob".to_owned()));
+    let info = h.call(&[0x04]).unwrap();
+    assert_eq!(field(&info, 0x0F), Some(&int(32)), "maxCredBlobLength");
     assert!(listed.contains(&"hmac-secret-mc".to_owned()));
     assert!(listed.contains(&"minPinLength".to_owned()));
 }
@@ -481,4 +484,81 @@ fn hmac_secret_mc_matches_later_assertions() {
         let later = hmac_secret_output(&mut h, &mut sender, &id, uv, &salts);
         assert_eq!(at_creation, later);
     }
+}
+
+#[test]
+fn cred_blob_is_kept_and_returned() {
+    for rk in [false, true] {
+        let mut h = uv_harness();
+        let blob = vec![0x42; 32];
+        let reply =
+            make_credential(&mut h, b"u", rk, rk, vec![(text("credBlob"), bytes(&blob))]).unwrap();
+        assert_eq!(
+            outputs_of(&reply, 2),
+            Some(Value::Map(vec![(text("credBlob"), Value::Bool(true))]))
+        );
+        let id = credential_id(&reply);
+        let reply = get_assertion(
+            &mut h,
+            Some(&[&id]),
+            false,
+            vec![(text("credBlob"), Value::Bool(true))],
+        )
+        .unwrap();
+        assert_eq!(
+            outputs_of(&reply, 2),
+            Some(Value::Map(vec![(text("credBlob"), bytes(&blob))]))
+        );
+        // Not asked: no output.
+        let reply = get_assertion(&mut h, Some(&[&id]), false, vec![]).unwrap();
+        assert_eq!(outputs_of(&reply, 2), None);
+    }
+}
+
+#[test]
+fn cred_blob_too_long_or_absent() {
+    let mut h = uv_harness();
+    let reply = make_credential(
+        &mut h,
+        b"u",
+        false,
+        false,
+        vec![(text("credBlob"), bytes(&[1; 33]))],
+    )
+    .unwrap();
+    assert_eq!(
+        outputs_of(&reply, 2),
+        Some(Value::Map(vec![(text("credBlob"), Value::Bool(false))]))
+    );
+    let id = credential_id(&reply);
+    let reply = get_assertion(
+        &mut h,
+        Some(&[&id]),
+        false,
+        vec![(text("credBlob"), Value::Bool(true))],
+    )
+    .unwrap();
+    assert_eq!(
+        outputs_of(&reply, 2),
+        Some(Value::Map(vec![(text("credBlob"), bytes(&[]))]))
+    );
+    assert_eq!(
+        make_credential(
+            &mut h,
+            b"u",
+            false,
+            false,
+            vec![(text("credBlob"), Value::Bool(true))]
+        ),
+        Err(StatusCode::CborUnexpectedType)
+    );
+    assert_eq!(
+        get_assertion(
+            &mut h,
+            Some(&[&id]),
+            false,
+            vec![(text("credBlob"), bytes(&[1]))]
+        ),
+        Err(StatusCode::CborUnexpectedType)
+    );
 }

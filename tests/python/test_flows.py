@@ -68,6 +68,7 @@ def test_get_info_advertises_what_is_built(ctap2):
     }
     assert info.extensions == [
         "credProtect",
+        "credBlob",
         "hmac-secret",
         "hmac-secret-mc",
         "minPinLength",

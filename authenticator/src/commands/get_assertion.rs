@@ -12,7 +12,7 @@ use crate::cbor::{self, IntMap, int};
 use crate::commands::{Response, authorize_with_token, client_pin, find_ours};
 use crate::credential::StoredCredential;
 use crate::crypto::sha256;
-use crate::extensions::{GetAssertionInputs, Outputs, cred_protect, hmac_secret};
+use crate::extensions::{GetAssertionInputs, Outputs, cred_blob, cred_protect, hmac_secret};
 use crate::pin::{AuthenticatorSettings, Permissions, PinState, Protocol};
 use crate::request::{self, CredentialDescriptor, Options, descriptor_to_value, user_to_value};
 use crate::status::StatusCode;
@@ -354,6 +354,10 @@ fn assertion<S: Store, R: rand_core::CryptoRng>(
     extensions: &GetAssertionInputs,
 ) -> Result<Value, StatusCode> {
     let mut outputs = Outputs::default();
+    if extensions.cred_blob {
+        let blob = credential.cred_blob.clone().unwrap_or_default();
+        outputs.push(cred_blob::NAME, Value::Bytes(blob));
+    }
     if let Some(salts) = &extensions.hmac_secret
         && let Some(cred_random) = hmac_secret::cred_random(&credential, flags & FLAG_UV != 0)
     {

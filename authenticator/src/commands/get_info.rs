@@ -90,6 +90,10 @@ pub(crate) fn handle<S: Store, R: rand_core::CryptoRng>(
         (int(0x0D), int(i64::from(pin.min_pin_length))),
         (int(0x0E), int(i64::from(ctx.config.firmware_version))),
         (
+            int(0x0F),
+            int(i64::try_from(crate::extensions::cred_blob::MAX_CRED_BLOB_LENGTH).unwrap_or(0)),
+        ),
+        (
             int(0x10),
             int(i64::try_from(MAX_MIN_PIN_LENGTH_RP_IDS).unwrap_or(0)),
         ),

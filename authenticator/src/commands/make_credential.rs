@@ -10,7 +10,7 @@ use crate::cbor::{self, IntMap, int, text};
 use crate::commands::{Response, authorize_with_token, client_pin, find_ours};
 use crate::credential::{DISCOVERABLE_ID_LEN, DISCOVERABLE_ID_V1, StoredCredential, UserEntity};
 use crate::crypto::{Algorithm, PrivateKey, sha256};
-use crate::extensions::{MakeCredentialInputs, Outputs, cred_protect, hmac_secret};
+use crate::extensions::{MakeCredentialInputs, Outputs, cred_blob, cred_protect, hmac_secret};
 use crate::pin::{AuthenticatorSettings, Permissions, PinState, Protocol};
 use crate::request::{
     self, CredentialDescriptor, CredentialParameter, Options, RpEntity, parse_user,
@@ -324,6 +324,10 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
         large_blob_key: None,
         discoverable,
     };
+    let cred_blob_stored = inputs.cred_blob.as_deref().map(cred_blob::fits);
+    if let Some(blob) = inputs.cred_blob.as_ref().filter(|b| cred_blob::fits(b)) {
+        credential.cred_blob = Some(blob.clone());
+    }
     if inputs.hmac_secret {
         let (with_uv, without_uv) = hmac_secret::new_cred_randoms(&mut ctx.rng);
         credential.cred_random_with_uv = Some(with_uv);
@@ -357,6 +361,9 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
     let mut outputs = Outputs::default();
     if let Some(level) = inputs.cred_protect {
         outputs.push(cred_protect::NAME, int(i64::from(level.number())));
+    }
+    if let Some(stored) = cred_blob_stored {
+        outputs.push(cred_blob::NAME, Value::Bool(stored));
     }
     if inputs.hmac_secret {
         outputs.push(hmac_secret::NAME, Value::Bool(true));

@@ -10,6 +10,7 @@
 //! Unknown extensions are ignored, as the spec wants. getInfo lists
 //! [`SUPPORTED`] and nothing else.
 
+pub mod cred_blob;
 pub mod cred_protect;
 pub mod hmac_secret;
 
@@ -22,6 +23,7 @@ use crate::status::StatusCode;
 /// The extension identifiers getInfo lists (0x02), in a fixed order.
 pub const SUPPORTED: &[&str] = &[
     cred_protect::NAME,
+    cred_blob::NAME,
     hmac_secret::NAME,
     hmac_secret::MC_NAME,
     "minPinLength",
@@ -36,6 +38,8 @@ pub struct MakeCredentialInputs {
     pub hmac_secret: bool,
     /// hmac-secret-mc: salts to evaluate at creation (with hmac-secret).
     pub hmac_secret_mc: Option<hmac_secret::Salts>,
+    /// credBlob: the blob to keep (any length; [`cred_blob::fits`] decides).
+    pub cred_blob: Option<Vec<u8>>,
     /// minPinLength: true.
     pub min_pin_length: bool,
 }
@@ -55,6 +59,7 @@ impl MakeCredentialInputs {
                 cred_protect::NAME => inputs.cred_protect = cred_protect::Level::parse(value)?,
                 hmac_secret::NAME => inputs.hmac_secret = hmac_secret::parse_flag(value)?,
                 hmac_secret::MC_NAME => mc_salts = Some(value),
+                cred_blob::NAME => inputs.cred_blob = Some(cred_blob::parse_blob(value)?),
                 "minPinLength" => inputs.min_pin_length = *value == Value::Bool(true),
                 _ => {}
             }
@@ -74,6 +79,8 @@ impl MakeCredentialInputs {
 pub struct GetAssertionInputs {
     /// hmac-secret: the salts, opened.
     pub hmac_secret: Option<hmac_secret::Salts>,
+    /// credBlob: true (return the blob).
+    pub cred_blob: bool,
 }
 
 impl GetAssertionInputs {
@@ -84,8 +91,13 @@ impl GetAssertionInputs {
     ) -> Result<Self, StatusCode> {
         let mut inputs = Self::default();
         for (name, value) in extensions.unwrap_or_default() {
-            if name == hmac_secret::NAME {
-                inputs.hmac_secret = Some(hmac_secret::Salts::parse(value.clone(), key_agreement)?);
+            match name.as_str() {
+                hmac_secret::NAME => {
+                    inputs.hmac_secret =
+                        Some(hmac_secret::Salts::parse(value.clone(), key_agreement)?);
+                }
+                cred_blob::NAME => inputs.cred_blob = cred_blob::parse_request(value)?,
+                _ => {}
             }
         }
         Ok(inputs)
