@@ -147,6 +147,8 @@ pub struct Context<S: Store, R: rand_core::CryptoRng> {
     pub(crate) next_assertions: Option<commands::get_assertion::NextAssertions>,
     pub(crate) pin: PinRuntime,
     pub(crate) credential_management: Option<commands::credential_management::Enumeration>,
+    /// An authenticatorLargeBlobs write waiting for its next fragment.
+    pub(crate) large_blob_write: Option<commands::large_blobs::PendingWrite>,
 }
 
 /// A CTAP 2.1 authenticator.
@@ -168,6 +170,7 @@ impl<S: Store, R: rand_core::CryptoRng> Authenticator<S, R> {
                 next_assertions: None,
                 pin,
                 credential_management: None,
+                large_blob_write: None,
             },
             pending: None,
         }
@@ -250,6 +253,7 @@ impl<S: Store, R: rand_core::CryptoRng> Authenticator<S, R> {
         self.pending = None;
         self.ctx.next_assertions = None;
         self.ctx.credential_management = None;
+        self.ctx.large_blob_write = None;
         self.ctx.powered_up_at = now;
         // A new key-agreement key and pinUvAuthToken; the consecutive-mismatch
         // count (PIN_AUTH_BLOCKED) starts again.

@@ -108,6 +108,7 @@ fn get_info_lists_what_is_built() {
             Value::Text("credBlob".into()),
             Value::Text("hmac-secret".into()),
             Value::Text("hmac-secret-mc".into()),
+            Value::Text("largeBlobKey".into()),
             Value::Text("minPinLength".into())
         ]))
     );

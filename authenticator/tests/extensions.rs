@@ -124,6 +124,15 @@ fn get_info_lists_the_extensions_built() {
     assert!(listed.contains(&"credProtect".to_owned()));
     assert!(listed.contains(&"hmac-secret".to_owned()));
     assert!(listed.contains(&"credBlob".to_owned()));
+    assert!(listed.contains(&"largeBlobKey".to_owned()));
+    let info = h.call(&[0x04]).unwrap();
+    let options = field(&info, 4).unwrap();
+    assert_eq!(text_field(options, "largeBlobs"), Some(&Value::Bool(true)));
+    assert_eq!(
+        field(&info, 0x0B),
+        Some(&int(65536)),
+        "maxSerializedLargeBlobArray"
+    );
     let info = h.call(&[0x04]).unwrap();
     assert_eq!(field(&info, 0x0F), Some(&int(32)), "maxCredBlobLength");
     assert!(listed.contains(&"hmac-secret-mc".to_owned()));
@@ -561,4 +570,341 @@ fn cred_blob_too_long_or_absent() {
         ),
         Err(StatusCode::CborUnexpectedType)
     );
+}
+
+#[test]
+fn sealed_id_with_every_optional_field_fits_the_advertised_length() {
+    let mut h = uv_harness();
+    let info = h.call(&[0x04]).unwrap();
+    let max = i128::from(field(&info, 8).unwrap().as_integer().unwrap()) as usize;
+    for alg in [-7, -8] {
+        let mut params = vec![
+            (int(1), bytes(&[0x11; 32])),
+            (int(2), Value::Map(vec![(text("id"), text("example.com"))])),
+            (int(3), Value::Map(vec![(text("id"), bytes(b"u"))])),
+            (int(4), Value::Array(vec![support::alg(alg)])),
+        ];
+        params.push((
+            int(6),
+            Value::Map(vec![
+                (text("credProtect"), int(3)),
+                (text("credBlob"), bytes(&[7; 32])),
+                (text("hmac-secret"), Value::Bool(true)),
+            ]),
+        ));
+        params.push((int(7), Value::Map(vec![(text("uv"), Value::Bool(true))])));
+        let reply = h.call(&request(0x01, params)).unwrap();
+        assert!(credential_id(&reply).len() <= max);
+    }
+}
+
+#[test]
+fn large_blob_key_for_discoverable_credentials() {
+    let mut h = uv_harness();
+    let reply = make_credential(
+        &mut h,
+        b"u",
+        true,
+        true,
+        vec![(text("largeBlobKey"), Value::Bool(true))],
+    )
+    .unwrap();
+    let key = field(&reply, 5).unwrap().as_bytes().unwrap().clone();
+    assert_eq!(key.len(), 32);
+    assert_eq!(outputs_of(&reply, 2), None, "the key is not in authData");
+    let id = credential_id(&reply);
+    let reply = get_assertion(
+        &mut h,
+        Some(&[&id]),
+        false,
+        vec![(text("largeBlobKey"), Value::Bool(true))],
+    )
+    .unwrap();
+    assert_eq!(field(&reply, 7), Some(&bytes(&key)));
+    let reply = get_assertion(&mut h, Some(&[&id]), false, vec![]).unwrap();
+    assert_eq!(field(&reply, 7), None);
+    // Without rk, or any value but true: INVALID_OPTION.
+    assert_eq!(
+        make_credential(
+            &mut h,
+            b"v",
+            false,
+            false,
+            vec![(text("largeBlobKey"), Value::Bool(true))]
+        ),
+        Err(StatusCode::InvalidOption)
+    );
+    assert_eq!(
+        make_credential(
+            &mut h,
+            b"v",
+            true,
+            true,
+            vec![(text("largeBlobKey"), Value::Bool(false))]
+        ),
+        Err(StatusCode::InvalidOption)
+    );
+    assert_eq!(
+        get_assertion(
+            &mut h,
+            Some(&[&id]),
+            false,
+            vec![(text("largeBlobKey"), Value::Bool(false))]
+        ),
+        Err(StatusCode::InvalidOption)
+    );
+}
+
+const INITIAL_ARRAY: &str = "8076be8b528d0075f7aae98d6fa57a6d3c";
+const FRAGMENT: usize = 7609 - 64;
+
+fn large_blobs(h: &mut Harness, params: Vec<(Value, Value)>) -> Result<Value, StatusCode> {
+    h.call(&request(0x0C, params))
+}
+
+fn read_all(h: &mut Harness) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let reply = large_blobs(
+            h,
+            vec![
+                (int(1), int(FRAGMENT as i64)),
+                (int(3), int(out.len() as i64)),
+            ],
+        )
+        .unwrap();
+        let chunk = field(&reply, 1).unwrap().as_bytes().unwrap().clone();
+        let done = chunk.len() < FRAGMENT;
+        out.extend_from_slice(&chunk);
+        if done {
+            return out;
+        }
+    }
+}
+
+/// The serialized form of a CBOR array: the array and its truncated hash.
+fn serialized(array: &Value) -> Vec<u8> {
+    let mut out = softkey_authenticator::cbor::encode(array.clone());
+    let hash = sha256(&out);
+    out.extend_from_slice(&hash[..16]);
+    out
+}
+
+/// Makes the pinUvAuthParam and protocol members for a fragment at an offset.
+type FragmentAuth<'a> = &'a dyn Fn(usize, &[u8]) -> Vec<(Value, Value)>;
+
+/// Writes `data` in fragments of `fragment` bytes; `auth` makes the
+/// pinUvAuthParam and protocol for a fragment at an offset.
+fn write_all(
+    h: &mut Harness,
+    data: &[u8],
+    fragment: usize,
+    auth: FragmentAuth<'_>,
+) -> Result<(), StatusCode> {
+    for (index, chunk) in data.chunks(fragment).enumerate() {
+        let offset = index * fragment;
+        let mut params = vec![(int(2), bytes(chunk)), (int(3), int(offset as i64))];
+        if offset == 0 {
+            params.push((int(4), int(data.len() as i64)));
+        }
+        params.extend(auth(offset, chunk));
+        large_blobs(h, params)?;
+    }
+    Ok(())
+}
+
+fn no_auth(_: usize, _: &[u8]) -> Vec<(Value, Value)> {
+    vec![]
+}
+
+#[test]
+fn large_blob_array_starts_empty_and_round_trips() {
+    let mut h = Harness::new();
+    assert_eq!(hex::encode(read_all(&mut h)), INITIAL_ARRAY);
+    // A 20 000-byte array in three fragments, and back in three reads.
+    let array = Value::Array(vec![Value::Map(vec![
+        (int(1), bytes(&vec![0xab; 20_000])),
+        (int(2), bytes(&[1; 12])),
+        (int(3), int(20_000)),
+    ])]);
+    let data = serialized(&array);
+    write_all(&mut h, &data, FRAGMENT, &no_auth).unwrap();
+    assert_eq!(read_all(&mut h), data);
+    // Reads at an offset; past the end is an error, at the end is empty.
+    let reply = large_blobs(&mut h, vec![(int(1), int(10)), (int(3), int(5))]).unwrap();
+    assert_eq!(field(&reply, 1), Some(&bytes(&data[5..15])));
+    let end = data.len() as i64;
+    let reply = large_blobs(&mut h, vec![(int(1), int(10)), (int(3), int(end))]).unwrap();
+    assert_eq!(field(&reply, 1), Some(&bytes(&[])));
+    assert_eq!(
+        large_blobs(&mut h, vec![(int(1), int(10)), (int(3), int(end + 1))]),
+        Err(StatusCode::InvalidParameter)
+    );
+    // Survives a power cycle (it is in the store).
+    h.auth.power_cycle(h.now);
+    assert_eq!(read_all(&mut h), data);
+}
+
+#[test]
+fn large_blob_parameter_errors() {
+    let mut h = Harness::new();
+    let get = |n: i64| (int(1), int(n));
+    let set = |b: &[u8]| (int(2), bytes(b));
+    let offset = |n: i64| (int(3), int(n));
+    let length = |n: i64| (int(4), int(n));
+    // Offset is required; exactly one of get and set.
+    assert_eq!(
+        large_blobs(&mut h, vec![get(1)]),
+        Err(StatusCode::InvalidParameter)
+    );
+    assert_eq!(
+        large_blobs(&mut h, vec![offset(0)]),
+        Err(StatusCode::InvalidParameter)
+    );
+    assert_eq!(
+        large_blobs(&mut h, vec![get(1), set(&[0]), offset(0), length(17)]),
+        Err(StatusCode::InvalidParameter)
+    );
+    // get: no length or auth, at most one fragment.
+    assert_eq!(
+        large_blobs(&mut h, vec![get(1), offset(0), length(17)]),
+        Err(StatusCode::InvalidParameter)
+    );
+    assert_eq!(
+        large_blobs(&mut h, vec![get(1), offset(0), (int(6), int(2))]),
+        Err(StatusCode::InvalidParameter)
+    );
+    assert_eq!(
+        large_blobs(&mut h, vec![get(FRAGMENT as i64 + 1), offset(0)]),
+        Err(StatusCode::InvalidLength)
+    );
+    // set: the first fragment announces a length of 17 to 64 KiB.
+    assert_eq!(
+        large_blobs(&mut h, vec![set(&[0x80]), offset(0)]),
+        Err(StatusCode::InvalidParameter)
+    );
+    assert_eq!(
+        large_blobs(&mut h, vec![set(&[0x80]), offset(0), length(16)]),
+        Err(StatusCode::InvalidParameter)
+    );
+    assert_eq!(
+        large_blobs(&mut h, vec![set(&[0x80]), offset(0), length(65537)]),
+        Err(StatusCode::LargeBlobStorageFull)
+    );
+    assert_eq!(
+        large_blobs(
+            &mut h,
+            vec![set(&vec![0; FRAGMENT + 1]), offset(0), length(65536)]
+        ),
+        Err(StatusCode::InvalidLength)
+    );
+    // Fragments come in order; later ones announce no length; no overrun.
+    assert_eq!(
+        large_blobs(&mut h, vec![set(&[0]), offset(5)]),
+        Err(StatusCode::InvalidSeq)
+    );
+    large_blobs(&mut h, vec![set(&[0x80]), offset(0), length(17)]).unwrap();
+    assert_eq!(
+        large_blobs(&mut h, vec![set(&[0]), offset(1), length(17)]),
+        Err(StatusCode::InvalidParameter)
+    );
+    assert_eq!(
+        large_blobs(&mut h, vec![set(&[0]), offset(2)]),
+        Err(StatusCode::InvalidSeq)
+    );
+    assert_eq!(
+        large_blobs(&mut h, vec![set(&[0; 17]), offset(1)]),
+        Err(StatusCode::InvalidParameter)
+    );
+    // A wrong trailing hash: INTEGRITY_FAILURE, the old array stays.
+    let mut bad = serialized(&Value::Array(vec![int(1)]));
+    let last = bad.len() - 1;
+    bad[last] ^= 0xff;
+    assert_eq!(
+        write_all(&mut h, &bad, FRAGMENT, &no_auth),
+        Err(StatusCode::IntegrityFailure)
+    );
+    assert_eq!(hex::encode(read_all(&mut h)), INITIAL_ARRAY);
+}
+
+/// setPIN, then a token with `permissions`, over protocol two.
+fn pin_token(h: &mut Harness, sender: &mut SaltSender, set_pin: bool, permissions: i64) -> Vec<u8> {
+    let protocol = int(2);
+    if set_pin {
+        let mut padded = b"1234".to_vec();
+        padded.resize(64, 0);
+        let new_pin_enc = sender.shared.encrypt(&mut sender.rng, &padded);
+        let param = sender.shared.authenticate(&new_pin_enc).to_vec();
+        h.call(&request(
+            0x06,
+            vec![
+                (int(1), protocol.clone()),
+                (int(2), int(3)),
+                (int(3), sender.key.clone()),
+                (int(4), bytes(&param)),
+                (int(5), bytes(&new_pin_enc)),
+            ],
+        ))
+        .unwrap();
+    }
+    let pin_hash_enc = sender
+        .shared
+        .encrypt(&mut sender.rng, &sha256(b"1234")[..16]);
+    let reply = h
+        .call(&request(
+            0x06,
+            vec![
+                (int(1), protocol),
+                (int(2), int(9)),
+                (int(3), sender.key.clone()),
+                (int(6), bytes(&pin_hash_enc)),
+                (int(9), int(permissions)),
+            ],
+        ))
+        .unwrap();
+    let encrypted = field(&reply, 2).unwrap().as_bytes().unwrap();
+    sender.shared.decrypt(encrypted).unwrap().to_vec()
+}
+
+#[test]
+fn large_blob_writes_need_lbw_once_protected() {
+    let mut h = Harness::new();
+    let mut sender = SaltSender::new(&mut h, Protocol::Two);
+    let cm_token = pin_token(&mut h, &mut sender, true, 0x04);
+    let data = serialized(&Value::Array(vec![int(7)]));
+    assert_eq!(
+        write_all(&mut h, &data, FRAGMENT, &no_auth),
+        Err(StatusCode::PuatRequired)
+    );
+    let auth_with = |token: Vec<u8>| {
+        move |offset: usize, chunk: &[u8]| {
+            let mut message = vec![0xff; 32];
+            message.extend_from_slice(&[0x0c, 0x00]);
+            message.extend_from_slice(&(offset as u32).to_le_bytes());
+            message.extend_from_slice(&sha256(chunk));
+            let param = Protocol::Two.authenticate(&token, &message).to_vec();
+            vec![(int(5), bytes(&param)), (int(6), int(2))]
+        }
+    };
+    assert_eq!(
+        write_all(&mut h, &data, FRAGMENT, &auth_with(cm_token)),
+        Err(StatusCode::PinAuthInvalid)
+    );
+    let lbw_token = pin_token(&mut h, &mut sender, false, 0x10);
+    // A protocol is required with the param.
+    let param = Protocol::Two.authenticate(&lbw_token, b"x").to_vec();
+    assert_eq!(
+        large_blobs(
+            &mut h,
+            vec![
+                (int(2), bytes(&data)),
+                (int(3), int(0)),
+                (int(4), int(data.len() as i64)),
+                (int(5), bytes(&param)),
+            ]
+        ),
+        Err(StatusCode::MissingParameter)
+    );
+    write_all(&mut h, &data, 4, &auth_with(lbw_token)).unwrap();
+    assert_eq!(read_all(&mut h), data);
 }

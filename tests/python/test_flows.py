@@ -65,12 +65,14 @@ def test_get_info_advertises_what_is_built(ctap2):
         "setMinPINLength": True,
         "alwaysUv": False,
         "makeCredUvNotRqd": True,
+        "largeBlobs": True,
     }
     assert info.extensions == [
         "credProtect",
         "credBlob",
         "hmac-secret",
         "hmac-secret-mc",
+        "largeBlobKey",
         "minPinLength",
     ]
     assert info.pin_uv_protocols == [2, 1]

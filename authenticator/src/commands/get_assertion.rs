@@ -12,7 +12,9 @@ use crate::cbor::{self, IntMap, int};
 use crate::commands::{Response, authorize_with_token, client_pin, find_ours};
 use crate::credential::StoredCredential;
 use crate::crypto::sha256;
-use crate::extensions::{GetAssertionInputs, Outputs, cred_blob, cred_protect, hmac_secret};
+use crate::extensions::{
+    GetAssertionInputs, Outputs, cred_blob, cred_protect, hmac_secret, large_blob_key,
+};
 use crate::pin::{AuthenticatorSettings, Permissions, PinState, Protocol};
 use crate::request::{self, CredentialDescriptor, Options, descriptor_to_value, user_to_value};
 use crate::status::StatusCode;
@@ -395,6 +397,14 @@ fn assertion<S: Store, R: rand_core::CryptoRng>(
         entries.push((
             int(0x04),
             user_to_value(&credential.user, flags & FLAG_UV != 0),
+        ));
+    }
+    if extensions.large_blob_key
+        && let Some(key) = &credential.large_blob_key
+    {
+        entries.push((
+            int(large_blob_key::GET_ASSERTION_RESPONSE_KEY),
+            Value::Bytes(key.expose_secret().to_vec()),
         ));
     }
     Ok(Value::Map(entries))

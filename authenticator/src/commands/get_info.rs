@@ -33,6 +33,8 @@ pub(crate) fn handle<S: Store, R: rand_core::CryptoRng>(
         (text("alwaysUv"), Value::Bool(settings.always_uv)),
         // Non-discoverable credentials without UV, unless alwaysUv forbids it.
         (text("makeCredUvNotRqd"), Value::Bool(!settings.always_uv)),
+        // authenticatorLargeBlobs with the largeBlobKey extension.
+        (text("largeBlobs"), Value::Bool(true)),
     ];
     if ctx.config.built_in_uv {
         options.push((text("uv"), Value::Bool(true)));
@@ -86,6 +88,13 @@ pub(crate) fn handle<S: Store, R: rand_core::CryptoRng>(
         ),
         (int(0x09), Value::Array(vec![text("usb")])),
         (int(0x0A), algorithms),
+        (
+            int(0x0B),
+            int(
+                i64::try_from(crate::commands::large_blobs::MAX_SERIALIZED_LARGE_BLOB_ARRAY)
+                    .unwrap_or(0),
+            ),
+        ),
         (int(0x0C), Value::Bool(pin.force_change)),
         (int(0x0D), int(i64::from(pin.min_pin_length))),
         (int(0x0E), int(i64::from(ctx.config.firmware_version))),

@@ -10,7 +10,9 @@ use crate::cbor::{self, IntMap, int, text};
 use crate::commands::{Response, authorize_with_token, client_pin, find_ours};
 use crate::credential::{DISCOVERABLE_ID_LEN, DISCOVERABLE_ID_V1, StoredCredential, UserEntity};
 use crate::crypto::{Algorithm, PrivateKey, sha256};
-use crate::extensions::{MakeCredentialInputs, Outputs, cred_blob, cred_protect, hmac_secret};
+use crate::extensions::{
+    MakeCredentialInputs, Outputs, cred_blob, cred_protect, hmac_secret, large_blob_key,
+};
 use crate::pin::{AuthenticatorSettings, Permissions, PinState, Protocol};
 use crate::request::{
     self, CredentialDescriptor, CredentialParameter, Options, RpEntity, parse_user,
@@ -228,6 +230,10 @@ fn validate<S: Store, R: rand_core::CryptoRng>(
     // Extension inputs are checked before any touch.
     let extensions =
         MakeCredentialInputs::parse(request.extensions.as_deref(), &ctx.pin.key_agreement)?;
+    // largeBlobKey is for discoverable credentials only.
+    if extensions.large_blob_key && !discoverable {
+        return Err(StatusCode::InvalidOption);
+    }
     // 10. A credential of ours in the excludeList: a touch, then CREDENTIAL_EXCLUDED
     //     (the touch keeps a site from probing for credentials silently). A
     //     userVerificationRequired credential only counts for a verified user.
@@ -327,6 +333,9 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
     let cred_blob_stored = inputs.cred_blob.as_deref().map(cred_blob::fits);
     if let Some(blob) = inputs.cred_blob.as_ref().filter(|b| cred_blob::fits(b)) {
         credential.cred_blob = Some(blob.clone());
+    }
+    if inputs.large_blob_key {
+        credential.large_blob_key = Some(ctx.random_secret());
     }
     if inputs.hmac_secret {
         let (with_uv, without_uv) = hmac_secret::new_cred_randoms(&mut ctx.rng);
@@ -428,9 +437,16 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
         algorithm = ?algorithm,
         "credential created"
     );
-    Ok(Response(Some(Value::Map(vec![
+    let mut response = vec![
         (int(0x01), text(format)),
         (int(0x02), Value::Bytes(auth_data)),
         (int(0x03), att_stmt),
-    ]))))
+    ];
+    if let Some(key) = &credential.large_blob_key {
+        response.push((
+            int(large_blob_key::MAKE_CREDENTIAL_RESPONSE_KEY),
+            Value::Bytes(key.expose_secret().to_vec()),
+        ));
+    }
+    Ok(Response(Some(Value::Map(response))))
 }

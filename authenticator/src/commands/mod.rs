@@ -18,6 +18,7 @@ pub mod config;
 pub mod credential_management;
 pub mod get_assertion;
 pub mod get_info;
+pub mod large_blobs;
 pub mod make_credential;
 pub mod reset;
 pub mod selection;
@@ -42,6 +43,8 @@ pub const CREDENTIAL_MANAGEMENT: u8 = 0x0A;
 pub const CREDENTIAL_MANAGEMENT_PREVIEW: u8 = 0x41;
 /// authenticatorConfig.
 pub const CONFIG: u8 = 0x0D;
+/// authenticatorLargeBlobs.
+pub const LARGE_BLOBS: u8 = 0x0C;
 
 /// The parameters shared by authenticatorCredentialManagement (§6.8) and
 /// authenticatorConfig (§6.11): a subcommand, its parameters, and a
@@ -124,6 +127,8 @@ pub enum Command {
     CredentialManagement(Box<SubcommandRequest>),
     /// authenticatorConfig.
     Config(Box<SubcommandRequest>),
+    /// authenticatorLargeBlobs.
+    LargeBlobs(Box<large_blobs::Request>),
 }
 
 impl Command {
@@ -139,6 +144,7 @@ impl Command {
             Self::ClientPin(_) => "authenticatorClientPIN",
             Self::CredentialManagement(_) => "authenticatorCredentialManagement",
             Self::Config(_) => "authenticatorConfig",
+            Self::LargeBlobs(_) => "authenticatorLargeBlobs",
         }
     }
 
@@ -170,6 +176,9 @@ pub fn parse(request: &[u8]) -> Result<Command, StatusCode> {
             Box::new(SubcommandRequest::parse(params_map(params)?)?),
         )),
         CONFIG => Ok(Command::Config(Box::new(SubcommandRequest::parse(
+            params_map(params)?,
+        )?))),
+        LARGE_BLOBS => Ok(Command::LargeBlobs(Box::new(large_blobs::Request::parse(
             params_map(params)?,
         )?))),
         _ => Err(StatusCode::InvalidCommand),
@@ -235,6 +244,7 @@ pub(crate) fn dispatch<S: Store, R: rand_core::CryptoRng>(
             Step::Done(credential_management::handle(ctx, *request, now))
         }
         Command::Config(request) => Step::Done(config::handle(ctx, *request, now)),
+        Command::LargeBlobs(request) => Step::Done(large_blobs::handle(ctx, *request, now)),
     }
 }
 

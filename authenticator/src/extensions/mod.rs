@@ -13,6 +13,7 @@
 pub mod cred_blob;
 pub mod cred_protect;
 pub mod hmac_secret;
+pub mod large_blob_key;
 
 use ciborium::Value;
 
@@ -26,6 +27,7 @@ pub const SUPPORTED: &[&str] = &[
     cred_blob::NAME,
     hmac_secret::NAME,
     hmac_secret::MC_NAME,
+    large_blob_key::NAME,
     "minPinLength",
 ];
 
@@ -40,6 +42,8 @@ pub struct MakeCredentialInputs {
     pub hmac_secret_mc: Option<hmac_secret::Salts>,
     /// credBlob: the blob to keep (any length; [`cred_blob::fits`] decides).
     pub cred_blob: Option<Vec<u8>>,
+    /// largeBlobKey: true (discoverable credentials only).
+    pub large_blob_key: bool,
     /// minPinLength: true.
     pub min_pin_length: bool,
 }
@@ -60,6 +64,7 @@ impl MakeCredentialInputs {
                 hmac_secret::NAME => inputs.hmac_secret = hmac_secret::parse_flag(value)?,
                 hmac_secret::MC_NAME => mc_salts = Some(value),
                 cred_blob::NAME => inputs.cred_blob = Some(cred_blob::parse_blob(value)?),
+                large_blob_key::NAME => inputs.large_blob_key = large_blob_key::parse(value)?,
                 "minPinLength" => inputs.min_pin_length = *value == Value::Bool(true),
                 _ => {}
             }
@@ -81,6 +86,8 @@ pub struct GetAssertionInputs {
     pub hmac_secret: Option<hmac_secret::Salts>,
     /// credBlob: true (return the blob).
     pub cred_blob: bool,
+    /// largeBlobKey: true (return the credential's key).
+    pub large_blob_key: bool,
 }
 
 impl GetAssertionInputs {
@@ -97,6 +104,7 @@ impl GetAssertionInputs {
                         Some(hmac_secret::Salts::parse(value.clone(), key_agreement)?);
                 }
                 cred_blob::NAME => inputs.cred_blob = cred_blob::parse_request(value)?,
+                large_blob_key::NAME => inputs.large_blob_key = large_blob_key::parse(value)?,
                 _ => {}
             }
         }
