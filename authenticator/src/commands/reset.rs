@@ -36,6 +36,8 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
     ctx.store.wipe(new_secret)?;
     ctx.next_assertions = None;
     ctx.credential_management = None;
+    // A large-blob write in progress must not complete into the wiped store.
+    ctx.large_blob_write = None;
     // The PIN is gone: so are the pinUvAuthToken and the key-agreement key
     // issued under it, and the count of wrong PINs.
     ctx.pin = crate::pin::PinRuntime::new(&mut ctx.rng);
