@@ -539,11 +539,42 @@ fn get_assertion_with_a_pin_returns_names_with_uv() {
     let verified = h.call(&request(0x02, map.clone())).unwrap();
     let auth_data = parse_auth_data(field(&verified, 2).unwrap().as_bytes().unwrap());
     assert_eq!(auth_data.flags & 0x05, 0x05);
-    assert_eq!(
-        text_field(field(&verified, 4).unwrap(), "name"),
-        Some(&text("alice"))
-    );
+    // One account for the RP: "id" alone even with UV (§6.2.2), so that a
+    // platform has nothing to ask the user to choose.
+    assert!(text_field(field(&verified, 4).unwrap(), "name").is_none());
     assert_eq!(h.call(&request(0x02, map)), Err(StatusCode::PinAuthInvalid));
+    // Several accounts and UV: names, for the platform's account chooser.
+    let token = p.token(&mut h, PIN, Some(MC), None).unwrap();
+    let mut second = cbor::decode(
+        &MakeCredential {
+            rk: Some(true),
+            user_id: b"user-2".to_vec(),
+            user_name: "bob".into(),
+            ..MakeCredential::default()
+        }
+        .encode()[1..],
+    )
+    .unwrap()
+    .into_map()
+    .unwrap();
+    second.push((int(8), bytes(&p.mac(&token, &cdh))));
+    second.push((int(9), p.number()));
+    h.call(&request(0x01, second)).unwrap();
+    let token = p.token(&mut h, PIN, Some(GA), None).unwrap();
+    let mut map = cbor::decode(&ga.encode()[1..]).unwrap().into_map().unwrap();
+    map.push((int(6), bytes(&p.mac(&token, &ga.client_data_hash))));
+    map.push((int(7), int(2)));
+    let first = h.call(&request(0x02, map)).unwrap();
+    assert_eq!(
+        field(&first, 5)
+            .and_then(|v| v.as_integer())
+            .map(i128::from),
+        Some(2)
+    );
+    let mut names = vec![text_field(field(&first, 4).unwrap(), "name").cloned()];
+    let next = h.call(&[0x08]).unwrap();
+    names.push(text_field(field(&next, 4).unwrap(), "name").cloned());
+    assert_eq!(names, [Some(text("bob")), Some(text("alice"))]);
     // Zero-length pinUvAuthParam: PIN_INVALID, as a PIN is set.
     let mut map = cbor::decode(&ga.encode()[1..]).unwrap().into_map().unwrap();
     map.push((int(6), bytes(&[])));

@@ -300,6 +300,7 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
         first,
         flags,
         &extensions,
+        total > 1,
     )?;
     if total > 1 {
         if let Value::Map(entries) = &mut response {
@@ -339,6 +340,7 @@ pub(crate) fn next<S: Store, R: rand_core::CryptoRng>(
         credential,
         state.flags,
         &state.extensions,
+        true,
     )?;
     if !state.remaining.is_empty() {
         state.last_used = now;
@@ -354,6 +356,7 @@ fn assertion<S: Store, R: rand_core::CryptoRng>(
     mut credential: StoredCredential,
     flags: u8,
     extensions: &GetAssertionInputs,
+    several_accounts: bool,
 ) -> Result<Value, StatusCode> {
     let mut outputs = Outputs::default();
     if extensions.cred_blob {
@@ -391,12 +394,13 @@ fn assertion<S: Store, R: rand_core::CryptoRng>(
         (int(0x03), Value::Bytes(signature)),
     ];
     if credential.discoverable {
-        // Without user verification only the user handle is returned (§6.2.2);
-        // names are identifying, and returned only to a verified user. Found through the allowList, the handle is
-        // returned as well: the relying party needs it for a discoverable one.
+        // The user handle always (the relying party needs it for a
+        // discoverable credential). Names only when the platform must let a
+        // verified user choose among several accounts (§6.2.2): for a single
+        // account "id" alone, and never without user verification.
         entries.push((
             int(0x04),
-            user_to_value(&credential.user, flags & FLAG_UV != 0),
+            user_to_value(&credential.user, several_accounts && flags & FLAG_UV != 0),
         ));
     }
     if extensions.large_blob_key
