@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """Evaluate one JavaScript expression in Chromium's page over the DevTools
-protocol and wait for its promise. Usage: cdp.py PORT EXPRESSION TIMEOUT_S
-Prints the result; exit 0 if it starts with "OK"."""
+protocol and wait for its promise.
+
+Usage: cdp.py PORT URL READY EXPRESSION TIMEOUT_S [SCRIPT]
+Navigates the first tab to URL unless the expression READY is already true
+there; then runs SCRIPT (a file of helpers, if given) and EXPRESSION. Prints
+the result; exit 0 if it starts with "OK"."""
 import json, sys, time, urllib.request
 import websocket
 
-port, expression, timeout = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+port, URL, ready, expression, timeout = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])
+script = open(sys.argv[6]).read() if len(sys.argv) > 6 else None
 deadline = time.time() + timeout
-URL = "http://localhost:8000/index.html"
 while True:
     try:
         tabs = json.load(urllib.request.urlopen("http://127.0.0.1:%d/json" % port, timeout=5))
@@ -33,8 +37,8 @@ def call(method, **params):
             return message
 
 def page_ready():
-    reply = call("Runtime.evaluate", expression="typeof window.doCreate")
-    return reply.get("result", {}).get("result", {}).get("value") == "function"
+    reply = call("Runtime.evaluate", expression="!!(%s)" % ready, returnByValue=True)
+    return reply.get("result", {}).get("result", {}).get("value") is True
 
 # Navigate ourselves, and again if the page has not loaded in 30 s: under
 # software emulation Chromium's network service can crash and restart at
@@ -49,6 +53,10 @@ while not page_ready():
     until = time.time() + 30
     while time.time() < until and not page_ready():
         time.sleep(1)
+if script is not None:
+    reply = call("Runtime.evaluate", expression=script)
+    if "exceptionDetails" in reply.get("result", {}) or "error" in reply:
+        sys.exit("helper script failed: " + json.dumps(reply)[:800])
 reply = call("Runtime.evaluate", expression=expression, awaitPromise=True, userGesture=True, returnByValue=True)
 value = reply.get("result", {}).get("result", {}).get("value")
 print(value if value is not None else json.dumps(reply)[:800], flush=True)

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The guest's test steps, one shell function each; test.sh runs them under
 # `timeout` as `sh steps.sh FUNCTION ARGS...` (timeout cannot run functions).
-R=/share/results
+R=/share/results G=/share/guest
 fido_node() {  # the hidraw node whose report descriptor is FIDO's (usage page 0xF1D0)
   for d in /sys/class/hidraw/hidraw*; do
     [ "$(od -An -tx1 -N3 "$d/device/report_descriptor" 2>/dev/null | tr -d ' ')" = 06d0f1 ] && { echo "/dev/${d##*/}"; return 0; }
@@ -30,6 +30,24 @@ http_up() {  # the test page is served (and localhost resolves)
   until python3 -c 'import urllib.request as u; print(len(u.urlopen("http://localhost:8000/webauthn.js", timeout=5).read()), "bytes of webauthn.js")'; do sleep 1; done
 }
 
+rp_up() {  # softkey's demo relying party answers on localhost:8080
+  until python3 -c 'import urllib.request as u; print(len(u.urlopen("http://localhost:8080/app.js", timeout=5).read()), "bytes of the demo page app.js")'; do sleep 1; done
+}
+
+# cdp PAGE EXPRESSION TIMEOUT_S: evaluate in Chromium's tab (DevTools port
+# 9222) on the demo relying party (rp, with the helpers of rp.js) or the
+# test's own page (e2e), loading it first if the tab is elsewhere.
+cdp() {
+  case $1 in
+    rp) set -- http://localhost:8080/ \
+          'location.origin === "http://localhost:8080" && typeof signUp === "function" && document.readyState === "complete"' \
+          "$2" "$3" "$G/rp.js" ;;
+    e2e) set -- http://localhost:8000/index.html 'typeof window.doCreate === "function"' "$2" "$3" ;;
+    *) echo "cdp: unknown page $1"; return 2 ;;
+  esac
+  python3 "$G/cdp.py" 9222 "$@"
+}
+
 libfido2_roundtrip() {  # TYPE: make a credential, verify it, assert, verify the assertion
   t=$1
   { head -c32 /dev/urandom | base64; echo localhost.test; echo alice; head -c16 /dev/urandom | base64; } > cred.$t.in
@@ -40,9 +58,13 @@ libfido2_roundtrip() {  # TYPE: make a credential, verify it, assert, verify the
   fido2-assert -V -p -i assert.$t.out pub.$t "$t" && echo "verified $t assertion"
 }
 
-libfido2_resident() {  # a discoverable credential, then a username-less assertion (no credential id)
+# A discoverable credential, then a username-less assertion (no credential id).
+# softkey verifies users itself (`--verify`): a discoverable credential then
+# needs user verification (CTAP 2.1 makeCredUvNotRqd covers only rk=false), so
+# -v asks libfido2 for it (a pinUvAuthToken from the built-in UV, no PIN).
+libfido2_resident() {
   { head -c32 /dev/urandom | base64; echo passkey.test; echo bob; head -c16 /dev/urandom | base64; } > rk.in
-  fido2-cred -M -r -i rk.in -o rk.out "$DEV" es256 && echo "made a discoverable credential" &&
+  fido2-cred -M -r -v -i rk.in -o rk.out "$DEV" es256 && echo "made a discoverable credential" &&
   fido2-cred -V -i rk.out -o rk.pub es256 && echo "verified attestation" &&
   { head -c32 /dev/urandom | base64; echo passkey.test; } > rka.in &&
   fido2-assert -G -r -p -i rka.in -o rka.out "$DEV" && echo "got an assertion without naming the credential" &&
