@@ -6,18 +6,14 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
+use softkey_authenticator::Config;
 use softkey_authenticator::secret::Secret32;
 use softkey_authenticator::store::MemoryStore;
 use softkey_authenticator::store::Store;
-use softkey_authenticator::{AttestationMode, Authenticator, Config};
-use softkey_transport::ctaphid::{CAPABILITY_CBOR, CAPABILITY_WINK};
 use softkey_transport::uhid::{DEFAULT_PRODUCT_ID, DEFAULT_VENDOR_ID};
-use softkey_transport::{DeviceConfig, HidDevice};
 
 use crate::presence::{CommandPresence, DesktopNotification, PresenceProvider, TerminalPresence};
 use crate::runtime::KeyDevice;
@@ -166,27 +162,20 @@ pub fn run(args: &RunArgs, stop: &AtomicBool) -> anyhow::Result<()> {
 }
 
 fn serve<S: Store>(args: &RunArgs, store: S, vault: &str, stop: &AtomicBool) -> anyhow::Result<()> {
-    let mut os_rng = rand::rng();
     let config = Config {
-        ctap1: true,
         built_in_uv: args.verify.enabled(),
-        attestation: if args.attestation_certificate {
-            AttestationMode::Certificate
-        } else {
-            AttestationMode::SelfAttestation
-        },
+        attestation: crate::runtime::attestation_mode(args.attestation_certificate),
         ..Config::default()
     };
-    let auth = Authenticator::new(config, store, StdRng::from_rng(&mut os_rng), Instant::now());
     let presence = presence_provider(args)?;
-    let hid = HidDevice::new(DeviceConfig {
-        capabilities: CAPABILITY_WINK | CAPABILITY_CBOR,
-        device_version: (0, 1, 0),
-        msg_enabled: true,
-        cid_seed: rand::RngExt::random(&mut os_rng),
-    });
     tracing::info!(presence = presence.name(), vault, "softkey run starting");
-    let mut device = KeyDevice::new(hid, auth, presence, Duration::from_secs(args.user_timeout));
+    let mut device = KeyDevice::standard(
+        config,
+        store,
+        presence,
+        Duration::from_secs(args.user_timeout),
+        (0, 1, 0),
+    );
     if let Some(verifier) = args.verify.build()? {
         device.set_verifier(verifier);
     }

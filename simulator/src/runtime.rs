@@ -16,10 +16,14 @@
 
 use std::time::{Duration, Instant};
 
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use softkey_authenticator::store::Store;
-use softkey_authenticator::{Authenticator, Outcome, PromptAction, StatusCode, Verdict};
-use softkey_transport::ctaphid::{KeepaliveStatus, REPORT_LEN};
-use softkey_transport::{DeviceEvent, HidDevice, RequestId, RequestKind};
+use softkey_authenticator::{
+    AttestationMode, Authenticator, Config, Outcome, PromptAction, StatusCode, Verdict,
+};
+use softkey_transport::ctaphid::{CAPABILITY_CBOR, CAPABILITY_WINK, KeepaliveStatus, REPORT_LEN};
+use softkey_transport::{DeviceConfig, DeviceEvent, HidDevice, RequestId, RequestKind};
 
 use crate::presence::{PendingVerdict, PresenceProvider};
 use crate::verify::UserVerifier;
@@ -80,6 +84,42 @@ pub fn command_name(command: u8) -> &'static str {
         0x40 => "authenticatorBioEnrollment (preview)",
         0x41 => "authenticatorCredentialManagement (preview)",
         _ => "unknown",
+    }
+}
+
+/// The attestation mode a `--attestation-certificate` flag asks for.
+pub fn attestation_mode(certificate: bool) -> AttestationMode {
+    if certificate {
+        AttestationMode::Certificate
+    } else {
+        AttestationMode::SelfAttestation
+    }
+}
+
+impl<S: Store> KeyDevice<S, StdRng> {
+    /// A security key as `softkey run` and `softkey sim` serve it: CTAP2 and
+    /// CTAP1 over CTAPHID (WINK, CBOR, MSG), fresh OS randomness for the core
+    /// and for channel ids, powered up now.
+    pub fn standard(
+        config: Config,
+        store: S,
+        presence: Box<dyn PresenceProvider>,
+        user_timeout: Duration,
+        device_version: (u8, u8, u8),
+    ) -> Self {
+        let mut os_rng = rand::rng();
+        let config = Config {
+            ctap1: true,
+            ..config
+        };
+        let auth = Authenticator::new(config, store, StdRng::from_rng(&mut os_rng), Instant::now());
+        let hid = HidDevice::new(DeviceConfig {
+            capabilities: CAPABILITY_WINK | CAPABILITY_CBOR,
+            device_version,
+            msg_enabled: true,
+            cid_seed: rand::RngExt::random(&mut os_rng),
+        });
+        Self::new(hid, auth, presence, user_timeout)
     }
 }
 

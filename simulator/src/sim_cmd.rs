@@ -10,18 +10,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::ValueEnum;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use softkey_authenticator::secret::Secret32;
 use softkey_authenticator::store::{MemoryStore, Store};
-use softkey_authenticator::{AAGUID, AttestationMode, Authenticator, Config};
-use softkey_transport::ctaphid::{CAPABILITY_CBOR, CAPABILITY_WINK};
+use softkey_authenticator::{AAGUID, Config};
 use softkey_transport::udp::{DEFAULT_DEVICE_ADDR, UdpDevice};
-use softkey_transport::{DeviceConfig, HidDevice};
 
 use crate::control::ControlServer;
 use crate::control::device::VirtualAuthenticator;
@@ -128,30 +124,23 @@ fn serve<S: Store>(
     vault: String,
     stop: &AtomicBool,
 ) -> anyhow::Result<()> {
-    let mut os_rng = rand::rng();
     let config = Config {
         reset_window: args
             .strict_reset
             .then_some(softkey_authenticator::RESET_WINDOW),
-        ctap1: true,
         built_in_uv: args.verify.enabled(),
-        attestation: if args.attestation_certificate {
-            AttestationMode::Certificate
-        } else {
-            AttestationMode::SelfAttestation
-        },
+        attestation: crate::runtime::attestation_mode(args.attestation_certificate),
         ..Config::default()
     };
-    let auth = Authenticator::new(config, store, StdRng::from_rng(&mut os_rng), Instant::now());
     let presence = presence_provider(args)?;
-    let hid = HidDevice::new(DeviceConfig {
-        capabilities: CAPABILITY_WINK | CAPABILITY_CBOR,
-        device_version: version_triple(),
-        msg_enabled: true,
-        cid_seed: rand::RngExt::random(&mut os_rng),
-    });
     let presence_name = presence.name();
-    let mut device = KeyDevice::new(hid, auth, presence, Duration::from_secs(args.user_timeout));
+    let mut device = KeyDevice::standard(
+        config,
+        store,
+        presence,
+        Duration::from_secs(args.user_timeout),
+        version_triple(),
+    );
     if let Some(verifier) = args.verify.build()? {
         device.set_verifier(verifier);
     }
