@@ -136,7 +136,10 @@ pub fn execute(args: VaultArgs, out: &mut dyn Write) -> Result<(), VaultError> {
                 args.passphrase_file.as_deref(),
                 kdf,
             )?;
-            let vault = Vault::create(&path, &unlocker, kdf)?;
+            let mut vault = Vault::create(&path, &unlocker, kdf)?;
+            // The vault's attestation CA and certificate are made now, so that
+            // `attestation-root` shows the same root from the first day.
+            attestation_identity(&mut vault)?;
             writeln!(
                 out,
                 "Created vault {} (slot {}: {}).",
@@ -155,13 +158,7 @@ pub fn execute(args: VaultArgs, out: &mut dyn Write) -> Result<(), VaultError> {
             show(out, *json, &list[..], write_list)?;
         }
         VaultCommand::AttestationRoot => {
-            let mut vault = open(&path, &args)?;
-            let identity = softkey_authenticator::attestation::load_or_create(
-                &mut vault,
-                softkey_authenticator::AAGUID,
-                &mut rand::rng(),
-            )
-            .map_err(|status| VaultError::Usage(format!("attestation identity: {status}")))?;
+            let identity = attestation_identity(&mut open(&path, &args)?)?;
             let pem = identity
                 .root_pem()
                 .map_err(|e| VaultError::Usage(format!("attestation root: {e}")))?;
@@ -270,6 +267,18 @@ fn memory(kib: u32) -> String {
     } else {
         format!("{kib} KiB")
     }
+}
+
+/// The vault's attestation identity, made and stored if it has none yet.
+fn attestation_identity(
+    vault: &mut Vault,
+) -> Result<softkey_authenticator::attestation::AttestationIdentity, VaultError> {
+    softkey_authenticator::attestation::load_or_create(
+        vault,
+        softkey_authenticator::AAGUID,
+        &mut rand::rng(),
+    )
+    .map_err(|status| VaultError::Usage(format!("attestation identity: {status}")))
 }
 
 /// Opens the vault with the unlocker the arguments name, prompting if none.
