@@ -5,7 +5,7 @@
 // Each returns a string: "OK ..." or "ERR name: message".
 "use strict";
 window.e2e = window.e2e || (() => {
-  const USER = "alice";
+  const USER = window.E2E_USER || "alice";
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   const pageStatus = () => document.getElementById("status").textContent;
   const me = async () => {
@@ -76,6 +76,17 @@ window.e2e = window.e2e || (() => {
       const a = seen.get;
       check(a, "no assertion seen");
       check(a.response.userHandle && a.response.userHandle.byteLength > 0, "no userHandle: not a discoverable credential");
+      const f = flags(a.response.authenticatorData);
+      check(Number(f) & 0x01, `UP not set (flags ${f})`);
+      return `user=${USER} id=${a.id} flags=${f}`;
+    }),
+    // Sign-in with the username: allowCredentials names the user's passkey.
+    signInWithName: () => run("sign-in-with-username", async () => {
+      document.getElementById("username").value = USER;
+      await ceremony(() => signIn(true));
+      check(pageStatus() === `Signed in as ${USER}.`, `page status "${pageStatus()}"`);
+      const a = seen.get;
+      check(a, "no assertion seen");
       const f = flags(a.response.authenticatorData);
       check(Number(f) & 0x01, `UP not set (flags ${f})`);
       return `user=${USER} id=${a.id} flags=${f}`;

@@ -48,6 +48,14 @@ cdp() {
   python3 "$G/cdp.py" 9222 "$@"
 }
 
+# bidi EXPRESSION TIMEOUT_S: the same on the demo relying party in Firefox
+# (WebDriver BiDi port 9223), as user $E2E_USER.
+bidi() {
+  python3 "$G/bidi.py" 9223 http://localhost:8080/ \
+    'location.origin === "http://localhost:8080" && typeof signUp === "function" && document.readyState === "complete"' \
+    "$1" "$2" "$G/rp.js"
+}
+
 libfido2_roundtrip() {  # TYPE: make a credential, verify it, assert, verify the assertion
   t=$1
   { head -c32 /dev/urandom | base64; echo localhost.test; echo alice; head -c16 /dev/urandom | base64; } > cred.$t.in

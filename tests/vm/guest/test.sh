@@ -87,6 +87,21 @@ kill $CPID; wait $CPID 2>/dev/null
 
 # ---- Firefox ESR (headless; the page reports to the HTTP server) ----
 step firefox-create-get 400 sh $G/steps.sh firefox_flow
+if [ -n "$RPPID" ]; then
+  # The demo page in Firefox too (WebDriver BiDi): a second account signs up,
+  # out, and in with its username (username-less would now find two accounts
+  # and Firefox would ask which, in UI a headless browser cannot answer).
+  mkdir -p /tmp/firefox-rp
+  firefox-esr --headless --no-remote --profile /tmp/firefox-rp --remote-debugging-port 9223 http://localhost:8080/ \
+    >"$R/firefox-rp.log" 2>&1 & FFPID=$!
+  export E2E_USER=bob
+  step firefox-rp-sign-up 240 sh $G/steps.sh bidi 'window.e2e.signUp()' 230
+  step firefox-rp-sign-out 60 sh $G/steps.sh bidi 'window.e2e.signOut()' 50
+  step firefox-rp-sign-in 150 sh $G/steps.sh bidi 'window.e2e.signInWithName()' 140
+  step firefox-rp-passkey-listed 60 sh $G/steps.sh bidi 'window.e2e.passkeys()' 50
+  unset E2E_USER
+  kill $FFPID; wait $FFPID 2>/dev/null
+fi
 
 kill $HPID $RPPID $SKPID 2>/dev/null
 # softkey must remove its device on SIGTERM.
