@@ -13,7 +13,7 @@
 //! - [`CommandVerifier`]: an external command, exit status 0 = verified (a
 //!   fingerprint reader's CLI, `pamtester SERVICE $USER authenticate`, …);
 //! - [`PamVerifier`]: a PAM service, run through an external PAM client
-//!   command so that this crate links no C library and holds no `unsafe`;
+//!   command so that this crate links no C library and needs no FFI;
 //! - [`danger::AlwaysVerified`]: the simulator's "every person is verified".
 
 use softkey_authenticator::UserPrompt;
