@@ -9,6 +9,10 @@ use crate::cbor;
 pub const FLAG_UP: u8 = 0x01;
 /// User verified.
 pub const FLAG_UV: u8 = 0x04;
+/// Backup eligible.
+pub const FLAG_BE: u8 = 0x08;
+/// Backed up.
+pub const FLAG_BS: u8 = 0x10;
 /// Attested credential data included.
 pub const FLAG_AT: u8 = 0x40;
 /// Extension data included.
@@ -18,7 +22,7 @@ pub const FLAG_ED: u8 = 0x80;
 pub struct AuthenticatorData<'a> {
     /// SHA-256 of the RP ID.
     pub rp_id_hash: [u8; 32],
-    /// UP/UV flags (AT and ED are set from the fields below).
+    /// UP/UV/BE/BS flags (AT and ED are set from the fields below).
     pub flags: u8,
     /// The signature counter.
     pub sign_count: u32,

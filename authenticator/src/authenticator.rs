@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use crate::commands::{self, Command, Response};
 use crate::pin::PinRuntime;
+use crate::policy::{CredentialPolicy, PlainKey};
 use crate::secret::Secret32;
 use crate::status::StatusCode;
 use crate::store::Store;
@@ -149,6 +150,8 @@ pub struct Context<S: Store, R: rand_core::CryptoRng> {
     pub(crate) credential_management: Option<commands::credential_management::Enumeration>,
     /// An authenticatorLargeBlobs write waiting for its next fragment.
     pub(crate) large_blob_write: Option<commands::large_blobs::PendingWrite>,
+    /// Backup flags and counters per credential (a plain key's by default).
+    pub(crate) policy: Box<dyn CredentialPolicy>,
 }
 
 /// A CTAP 2.1 authenticator.
@@ -171,6 +174,7 @@ impl<S: Store, R: rand_core::CryptoRng> Authenticator<S, R> {
                 pin,
                 credential_management: None,
                 large_blob_write: None,
+                policy: Box::new(PlainKey),
             },
             pending: None,
         }
@@ -258,6 +262,12 @@ impl<S: Store, R: rand_core::CryptoRng> Authenticator<S, R> {
         // A new key-agreement key and pinUvAuthToken; the consecutive-mismatch
         // count (PIN_AUTH_BLOCKED) starts again.
         self.ctx.pin = PinRuntime::new(&mut self.ctx.rng);
+    }
+
+    /// Hands backup flags and per-credential counters to `policy` (the
+    /// simulator's control API); the default is a plain security key's.
+    pub fn set_credential_policy(&mut self, policy: Box<dyn CredentialPolicy>) {
+        self.ctx.policy = policy;
     }
 
     /// The store (for the runtime: listing credentials, closing a vault).

@@ -343,7 +343,10 @@ fn authenticate<S: Store, R: rand_core::CryptoRng>(
     credential: &StoredCredential,
     user_present: bool,
 ) -> Result<Vec<u8>, StatusCode> {
-    let counter = ctx.store.next_global_counter()?;
+    let counter = match ctx.policy.next_sign_count(&credential.credential_id) {
+        Some(count) => count,
+        None => ctx.store.next_global_counter()?,
+    };
     let presence = u8::from(user_present);
     // Signed: application ‖ user presence ‖ counter ‖ challenge.
     let mut signed = application.to_vec();

@@ -33,6 +33,7 @@ pub mod extensions;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod pin;
+pub mod policy;
 pub mod request;
 pub mod secret;
 pub mod status;

@@ -731,3 +731,64 @@ fn full_store_is_key_store_full_and_replacement_still_works() {
         Some(0)
     );
 }
+
+/// A simulator-like policy: every credential is backup eligible, the named
+/// one is backed up, and non-discoverable credentials count from 1000.
+struct TestPolicy {
+    backed_up: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+    counter: u32,
+}
+
+impl softkey_authenticator::policy::CredentialPolicy for TestPolicy {
+    fn new_credential(&mut self, _id: &[u8]) -> softkey_authenticator::policy::BackupFlags {
+        softkey_authenticator::policy::BackupFlags {
+            eligible: true,
+            state: false,
+        }
+    }
+    fn backup_flags(&mut self, id: &[u8]) -> softkey_authenticator::policy::BackupFlags {
+        softkey_authenticator::policy::BackupFlags {
+            eligible: true,
+            state: self.backed_up.lock().unwrap().iter().any(|b| b == id),
+        }
+    }
+    fn next_sign_count(&mut self, _id: &[u8]) -> Option<u32> {
+        self.counter += 1;
+        Some(self.counter)
+    }
+}
+
+#[test]
+fn a_credential_policy_sets_backup_flags_and_counters_under_the_signature() {
+    let backed_up = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut h = Harness::new();
+    h.auth.set_credential_policy(Box::new(TestPolicy {
+        backed_up: std::sync::Arc::clone(&backed_up),
+        counter: 1000,
+    }));
+    let mc = MakeCredential::default();
+    let response = h.call(&mc.encode()).unwrap();
+    let auth_data = parse_auth_data(field(&response, 2).unwrap().as_bytes().unwrap());
+    assert_eq!(auth_data.flags, 0x41 | 0x08, "UP, AT and BE");
+    let public_key = auth_data.public_key.unwrap();
+    let id = auth_data.credential_id.unwrap();
+    let ga = GetAssertion {
+        allow: Some(vec![id.clone()]),
+        ..Default::default()
+    };
+    let response = h.call(&ga.encode()).unwrap();
+    assert_eq!(
+        check_assertion(&response, &public_key, &ga.client_data_hash),
+        1001
+    );
+    let flags = parse_auth_data(field(&response, 2).unwrap().as_bytes().unwrap()).flags;
+    assert_eq!(flags, 0x01 | 0x08, "UP and BE, not BS");
+    backed_up.lock().unwrap().push(id);
+    let response = h.call(&ga.encode()).unwrap();
+    assert_eq!(
+        check_assertion(&response, &public_key, &ga.client_data_hash),
+        1002
+    );
+    let flags = parse_auth_data(field(&response, 2).unwrap().as_bytes().unwrap()).flags;
+    assert_eq!(flags, 0x01 | 0x08 | 0x10, "UP, BE and BS, signed");
+}

@@ -374,9 +374,12 @@ fn assertion<S: Store, R: rand_core::CryptoRng>(
         credential.sign_count = credential.sign_count.wrapping_add(1);
         ctx.store.put_discoverable(&credential)?;
         credential.sign_count
+    } else if let Some(count) = ctx.policy.next_sign_count(&credential.credential_id) {
+        count
     } else {
         ctx.store.next_global_counter()?
     };
+    let flags = flags | ctx.policy.backup_flags(&credential.credential_id).bits();
     let auth_data = AuthenticatorData {
         rp_id_hash: *rp_id_hash,
         flags,

@@ -389,7 +389,8 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
     let extensions = outputs.into_value();
     let auth_data = AuthenticatorData {
         rp_id_hash,
-        flags: if uv { FLAG_UP | FLAG_UV } else { FLAG_UP },
+        flags: (if uv { FLAG_UP | FLAG_UV } else { FLAG_UP })
+            | ctx.policy.new_credential(&credential.credential_id).bits(),
         sign_count,
         attested: Some((&ctx.config.aaguid, &credential.credential_id, public_key)),
         extensions,

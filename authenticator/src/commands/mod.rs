@@ -7,7 +7,7 @@ use ciborium::Value;
 
 use crate::authenticator::{Context, Pending, Step};
 use crate::cbor;
-use crate::credential::{DISCOVERABLE_ID_V1, StoredCredential};
+use crate::credential::StoredCredential;
 use crate::request::CredentialDescriptor;
 use crate::secret::Secret32;
 use crate::status::StatusCode;
@@ -204,7 +204,9 @@ fn no_params(params: &[u8], command: Command) -> Result<Command, StatusCode> {
 
 /// The credential a descriptor names, if this authenticator made it for this
 /// relying party: a sealed ID that opens under `rp_id_hash`, or a discoverable
-/// credential of that relying party in the store.
+/// credential of that relying party in the store (under whatever ID it was
+/// stored: the core makes `0x81 ‖ random`, the simulator stores injected ones
+/// under the tester's ID).
 pub(crate) fn find_ours<S: Store>(
     store: &mut S,
     device_secret: &Secret32,
@@ -217,8 +219,7 @@ pub(crate) fn find_ours<S: Store>(
     if let Some(credential) = StoredCredential::open_id(&descriptor.id, device_secret, rp_id_hash) {
         return Ok(Some(credential));
     }
-    if descriptor.id.first() == Some(&DISCOVERABLE_ID_V1)
-        && let Some(credential) = store.discoverable_by_id(&descriptor.id)?
+    if let Some(credential) = store.discoverable_by_id(&descriptor.id)?
         && &credential.rp_id_hash() == rp_id_hash
     {
         return Ok(Some(credential));
