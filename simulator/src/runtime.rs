@@ -46,6 +46,13 @@ pub trait Hooks: Send {
     fn on_response(&mut self, command: u8, reply: &mut Vec<u8>, now: Instant);
     /// The person (or the presence provider) answered a prompt.
     fn on_verdict(&mut self, _verdict: Verdict, _now: Instant) {}
+    /// A CTAP1/U2F request (an APDU) arrived. As [`on_request`](Self::on_request):
+    /// rewrite it in place or answer it at once (response data + status word).
+    fn on_ctap1_request(&mut self, _apdu: &mut Vec<u8>, _now: Instant) -> Option<Vec<u8>> {
+        None
+    }
+    /// The response to a CTAP1/U2F request is about to be sent.
+    fn on_ctap1_response(&mut self, _reply: &mut Vec<u8>, _now: Instant) {}
 }
 
 struct Waiting {
@@ -64,6 +71,8 @@ pub struct KeyDevice<S: Store, R: rand_core::CryptoRng> {
     waiting: Option<Waiting>,
     hooks: Option<Box<dyn Hooks>>,
     command: u8,
+    /// Whether the request in flight is CTAP1 (MSG) rather than CTAP2 (CBOR).
+    ctap1: bool,
     verifier: Option<Box<dyn UserVerifier>>,
 }
 
@@ -139,6 +148,7 @@ impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
             waiting: None,
             hooks: None,
             command: 0,
+            ctap1: false,
             verifier: None,
         }
     }
@@ -209,6 +219,7 @@ impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
                     let mut payload = payload;
                     let command = payload.first().copied().unwrap_or(0);
                     self.command = command;
+                    self.ctap1 = false;
                     tracing::info!(
                         channel = format_args!("{channel:08x}"),
                         command = command_name(command),
@@ -241,6 +252,14 @@ impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
                         len = payload.len(),
                         "CTAP1 request"
                     );
+                    self.ctap1 = true;
+                    let mut payload = payload;
+                    if let Some(hooks) = self.hooks.as_mut()
+                        && let Some(reply) = hooks.on_ctap1_request(&mut payload, now)
+                    {
+                        self.reply(request, reply, now);
+                        continue;
+                    }
                     let outcome = self.auth.handle_ctap1(&payload, now);
                     self.apply(request, outcome, now);
                 }
@@ -324,6 +343,19 @@ impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
     }
 
     fn reply(&mut self, request: RequestId, mut reply: Vec<u8>, now: Instant) {
+        if self.ctap1 {
+            if let Some(hooks) = self.hooks.as_mut() {
+                hooks.on_ctap1_response(&mut reply, now);
+            }
+            let sw = reply.len().checked_sub(2).and_then(|at| reply.get(at..));
+            tracing::info!(
+                sw = sw.map(|sw| sw.iter().map(|b| format!("{b:02X}")).collect::<String>()),
+                len = reply.len(),
+                "CTAP1 response"
+            );
+            self.hid.respond_to(request, reply, now);
+            return;
+        }
         if let Some(hooks) = self.hooks.as_mut() {
             hooks.on_response(self.command, &mut reply, now);
         }

@@ -66,6 +66,12 @@ pub struct SimArgs {
     /// `$XDG_RUNTIME_DIR/softkey-control-<port>.token` (or the temp directory).
     #[arg(long, value_name = "PATH", requires = "control")]
     pub control_token_file: Option<PathBuf>,
+    /// Lets control-API authenticators keep persistent vaults, as
+    /// `DIR/<name>.sqlite` (with `DIR/<name>.key` unless a passphrase is
+    /// given): the `softkey:vault` option names them. Without it every
+    /// control-API authenticator is in memory.
+    #[arg(long, value_name = "DIR", requires = "control")]
+    pub control_vault_dir: Option<PathBuf>,
     /// Where the authenticator is exposed: loopback UDP, or a real HID device
     /// (hidraw) through /dev/uhid.
     #[arg(long, value_enum, default_value_t = Transport::Udp, conflicts_with = "control")]
@@ -97,11 +103,6 @@ pub enum Transport {
 /// Runs the simulator until `stop` is set.
 pub fn run(args: SimArgs, stop: &AtomicBool) -> anyhow::Result<()> {
     if args.control.is_some() {
-        if args.vault.vault.is_some() {
-            anyhow::bail!(
-                "--vault is not supported with --control yet: control-API authenticators are ephemeral"
-            );
-        }
         return run_with_control(args, stop);
     }
     match &args.vault.vault {
@@ -198,31 +199,50 @@ fn run_with_control(args: SimArgs, stop: &AtomicBool) -> anyhow::Result<()> {
     let server = ControlServer::start(
         control_addr,
         args.control_token_file.clone(),
+        args.control_vault_dir.clone(),
         Arc::clone(&shutdown),
     )?;
     let presence = presence_provider(&args)?;
     let presence_name = presence.name();
+    let mut options = crate::control::api::default_options(
+        args.strict_reset,
+        Duration::from_secs(args.user_timeout),
+    );
+    if args.transport == Transport::Uhid {
+        options.uhid = Some(crate::control::device::UhidSpec {
+            uhid_path: args.uhid.uhid_path.clone(),
+            ..Default::default()
+        });
+    }
+    let store = match &args.vault.vault {
+        None => None,
+        Some(path) => {
+            let unlocker = args.vault.unlocker()?;
+            let vault = softkey_vault::Vault::open(path, &unlocker)
+                .with_context(|| format!("opening the vault {}", path.display()))?;
+            Some((Box::new(vault) as Box<dyn Store + Send>, path.clone()))
+        }
+    };
+    let vault_name = store.as_ref().map_or_else(
+        || "in-memory (ephemeral)".to_owned(),
+        |(_, path)| path.display().to_string(),
+    );
     let default = VirtualAuthenticator::spawn(
         "default".into(),
-        crate::control::api::default_options(
-            args.strict_reset,
-            Duration::from_secs(args.user_timeout),
-        ),
+        options,
+        store,
         args.udp,
         server.events(),
         presence,
         Arc::clone(&shutdown),
     )
-    .with_context(|| format!("cannot listen on {}", args.udp))?;
+    .with_context(|| format!("cannot start the default authenticator on {}", args.udp))?;
     let udp = default.udp_addr;
+    if let Some(hidraw) = &default.hidraw_path {
+        println!("SOFTKEY_HIDRAW={}", hidraw.display());
+    }
     server.register(default);
-    log_ready(
-        &args,
-        udp,
-        Some(server.addr),
-        presence_name,
-        "in-memory (ephemeral)",
-    );
+    log_ready(&args, udp, Some(server.addr), presence_name, &vault_name);
     // For the person (or script) who started us: how to reach the API. The
     // token goes to stdout, never to the log.
     println!("SOFTKEY_CONTROL_URL=http://{}", server.addr);

@@ -79,6 +79,20 @@ pub fn serve<S: Store, R: rand_core::CryptoRng>(
     Ok(())
 }
 
+/// The hidraw node (`/dev/hidrawN`) of the HID device whose `HID_UNIQ` is
+/// `uniq`, found through `sys_class` (`/sys/class/hidraw`).
+pub fn find_hidraw(sys_class: &Path, uniq: &str) -> Option<std::path::PathBuf> {
+    let wanted = format!("HID_UNIQ={uniq}");
+    let entries = std::fs::read_dir(sys_class).ok()?;
+    entries.flatten().find_map(|entry| {
+        let uevent = std::fs::read_to_string(entry.path().join("device/uevent")).ok()?;
+        uevent
+            .lines()
+            .any(|line| line == wanted)
+            .then(|| Path::new("/dev").join(entry.file_name()))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::fd::OwnedFd;
@@ -96,6 +110,26 @@ mod tests {
 
     use super::*;
     use crate::presence::danger;
+
+    #[test]
+    fn hidraw_nodes_are_found_by_their_uniq() {
+        let dir = tempfile::tempdir().unwrap();
+        for (node, uniq) in [("hidraw0", "other"), ("hidraw3", "softkey-sim-ab12")] {
+            let device = dir.path().join(node).join("device");
+            std::fs::create_dir_all(&device).unwrap();
+            std::fs::write(
+                device.join("uevent"),
+                format!("HID_ID=0003:00001209:00005EED\nHID_NAME=softkey\nHID_UNIQ={uniq}\n"),
+            )
+            .unwrap();
+        }
+        assert_eq!(
+            find_hidraw(dir.path(), "softkey-sim-ab12"),
+            Some(std::path::PathBuf::from("/dev/hidraw3"))
+        );
+        assert_eq!(find_hidraw(dir.path(), "softkey-sim-ab"), None);
+        assert_eq!(find_hidraw(&dir.path().join("missing"), "x"), None);
+    }
 
     /// Stands in for the kernel: hidraw writes become UHID_OUTPUT events,
     /// UHID_INPUT2 events become what hidraw reads.

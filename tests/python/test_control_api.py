@@ -82,10 +82,16 @@ class Control:
 @pytest.fixture(scope="module")
 def control_sim(tmp_path_factory):
     token_file = tmp_path_factory.mktemp("control") / "token"
+    vault_dir = tmp_path_factory.mktemp("vaults")
     port = free_tcp_port()
-    process = Sim("--control", f"127.0.0.1:{port}", "--control-token-file", str(token_file))
+    process = Sim(
+        "--control", f"127.0.0.1:{port}", "--control-token-file", str(token_file),
+        "--control-vault-dir", str(vault_dir),
+    )
     assert token_file.stat().st_mode & 0o777 == 0o600
-    yield process, Control(f"http://127.0.0.1:{port}", token_file.read_text().strip())
+    control = Control(f"http://127.0.0.1:{port}", token_file.read_text().strip())
+    control.vault_dir = vault_dir
+    yield process, control
     process.stop()
 
 
@@ -110,6 +116,19 @@ def p256_key():
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     return key, der
+
+
+def inject(api, authenticator_id, credential_id: bytes, der: bytes, sign_count=0, **extra):
+    """Add Credential: a non-resident credential for RP_ID unless `extra` says otherwise."""
+    body = {
+        "credentialId": b64url(credential_id),
+        "isResidentCredential": False,
+        "rpId": RP_ID,
+        "privateKey": b64url(der),
+        "signCount": sign_count,
+        **extra,
+    }
+    return api.call("POST", f"/{authenticator_id}/credential", body)
 
 
 def fido_client(device, rp_id=RP_ID):
@@ -179,7 +198,10 @@ def test_injected_credential_signs_in_and_counts(api, authenticator, resident):
     )
     if resident:
         assert response.response.user_handle == user_handle
-        assert auth_data.counter == 42
+    # Each injected credential counts from its own signCount (python-fido2
+    # first probes an allowList with a silent up=false assertion, which
+    # counts too).
+    assert auth_data.counter == (42 if resident else 43)
     listed = api.call("GET", f"/{authenticator_id}/credentials")["value"]
     assert listed[0]["signCount"] == auth_data.counter
     # The exported key is the injected one.
@@ -265,17 +287,7 @@ def test_scripted_presence(api, authenticator):
     authenticator_id, device = authenticator
     _, der = p256_key()
     credential_id = os.urandom(16)
-    api.call(
-        "POST",
-        f"/{authenticator_id}/credential",
-        {
-            "credentialId": b64url(credential_id),
-            "isResidentCredential": False,
-            "rpId": RP_ID,
-            "privateKey": b64url(der),
-            "signCount": 0,
-        },
-    )
+    inject(api, authenticator_id, credential_id, der)
     ctap2 = Ctap2(device)
     allow = [{"type": "public-key", "id": credential_id}]
 
@@ -476,10 +488,12 @@ def test_event_stream_shows_the_exchange(api, authenticator):
 def test_webdriver_errors(api):
     assert api.call("DELETE", "/missing", expect=404)["value"]["error"] == "no such authenticator"
     assert api.call("POST", "", {"protocol": "ctap3", "transport": "usb"}, expect=400)["value"]["error"] == "invalid argument"
-    assert api.call("POST", "", {"protocol": "ctap1/u2f", "transport": "usb"}, expect=400)["value"]["error"] == "unsupported operation"
     assert api.call(
-        "POST", "", {"protocol": "ctap2_1", "transport": "usb", "defaultBackupEligibility": True}, expect=400
-    )["value"]["error"] == "unsupported operation"
+        "POST", "", {"protocol": "ctap1/u2f", "transport": "usb", "hasResidentKey": True}, expect=400
+    )["value"]["error"] == "invalid argument"
+    assert api.call(
+        "POST", "", {"protocol": "ctap2_1", "transport": "usb", "softkey:vault": {"name": "../x"}}, expect=400
+    )["value"]["error"] == "invalid argument"
     authenticator_id, _ = api.add(hasResidentKey=False)
     try:
         _, der = p256_key()
@@ -501,6 +515,203 @@ def test_webdriver_errors(api):
         api.call("POST", f"/{authenticator_id}/credential", body)
         props = f"/{authenticator_id}/credentials/{body['credentialId']}/props"
         api.call("POST", props, {"backupEligibility": False, "backupState": False})
-        assert api.call("POST", props, {"backupEligibility": True}, expect=400)["value"]["error"] == "unsupported operation"
+        missing = f"/{authenticator_id}/credentials/{b64url(b'none')}/props"
+        assert api.call("POST", missing, {"backupState": True}, expect=400)["value"]["error"] == "invalid argument"
     finally:
         api.call("DELETE", f"/{authenticator_id}")
+
+
+def u2f_device(port):
+    device = softkey_udp.open_device(port=port, timeout=10)
+    return device
+
+
+def test_u2f_profile_registers_authenticates_and_takes_injected_credentials(api):
+    from fido2.ctap1 import Ctap1
+    from fido2.hid import CAPABILITY
+
+    authenticator_id, port = api.add(protocol="ctap1/u2f", hasResidentKey=False)
+    device = softkey_udp.open_device(port=port, timeout=10)
+    try:
+        # A U2F key: no CBOR capability, so no CTAP2.
+        assert not device.capabilities & CAPABILITY.CBOR
+        with pytest.raises(CtapError) as error:
+            device.call(0x10, b"\x04")  # CTAPHID_CBOR getInfo
+        assert error.value.code == CtapError.ERR.INVALID_COMMAND
+        ctap1 = Ctap1(device)
+        assert ctap1.get_version() == "U2F_V2"
+        app = sha256(RP_ID.encode())
+        client = os.urandom(32)
+        registration = ctap1.register(client, app)
+        registration.verify(app, client)
+        signed = ctap1.authenticate(os.urandom(32), app, registration.key_handle)
+        listed = api.call("GET", f"/{authenticator_id}/credentials")["value"]
+        assert [c["credentialId"] for c in listed] == [b64url(registration.key_handle)]
+        assert listed[0]["rpId"] is None  # U2F carries only the application hash
+        assert listed[0]["signCount"] == signed.counter
+
+        # An injected credential answers U2F authenticate under the tester's
+        # key handle, with its own counter.
+        key, der = p256_key()
+        credential_id = os.urandom(40)
+        inject(api, authenticator_id, credential_id, der, sign_count=7)
+        challenge = os.urandom(32)
+        signature = ctap1.authenticate(challenge, app, credential_id)
+        public = key.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+        signature.verify(app, challenge, public)
+        assert signature.counter == 8
+        listed = api.call("GET", f"/{authenticator_id}/credentials")["value"]
+        assert {c["credentialId"]: c["signCount"] for c in listed}[b64url(credential_id)] == 8
+        # An Ed25519 key cannot be a U2F credential.
+        eddsa = ed25519.Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        body = {"credentialId": b64url(b"ed"), "isResidentCredential": False, "rpId": RP_ID,
+                "privateKey": b64url(eddsa), "signCount": 0}
+        assert api.call("POST", f"/{authenticator_id}/credential", body, expect=400)["value"]["error"] == "invalid argument"
+        events = api.call("GET", f"/{authenticator_id}/trace")["value"]
+        assert any(e["data"].get("instruction") == "U2F_AUTHENTICATE" for e in events)
+    finally:
+        device.close()
+        api.call("DELETE", f"/{authenticator_id}")
+
+
+def test_injected_non_resident_credentials_count_separately(api, authenticator):
+    authenticator_id, device = authenticator
+    ids = []
+    for start in (100, 5):
+        _, der = p256_key()
+        credential_id = os.urandom(16)
+        ids.append(credential_id)
+        inject(api, authenticator_id, credential_id, der, sign_count=start)
+    ctap2 = Ctap2(device)
+
+    def counter(credential_id):
+        assertion = ctap2.get_assertion(RP_ID, sha256(b"c"), [{"type": "public-key", "id": credential_id}])
+        return assertion.auth_data.counter
+
+    assert [counter(i) for i in ids] == [101, 6]
+    assert [counter(i) for i in ids] == [102, 7]
+
+
+def test_backup_flags_follow_the_options_and_properties(api):
+    authenticator_id, port = api.add(defaultBackupEligibility=True)
+    device = softkey_udp.open_device(port=port, timeout=10)
+    try:
+        server = Fido2Server({"id": RP_ID, "name": "Example"})
+        options, state = server.register_begin(
+            {"id": b"backup", "name": "bea"}, resident_key_requirement="required",
+            user_verification="discouraged",
+        )
+        result = fido_client(device).make_credential(options.public_key)
+        auth_data = server.register_complete(state, result)
+        assert auth_data.flags & 0x08 and not auth_data.flags & 0x10  # BE, not BS
+        credential = auth_data.credential_data
+        listed = api.call("GET", f"/{authenticator_id}/credentials")["value"]
+        assert (listed[0]["backupEligibility"], listed[0]["backupState"]) == (True, False)
+
+        api.call("POST", f"/{authenticator_id}/credentials/{b64url(credential.credential_id)}/props",
+                 {"backupState": True})
+        request, state = server.authenticate_begin([credential], user_verification="discouraged")
+        selection = fido_client(device).get_assertion(request.public_key)
+        response = selection.get_response(0)
+        # The flags are under the signature: the RP's verification passes.
+        server.authenticate_complete(state, [credential], response)
+        assert response.response.authenticator_data.flags & 0x18 == 0x18
+        listed = api.call("GET", f"/{authenticator_id}/credentials")["value"]
+        assert (listed[0]["backupEligibility"], listed[0]["backupState"]) == (True, True)
+
+        # An injected credential may differ from the defaults.
+        _, der = p256_key()
+        injected = os.urandom(16)
+        inject(api, authenticator_id, injected, der, backupEligibility=False)
+        assert sign_in_with(device, injected).response.authenticator_data.flags & 0x18 == 0
+    finally:
+        device.close()
+        api.call("DELETE", f"/{authenticator_id}")
+
+
+def test_injected_large_blob_is_read_and_written_by_the_client(api):
+    authenticator_id, port = api.add(extensions=["largeBlob"])
+    device = softkey_udp.open_device(port=port, timeout=10)
+    try:
+        _, der = p256_key()
+        credential_id = os.urandom(16)
+        inject(api, authenticator_id, credential_id, der, isResidentCredential=True,
+               userHandle=b64url(b"blobby"), largeBlob=b64url(b"injected blob " * 20))
+        client = fido_client(device)
+        request = {
+            "challenge": os.urandom(32), "rpId": RP_ID,
+            "allowCredentials": [{"type": "public-key", "id": credential_id}],
+            "userVerification": "discouraged",
+            "extensions": {"largeBlob": {"read": True}},
+        }
+        response = client.get_assertion(request).get_response(0)
+        # Client extension results are in their JSON form (base64url).
+        assert unb64url(response.client_extension_results["largeBlob"]["blob"]) == b"injected blob " * 20
+
+        request["extensions"] = {"largeBlob": {"write": b"written by python-fido2"}}
+        response = client.get_assertion(request).get_response(0)
+        assert response.client_extension_results["largeBlob"]["written"] is True
+        listed = api.call("GET", f"/{authenticator_id}/credentials")["value"]
+        assert unb64url(listed[0]["largeBlob"]) == b"written by python-fido2"
+
+        # Removing the credential removes its blob from the array.
+        api.call("DELETE", f"/{authenticator_id}/credentials/{b64url(credential_id)}")
+        array = Ctap2(device).send_cbor(0x0C, {1: 1024, 3: 0})[1]
+        assert array[:1] == b"\x80", "the large-blob array is empty again"
+        # A blob needs a resident credential.
+        body = {"credentialId": b64url(b"nr"), "isResidentCredential": False, "rpId": RP_ID,
+                "privateKey": b64url(der), "signCount": 0, "largeBlob": b64url(b"x")}
+        assert api.call("POST", f"/{authenticator_id}/credential", body, expect=400)["value"]["error"] == "invalid argument"
+    finally:
+        device.close()
+        api.call("DELETE", f"/{authenticator_id}")
+
+
+def test_persistent_vault_keeps_credentials_across_authenticators(api):
+    options = {"softkey:vault": {"name": "persist"}}
+    authenticator_id, port = api.add(**options)
+    device = softkey_udp.open_device(port=port, timeout=10)
+    try:
+        server = Fido2Server({"id": RP_ID, "name": "Example"})
+        register, state = server.register_begin(
+            {"id": b"kept", "name": "kim"}, resident_key_requirement="required",
+            user_verification="discouraged",
+        )
+        credential = server.register_complete(
+            state, fido_client(device).make_credential(register.public_key)
+        ).credential_data
+        # The same vault cannot be opened twice.
+        assert api.call("POST", "", {"protocol": "ctap2_1", "transport": "usb", **options},
+                        expect=400)["value"]["error"] == "invalid argument"
+    finally:
+        device.close()
+        api.call("DELETE", f"/{authenticator_id}")
+    vault = api.vault_dir / "persist.sqlite"
+    assert vault.stat().st_mode & 0o777 == 0o600
+    assert (api.vault_dir / "persist.key").stat().st_mode & 0o777 == 0o600
+
+    authenticator_id, port = api.add(**options)
+    device = softkey_udp.open_device(port=port, timeout=10)
+    try:
+        listed = api.call("GET", f"/{authenticator_id}/credentials")["value"]
+        assert [c["credentialId"] for c in listed] == [b64url(credential.credential_id)]
+        request, state = server.authenticate_begin(user_verification="discouraged")
+        response = fido_client(device).get_assertion(request.public_key).get_response(0)
+        server.authenticate_complete(state, [credential], response)
+        assert response.response.authenticator_data.counter == 1
+    finally:
+        device.close()
+        api.call("DELETE", f"/{authenticator_id}")
+
+
+def test_uhid_is_refused_clearly_where_there_is_none(api):
+    if Path("/dev/uhid").exists():
+        pytest.skip("this machine has /dev/uhid: the VM test covers UHID authenticators")
+    answer = api.call("POST", "", {"protocol": "ctap2_1", "transport": "usb", "softkey:uhid": True},
+                      expect=400)["value"]
+    assert answer["error"] == "unsupported operation"
+    assert "/dev/uhid" in answer["message"]

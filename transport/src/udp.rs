@@ -93,6 +93,14 @@ impl UdpDevice {
     }
 }
 
+impl std::os::fd::AsFd for UdpDevice {
+    /// For waiting on the socket beside other sources (it is readable when
+    /// [`UdpDevice::recv`] has a datagram).
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.socket.as_fd()
+    }
+}
+
 /// Host side: a UDP socket connected to a device.
 #[derive(Debug)]
 pub struct UdpHost {

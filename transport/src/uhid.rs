@@ -326,6 +326,14 @@ impl UhidDevice {
     }
 }
 
+impl std::os::fd::AsFd for UhidDevice {
+    /// For waiting on the device beside other sources (it is readable when
+    /// [`UhidDevice::recv`] has an event).
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+}
+
 impl Drop for UhidDevice {
     fn drop(&mut self) {
         if !self.destroyed {

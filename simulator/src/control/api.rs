@@ -45,6 +45,8 @@ pub struct AppState {
     pub events: EventSink,
     /// The bearer token.
     pub token: String,
+    /// Where persistent vaults live (`--control-vault-dir`), if allowed.
+    pub vault_dir: Option<std::path::PathBuf>,
     /// Set when the simulator shuts down.
     pub shutdown: Arc<AtomicBool>,
 }
@@ -165,7 +167,7 @@ async fn add_authenticator(
     body: Bytes,
 ) -> ApiResult {
     let body = body_json(&body)?;
-    let options = options::parse(&body)?;
+    let options = options::parse(&body, state.vault_dir.as_deref())?;
     let id = {
         let registry = state.registry.lock().unwrap_or_else(|e| e.into_inner());
         if registry.len() >= MAX_AUTHENTICATORS {
@@ -179,19 +181,72 @@ async fn add_authenticator(
         let bytes: [u8; 8] = rand::RngExt::random(&mut rng);
         bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
     };
-    let authenticator = VirtualAuthenticator::spawn(
-        id.clone(),
-        options,
-        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        state.events.clone(),
-        Box::new(danger::AutoApprove),
-        Arc::clone(&state.shutdown),
-    )
-    .map_err(|error| ApiError::unknown(format!("cannot start the device: {error}")))?;
-    let port = authenticator.udp_addr.port();
-    tracing::info!(id, udp = %authenticator.udp_addr, profile = authenticator.options.profile.protocol(), "virtual authenticator added");
+    let events = state.events.clone();
+    let shutdown = Arc::clone(&state.shutdown);
+    let vault_in_use = options.vault.as_ref().is_some_and(|spec| {
+        let registry = state.registry.lock().unwrap_or_else(|e| e.into_inner());
+        registry
+            .values()
+            .any(|a| a.vault_path.as_ref() == Some(&spec.path))
+    });
+    if vault_in_use {
+        return Err(ApiError::invalid(
+            "another authenticator has this vault open: remove it first",
+        ));
+    }
+    // Opening a vault runs its KDF (Argon2id for a passphrase): off the
+    // async workers.
+    let uhid = options.uhid.is_some();
+    let authenticator = tokio::task::spawn_blocking(move || {
+        let store = match &options.vault {
+            None => None,
+            Some(spec) => {
+                let vault = spec.open_or_create().map_err(|error| {
+                    ApiError::invalid(format!(
+                        "cannot open the vault {}: {error}",
+                        spec.path.display()
+                    ))
+                })?;
+                Some((
+                    Box::new(vault) as Box<dyn softkey_authenticator::store::Store + Send>,
+                    spec.path.clone(),
+                ))
+            }
+        };
+        VirtualAuthenticator::spawn(
+            id,
+            options,
+            store,
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            events,
+            Box::new(danger::AutoApprove),
+            shutdown,
+        )
+        .map_err(|error| {
+            if uhid {
+                ApiError::unsupported(format!("cannot create the UHID device: {error}"))
+            } else {
+                ApiError::unknown(format!("cannot start the device: {error}"))
+            }
+        })
+    })
+    .await
+    .map_err(|error| ApiError::unknown(format!("starting the device failed: {error}")))??;
+    let id = authenticator.id.clone();
+    let mut answer = json!({
+        "value": id,
+        "authenticatorId": id,
+        "udpPort": authenticator.udp_addr.port(),
+    });
+    if let Some(path) = &authenticator.hidraw_path {
+        answer["hidrawPath"] = json!(path.display().to_string());
+    }
+    if let Some(path) = &authenticator.vault_path {
+        answer["vaultPath"] = json!(path.display().to_string());
+    }
+    tracing::info!(id, udp = %authenticator.udp_addr, hidraw = ?authenticator.hidraw_path, profile = authenticator.options.profile.protocol(), "virtual authenticator added");
     register(&state, authenticator);
-    Ok(axum::Json(json!({ "value": id, "authenticatorId": id, "udpPort": port })).into_response())
+    Ok(axum::Json(answer).into_response())
 }
 
 /// Adds a running authenticator to the registry.
@@ -299,17 +354,7 @@ async fn set_credential_properties(
     let body = body_json(&body)?;
     let eligible = optional_bool(&body, "backupEligibility")?;
     let backed_up = optional_bool(&body, "backupState")?;
-    let known = credentials::list(&authenticator)?
-        .iter()
-        .any(|c| c["credentialId"] == URL_SAFE_NO_PAD.encode(&credential));
-    if !known {
-        return Err(ApiError::invalid("no credential with this credentialId"));
-    }
-    if eligible == Some(true) || backed_up == Some(true) {
-        return Err(ApiError::unsupported(
-            "softkey's core does not set the backup flags (BE/BS): they stay false",
-        ));
-    }
+    credentials::set_backup_flags(&authenticator, &credential, eligible, backed_up)?;
     ok(Value::Null)
 }
 
@@ -529,5 +574,8 @@ pub fn default_options(strict_reset: bool, user_timeout: Duration) -> Options {
         } else {
             user_timeout
         },
+        default_backup: softkey_authenticator::policy::BackupFlags::default(),
+        uhid: None,
+        vault: None,
     }
 }

@@ -1,40 +1,42 @@
 //! Credentials through the control API: injection under a tester-chosen ID
 //! (WebDriver "Add Credential"), listing with the current signature counter,
-//! removal.
+//! backup flags and large blob, removal, and Set Credential Properties.
 //!
-//! The core finds a credential by an ID it made: a discoverable credential's
-//! random ID, or a non-discoverable credential sealed into its ID. An
-//! injected credential gets such an ID, and an [`Alias`] maps the tester's ID
-//! to it: the hooks translate allowList/excludeList entries on the way in and
-//! the assertion's credential on the way out, so the relying party only ever
-//! sees the tester's ID (authenticator data does not contain the ID of an
-//! assertion's credential, so no signature changes).
+//! An injected discoverable credential is stored as it is, under the
+//! tester's ID (the core finds a stored credential under any ID). A
+//! non-discoverable credential has no row: the core finds it by opening its
+//! sealed ID, so an injected one gets a sealed ID and an [`Alias`] maps the
+//! tester's ID to it — the hooks translate allowList/excludeList entries and
+//! U2F key handles on the way in and the assertion's credential on the way
+//! out, so the relying party only ever sees the tester's ID.
 //!
-//! Non-discoverable credentials made over CTAP are noted from the traffic
-//! (their ID, relying party and user); their keys are opened from the
-//! sealed ID when listed.
+//! Non-discoverable credentials made over CTAP2 or U2F are noted from the
+//! traffic (their ID, relying party and user); their keys are opened from
+//! the sealed ID when listed. These notes live in memory: a persistent
+//! authenticator lists its discoverable credentials after a restart, and
+//! its non-discoverable ones keep working but are not listed.
 //!
-//! Signature counters: an injected discoverable credential starts at the
-//! given `signCount`. A non-discoverable one (which has no row to keep a
-//! counter in) signs with the device-wide counter of non-discoverable
-//! credentials, as every credential of that kind does on this key.
+//! Signature counters: a discoverable credential counts in its row; an
+//! injected non-discoverable one from the given `signCount` (the control
+//! API's [`CredentialPolicy`](softkey_authenticator::policy::CredentialPolicy)
+//! keeps it); one made over CTAP with the device-wide counter of
+//! non-discoverable credentials.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use p256::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
-use rand::RngExt as _;
 use serde_json::{Value, json};
-use softkey_authenticator::credential::{
-    DISCOVERABLE_ID_LEN, DISCOVERABLE_ID_V1, StoredCredential, UserEntity,
-};
+use softkey_authenticator::credential::{StoredCredential, UserEntity};
 use softkey_authenticator::crypto::{Algorithm, PrivateKey, sha256};
-use softkey_authenticator::secret::SecretBytes;
+use softkey_authenticator::policy::BackupFlags;
+use softkey_authenticator::secret::{Secret32, SecretBytes};
 use softkey_authenticator::store::Store;
 use zeroize::Zeroizing;
 
 use crate::control::device::VirtualAuthenticator;
 use crate::control::error::ApiError;
-use crate::control::hooks::{Alias, NonResident};
+use crate::control::hooks::{Alias, NonResident, Profile};
+use crate::control::large_blob;
 
 /// The WebDriver "Credential Parameters" of Add Credential, validated.
 pub struct NewCredential {
@@ -50,6 +52,12 @@ pub struct NewCredential {
     pub user_handle: Option<Vec<u8>>,
     /// signCount.
     pub sign_count: u32,
+    /// largeBlob.
+    pub large_blob: Option<Vec<u8>>,
+    /// backupEligibility (`None`: the authenticator's default).
+    pub backup_eligibility: Option<bool>,
+    /// backupState (`None`: the authenticator's default).
+    pub backup_state: Option<bool>,
 }
 
 fn base64url(value: &Value, name: &str) -> Result<Vec<u8>, ApiError> {
@@ -135,11 +143,20 @@ impl NewCredential {
             .as_u64()
             .and_then(|n| u32::try_from(n).ok())
             .ok_or_else(|| ApiError::invalid("signCount must be an integer 0..2^32"))?;
-        if object.get("largeBlob").is_some_and(|v| !v.is_null()) {
-            return Err(ApiError::unsupported(
-                "injecting a largeBlob is not supported by softkey's simulator yet",
+        let large_blob = match object.get("largeBlob") {
+            None | Some(Value::Null) => None,
+            Some(value) => Some(base64url(value, "largeBlob")?),
+        };
+        if large_blob.is_some() && !resident {
+            return Err(ApiError::invalid(
+                "largeBlob needs a resident credential (its key lives with the credential)",
             ));
         }
+        let flag = |name: &str| match object.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(ApiError::invalid(format!("{name} must be a boolean"))),
+        };
         Ok(Self {
             credential_id,
             resident,
@@ -147,6 +164,9 @@ impl NewCredential {
             private_key,
             user_handle,
             sign_count,
+            large_blob,
+            backup_eligibility: flag("backupEligibility")?,
+            backup_state: flag("backupState")?,
         })
     }
 }
@@ -161,20 +181,50 @@ pub fn add(
             "the authenticator does not support resident credentials (hasResidentKey is false)",
         ));
     }
+    let profile = authenticator.options.profile;
+    if profile == Profile::Ctap1 && credential.private_key.algorithm() != Algorithm::Es256 {
+        return Err(ApiError::invalid(
+            "a ctap1/u2f authenticator signs with P-256 only: give a P-256 privateKey",
+        ));
+    }
+    if credential.large_blob.is_some()
+        && !authenticator
+            .options
+            .extensions
+            .iter()
+            .any(|e| e == "largeBlob")
+    {
+        return Err(ApiError::invalid(
+            "largeBlob needs an authenticator made with the largeBlob extension",
+        ));
+    }
     let mut device = authenticator.device();
     let mut control = authenticator.control();
-    if control
+    let store = device.authenticator_mut().store_mut();
+    let taken = control
         .aliases
         .iter()
         .any(|a| a.external == credential.credential_id)
-    {
+        || control
+            .made
+            .iter()
+            .any(|m| m.id == credential.credential_id)
+        || store
+            .discoverable_by_id(&credential.credential_id)
+            .map_err(ApiError::store)?
+            .is_some();
+    if taken {
         return Err(ApiError::invalid(
             "a credential with this credentialId exists",
         ));
     }
-    let store = device.authenticator_mut().store_mut();
+    let defaults = control.default_backup;
+    let flags = BackupFlags {
+        eligible: credential.backup_eligibility.unwrap_or(defaults.eligible),
+        state: credential.backup_state.unwrap_or(defaults.state),
+    };
     let stored = StoredCredential {
-        credential_id: Vec::new(),
+        credential_id: credential.credential_id.clone(),
         rp_id: credential.rp_id.clone(),
         rp_name: None,
         user: UserEntity {
@@ -191,138 +241,211 @@ pub fn add(
         large_blob_key: None,
         discoverable: credential.resident,
     };
-    let mut rng = rand::rng();
-    let (internal, non_resident) = if credential.resident {
-        let mut internal = vec![0u8; DISCOVERABLE_ID_LEN];
-        rng.fill(&mut internal[1..]);
-        internal[0] = DISCOVERABLE_ID_V1;
-        let stored = StoredCredential {
-            credential_id: internal.clone(),
-            ..stored
-        };
+    if credential.resident {
+        let mut stored = stored;
+        if let Some(blob) = &credential.large_blob {
+            let key = Secret32::random(&mut rand::rng());
+            let mut entries = large_blob::read_entries(store)?;
+            entries.push(large_blob::seal(&key, blob)?);
+            large_blob::write_entries(store, entries)?;
+            stored.large_blob_key = Some(key);
+        }
         store.put_discoverable(&stored).map_err(ApiError::store)?;
-        (internal, None)
-    } else {
-        let secret = store.device_secret().map_err(ApiError::store)?;
-        let internal = stored
-            .seal_id(&secret, &sha256(credential.rp_id.as_bytes()), &mut rng)
-            .map_err(|status| ApiError::unknown(format!("sealing failed: {status}")))?;
-        let non_resident = NonResident {
+        control.backup.insert(credential.credential_id, flags);
+        return Ok(());
+    }
+    let secret = store.device_secret().map_err(ApiError::store)?;
+    let internal = stored
+        .seal_id(
+            &secret,
+            &sha256(credential.rp_id.as_bytes()),
+            &mut rand::rng(),
+        )
+        .map_err(|status| ApiError::unknown(format!("sealing failed: {status}")))?;
+    control.backup.insert(internal.clone(), flags);
+    control.aliases.push(Alias {
+        external: credential.credential_id,
+        internal,
+        non_resident: Some(NonResident {
             rp_id: credential.rp_id,
             private_key: stored.private_key,
             user_handle: credential.user_handle,
             sign_count: credential.sign_count,
-        };
-        (internal, Some(non_resident))
-    };
-    control.aliases.push(Alias {
-        external: credential.credential_id,
-        internal,
-        non_resident,
+        }),
     });
     Ok(())
 }
 
-fn credential_json(
+/// Sets the backup flags of the credential the tester calls `id` (WebDriver
+/// "Set Credential Properties"); a flag not given keeps its value.
+pub fn set_backup_flags(
+    authenticator: &VirtualAuthenticator,
     id: &[u8],
+    eligible: Option<bool>,
+    state: Option<bool>,
+) -> Result<(), ApiError> {
+    let mut device = authenticator.device();
+    let mut control = authenticator.control();
+    let internal = match control.internal_id(id) {
+        Some(internal) => internal.to_vec(),
+        None => {
+            let stored = device
+                .authenticator_mut()
+                .store_mut()
+                .discoverable_by_id(id)
+                .map_err(ApiError::store)?
+                .is_some();
+            if !stored && !control.made.iter().any(|m| m.id == id) {
+                return Err(ApiError::invalid("no credential with this credentialId"));
+            }
+            id.to_vec()
+        }
+    };
+    let current = control.flags_of(&internal);
+    let flags = BackupFlags {
+        eligible: eligible.unwrap_or(current.eligible),
+        state: state.unwrap_or(current.state),
+    };
+    control.backup.insert(internal, flags);
+    Ok(())
+}
+
+/// One credential as WebDriver's Credential Parameters.
+struct Listed<'a> {
+    id: &'a [u8],
     resident: bool,
-    rp_id: &str,
-    key: &PrivateKey,
-    user_handle: Option<&[u8]>,
+    rp_id: Option<&'a str>,
+    key: &'a PrivateKey,
+    user_handle: Option<&'a [u8]>,
     sign_count: u32,
-) -> Value {
-    let private_key = export_private_key(key).map(Zeroizing::new);
-    json!({
-        "credentialId": URL_SAFE_NO_PAD.encode(id),
-        "isResidentCredential": resident,
-        "rpId": rp_id,
-        "privateKey": private_key.map(|der| URL_SAFE_NO_PAD.encode(der.as_slice())),
-        "userHandle": user_handle.map(|h| URL_SAFE_NO_PAD.encode(h)),
-        "signCount": sign_count,
-    })
+    flags: BackupFlags,
+    large_blob: Option<Vec<u8>>,
+}
+
+impl Listed<'_> {
+    fn to_json(&self) -> Value {
+        let private_key = export_private_key(self.key).map(Zeroizing::new);
+        let mut out = json!({
+            "credentialId": URL_SAFE_NO_PAD.encode(self.id),
+            "isResidentCredential": self.resident,
+            "rpId": self.rp_id,
+            "privateKey": private_key.map(|der| URL_SAFE_NO_PAD.encode(der.as_slice())),
+            "userHandle": self.user_handle.map(|h| URL_SAFE_NO_PAD.encode(h)),
+            "signCount": self.sign_count,
+            "backupEligibility": self.flags.eligible,
+            "backupState": self.flags.state,
+        });
+        if let Some(blob) = &self.large_blob {
+            out["largeBlob"] = json!(URL_SAFE_NO_PAD.encode(blob));
+        }
+        out
+    }
 }
 
 /// Every credential of `authenticator` (WebDriver "Get Credentials"):
-/// discoverable ones from the store, injected non-discoverable ones.
+/// discoverable ones from the store, non-discoverable ones injected or noted.
 pub fn list(authenticator: &VirtualAuthenticator) -> Result<Vec<Value>, ApiError> {
     let mut device = authenticator.device();
     let control = authenticator.control();
-    let stored = device
-        .authenticator_mut()
-        .store_mut()
-        .all_discoverable()
-        .map_err(ApiError::store)?;
+    let store = device.authenticator_mut().store_mut();
+    let stored = store.all_discoverable().map_err(ApiError::store)?;
+    let blobs = if stored.iter().any(|c| c.large_blob_key.is_some()) {
+        large_blob::read_entries(store)?
+    } else {
+        Vec::new()
+    };
     let mut out = Vec::new();
     for credential in &stored {
-        let id = control
-            .aliases
-            .iter()
-            .find(|a| a.internal == credential.credential_id)
-            .map_or(credential.credential_id.as_slice(), |a| {
-                a.external.as_slice()
-            });
-        out.push(credential_json(
-            id,
-            true,
-            &credential.rp_id,
-            &credential.private_key,
-            Some(&credential.user.id),
-            credential.sign_count,
-        ));
+        let large_blob = credential
+            .large_blob_key
+            .as_ref()
+            .and_then(|key| blobs.iter().find_map(|entry| large_blob::open(key, entry)));
+        out.push(
+            Listed {
+                id: &credential.credential_id,
+                resident: true,
+                rp_id: Some(&credential.rp_id),
+                key: &credential.private_key,
+                user_handle: Some(&credential.user.id),
+                sign_count: credential.sign_count,
+                flags: control.flags_of(&credential.credential_id),
+                large_blob,
+            }
+            .to_json(),
+        );
     }
-    let secret = device
-        .authenticator_mut()
-        .store_mut()
-        .device_secret()
-        .map_err(ApiError::store)?;
+    let secret = store.device_secret().map_err(ApiError::store)?;
     for made in &control.made {
-        let rp_id_hash = sha256(made.rp_id.as_bytes());
-        if let Some(credential) = StoredCredential::open_id(&made.id, &secret, &rp_id_hash) {
-            out.push(credential_json(
-                &made.id,
-                false,
-                &made.rp_id,
-                &credential.private_key,
-                Some(&made.user_handle),
-                made.sign_count,
-            ));
+        if let Some(credential) = StoredCredential::open_id(&made.id, &secret, &made.rp_id_hash) {
+            out.push(
+                Listed {
+                    id: &made.id,
+                    resident: false,
+                    rp_id: made.rp_id.as_deref(),
+                    key: &credential.private_key,
+                    user_handle: Some(&made.user_handle),
+                    sign_count: made.sign_count,
+                    flags: control.flags_of(&made.id),
+                    large_blob: None,
+                }
+                .to_json(),
+            );
         }
     }
     for alias in &control.aliases {
         if let Some(n) = &alias.non_resident {
-            out.push(credential_json(
-                &alias.external,
-                false,
-                &n.rp_id,
-                &n.private_key,
-                n.user_handle.as_deref(),
-                n.sign_count,
-            ));
+            out.push(
+                Listed {
+                    id: &alias.external,
+                    resident: false,
+                    rp_id: Some(&n.rp_id),
+                    key: &n.private_key,
+                    user_handle: n.user_handle.as_deref(),
+                    sign_count: n.sign_count,
+                    flags: control.flags_of(&alias.internal),
+                    large_blob: None,
+                }
+                .to_json(),
+            );
         }
     }
     Ok(out)
+}
+
+/// Deletes a discoverable credential with its large blob.
+fn delete_stored(store: &mut dyn Store, id: &[u8]) -> Result<bool, ApiError> {
+    let Some(credential) = store.discoverable_by_id(id).map_err(ApiError::store)? else {
+        return Ok(false);
+    };
+    if let Some(key) = &credential.large_blob_key {
+        let mut entries = large_blob::read_entries(store)?;
+        let before = entries.len();
+        entries.retain(|entry| large_blob::open(key, entry).is_none());
+        if entries.len() != before {
+            large_blob::write_entries(store, entries)?;
+        }
+    }
+    store.delete_discoverable(id).map_err(ApiError::store)
 }
 
 /// Removes one credential by its (tester-visible) ID; `false` if unknown.
 pub fn remove(authenticator: &VirtualAuthenticator, id: &[u8]) -> Result<bool, ApiError> {
     let mut device = authenticator.device();
     let mut control = authenticator.control();
-    let alias = control.aliases.iter().position(|a| a.external == id);
-    let internal = alias
-        .and_then(|index| control.aliases.get(index))
-        .map_or_else(|| id.to_vec(), |a| a.internal.clone());
-    let store = device.authenticator_mut().store_mut();
-    let deleted = store
-        .delete_discoverable(&internal)
-        .map_err(ApiError::store)?;
-    if let Some(index) = alias {
-        control.aliases.remove(index);
+    if let Some(index) = control.aliases.iter().position(|a| a.external == id) {
+        let alias = control.aliases.remove(index);
+        control.backup.remove(&alias.internal);
         return Ok(true);
     }
     if let Some(index) = control.made.iter().position(|m| m.id == id) {
         let made = control.made.remove(index);
+        control.backup.remove(&made.id);
         control.revoked.push(made.id);
         return Ok(true);
+    }
+    let deleted = delete_stored(device.authenticator_mut().store_mut(), id)?;
+    if deleted {
+        control.backup.remove(id);
     }
     Ok(deleted)
 }
@@ -333,11 +456,10 @@ pub fn remove_all(authenticator: &VirtualAuthenticator) -> Result<(), ApiError> 
     let mut control = authenticator.control();
     let store = device.authenticator_mut().store_mut();
     for credential in store.all_discoverable().map_err(ApiError::store)? {
-        store
-            .delete_discoverable(&credential.credential_id)
-            .map_err(ApiError::store)?;
+        delete_stored(store, &credential.credential_id)?;
     }
     control.aliases.clear();
+    control.backup.clear();
     let made = std::mem::take(&mut control.made);
     control.revoked.extend(made.into_iter().map(|m| m.id));
     Ok(())

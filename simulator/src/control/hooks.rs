@@ -7,6 +7,7 @@
 //!  reply   ◄─ trace ◄─ getInfo per profile ◄─ credential: device ID → tester ID, sign count noted ◄──── core
 //! ```
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,6 +17,7 @@ use serde_json::json;
 use softkey_authenticator::Verdict;
 use softkey_authenticator::cbor;
 use softkey_authenticator::crypto::PrivateKey;
+use softkey_authenticator::policy::{BackupFlags, CredentialPolicy};
 
 use crate::control::events::EventSink;
 use crate::control::trace;
@@ -39,6 +41,10 @@ pub enum Profile {
     Ctap2_0,
     /// `"ctap2_1"`: everything softkey's core builds.
     Ctap2_1,
+    /// `"ctap1/u2f"`: a U2F key. CTAPHID without the CBOR capability (CTAP2
+    /// requests are an invalid command), U2F register and authenticate over
+    /// MSG, no resident credentials, no user verification.
+    Ctap1,
 }
 
 impl Profile {
@@ -47,6 +53,7 @@ impl Profile {
         match self {
             Self::Ctap2_0 => "ctap2",
             Self::Ctap2_1 => "ctap2_1",
+            Self::Ctap1 => "ctap1/u2f",
         }
     }
 }
@@ -118,8 +125,11 @@ pub struct NonResident {
 pub struct Made {
     /// Its credential ID.
     pub id: Vec<u8>,
-    /// Its relying party.
-    pub rp_id: String,
+    /// Its relying party; `None` for a U2F registration, which carries only
+    /// the SHA-256 of the application id.
+    pub rp_id: Option<String>,
+    /// SHA-256 of the relying party id (the U2F application parameter).
+    pub rp_id_hash: [u8; 32],
     /// The user handle of the registration.
     pub user_handle: Vec<u8>,
     /// The last signature counter it signed with.
@@ -152,6 +162,16 @@ pub struct ControlState {
     pub store_failure: Arc<AtomicBool>,
     /// Where trace events go.
     pub events: EventSink,
+    /// Backup flags of credentials (by the core's ID) whose flags differ
+    /// from the defaults or were fixed at creation.
+    pub backup: BTreeMap<Vec<u8>, BackupFlags>,
+    /// Backup flags of new credentials (WebDriver `defaultBackupEligibility`
+    /// and `defaultBackupState`).
+    pub default_backup: BackupFlags,
+    /// The key handle of the U2F authenticate in flight.
+    ctap1_key_handle: Option<Vec<u8>>,
+    /// The application parameter of the U2F register in flight.
+    pending_u2f_application: Option<[u8; 32]>,
     command: u8,
     /// rp id, user handle and rk of the makeCredential in flight.
     pending_make: Option<(String, Vec<u8>, bool)>,
@@ -179,6 +199,10 @@ impl ControlState {
             report_fault: None,
             store_failure,
             events,
+            backup: BTreeMap::new(),
+            default_backup: BackupFlags::default(),
+            ctap1_key_handle: None,
+            pending_u2f_application: None,
             command: 0,
             pending_make: None,
         }
@@ -203,7 +227,16 @@ impl ControlState {
         Some(kind)
     }
 
-    fn internal_id(&self, external: &[u8]) -> Option<&[u8]> {
+    /// The backup flags of a credential, by the core's ID.
+    pub fn flags_of(&self, internal: &[u8]) -> BackupFlags {
+        self.backup
+            .get(internal)
+            .copied()
+            .unwrap_or(self.default_backup)
+    }
+
+    /// The core's ID of an injected non-discoverable credential.
+    pub fn internal_id(&self, external: &[u8]) -> Option<&[u8]> {
         self.aliases
             .iter()
             .find(|a| a.external == external)
@@ -275,6 +308,7 @@ impl Hooks for ControlHooks {
             state.aliases.clear();
             state.made.clear();
             state.revoked.clear();
+            state.backup.clear();
         }
         state.emit("response", trace::decode_response(command, reply));
     }
@@ -285,6 +319,164 @@ impl Hooks for ControlHooks {
             "presence",
             json!({ "command": crate::runtime::command_name(state.command), "verdict": format!("{verdict:?}") }),
         );
+    }
+
+    fn on_ctap1_request(&mut self, apdu: &mut Vec<u8>, _now: Instant) -> Option<Vec<u8>> {
+        let mut state = self.state();
+        state.emit("request", trace::decode_ctap1_request(apdu));
+        state.ctap1_key_handle = None;
+        state.pending_u2f_application = u2f_register_application(apdu);
+        let mut request = U2fAuthenticate::parse(apdu)?;
+        if let Some(internal) = state.internal_id(&request.key_handle) {
+            request.key_handle = internal.to_vec();
+            *apdu = request.encode();
+        } else if state.revoked.contains(&request.key_handle) {
+            request.key_handle = vec![0];
+            *apdu = request.encode();
+        }
+        state.ctap1_key_handle = Some(request.key_handle);
+        None
+    }
+
+    fn on_ctap1_response(&mut self, reply: &mut Vec<u8>, _now: Instant) {
+        let mut state = self.state();
+        let succeeded = reply.ends_with(&[0x90, 0x00]);
+        if let (true, Some(key_handle)) = (succeeded, state.ctap1_key_handle.take()) {
+            // Authentication: presence (1) ‖ counter (4) ‖ signature.
+            if let Some(counter) = reply.get(1..5).and_then(|b| <[u8; 4]>::try_from(b).ok()) {
+                let counter = u32::from_be_bytes(counter);
+                if let Some(made) = state.made.iter_mut().find(|m| m.id == key_handle) {
+                    made.sign_count = counter;
+                }
+            }
+        } else if succeeded && reply.first() == Some(&0x05) {
+            note_u2f_registration(&mut state, reply);
+        }
+        state.emit("response", trace::decode_ctap1_response(reply));
+    }
+}
+
+/// A U2F_AUTHENTICATE request (U2F raw messages §5.1): CLA INS P1 P2, Lc in
+/// short or extended form, challenge (32) ‖ application (32) ‖ L ‖ key handle.
+#[derive(Debug, PartialEq, Eq)]
+struct U2fAuthenticate {
+    header: [u8; 4],
+    challenge_and_application: Vec<u8>,
+    key_handle: Vec<u8>,
+}
+
+impl U2fAuthenticate {
+    fn parse(apdu: &[u8]) -> Option<Self> {
+        let header: [u8; 4] = apdu.get(..4)?.try_into().ok()?;
+        if header[1] != 0x02 {
+            return None;
+        }
+        let data = match apdu.get(4..)? {
+            [0, hi, lo, rest @ ..] => rest.get(..usize::from(u16::from_be_bytes([*hi, *lo])))?,
+            [lc, rest @ ..] => rest.get(..usize::from(*lc))?,
+            [] => return None,
+        };
+        let length = usize::from(*data.get(64)?);
+        let key_handle = data.get(65..65 + length)?.to_vec();
+        Some(Self {
+            header,
+            challenge_and_application: data.get(..64)?.to_vec(),
+            key_handle,
+        })
+    }
+
+    /// The request in extended length form (which U2F devices accept).
+    fn encode(&self) -> Vec<u8> {
+        let length = u8::try_from(self.key_handle.len()).unwrap_or(u8::MAX);
+        let data_len = 65 + usize::from(length);
+        let mut out = self.header.to_vec();
+        out.push(0);
+        out.extend_from_slice(&u16::try_from(data_len).unwrap_or(u16::MAX).to_be_bytes());
+        out.extend_from_slice(&self.challenge_and_application);
+        out.push(length);
+        out.extend_from_slice(
+            self.key_handle
+                .get(..usize::from(length))
+                .unwrap_or_default(),
+        );
+        out.extend_from_slice(&[0, 0]);
+        out
+    }
+}
+
+/// The application parameter of a U2F_REGISTER request: challenge (32) ‖
+/// application (32) after the header and Lc.
+fn u2f_register_application(apdu: &[u8]) -> Option<[u8; 32]> {
+    if apdu.get(1) != Some(&0x01) {
+        return None;
+    }
+    let data = match apdu.get(4..)? {
+        [0, _, _, rest @ ..] => rest,
+        [_, rest @ ..] => rest,
+        [] => return None,
+    };
+    data.get(32..64)?.try_into().ok()
+}
+
+/// Notes a U2F registration: 0x05 ‖ public key (65) ‖ L ‖ key handle ‖ ….
+/// The application parameter of the request is its rp id hash.
+fn note_u2f_registration(state: &mut ControlState, reply: &[u8]) {
+    let (Some(application), Some(length)) = (state.pending_u2f_application.take(), reply.get(66))
+    else {
+        return;
+    };
+    if let Some(key_handle) = reply.get(67..67 + usize::from(*length)) {
+        state.made.push(Made {
+            id: key_handle.to_vec(),
+            rp_id: None,
+            rp_id_hash: application,
+            user_handle: Vec::new(),
+            sign_count: 0,
+        });
+    }
+}
+
+/// The control API's [`CredentialPolicy`]: backup flags from the WebDriver
+/// options and Set Credential Properties; injected non-discoverable
+/// credentials count their own signatures from the `signCount` they were
+/// given.
+pub struct ControlPolicy {
+    state: Arc<Mutex<ControlState>>,
+}
+
+impl ControlPolicy {
+    /// The policy over shared `state`.
+    pub fn new(state: Arc<Mutex<ControlState>>) -> Self {
+        Self { state }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, ControlState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl CredentialPolicy for ControlPolicy {
+    fn new_credential(&mut self, credential_id: &[u8]) -> BackupFlags {
+        let mut state = self.state();
+        let flags = state.default_backup;
+        state.backup.insert(credential_id.to_vec(), flags);
+        flags
+    }
+
+    fn backup_flags(&mut self, credential_id: &[u8]) -> BackupFlags {
+        self.state().flags_of(credential_id)
+    }
+
+    fn next_sign_count(&mut self, credential_id: &[u8]) -> Option<u32> {
+        let mut state = self.state();
+        let injected = state
+            .aliases
+            .iter_mut()
+            .find(|a| a.internal == credential_id)?
+            .non_resident
+            .as_mut()?;
+        injected.sign_count = injected.sign_count.wrapping_add(1);
+        Some(injected.sign_count)
     }
 }
 
@@ -369,7 +561,8 @@ fn note_made(state: &mut ControlState, reply: &[u8]) {
     if let Some(id) = auth_data.get(55..end) {
         state.made.push(Made {
             id: id.to_vec(),
-            rp_id,
+            rp_id_hash: softkey_authenticator::crypto::sha256(rp_id.as_bytes()),
+            rp_id: Some(rp_id),
             user_handle,
             sign_count: u32::from_be_bytes(counter),
         });
@@ -708,6 +901,42 @@ mod tests {
                 (Value::from(6), Value::Array(vec![Value::from(1)])),
             ]
         );
+    }
+
+    #[test]
+    fn u2f_authenticate_key_handles_are_parsed_and_rewritten() {
+        let mut data = vec![0xc1; 32];
+        data.extend([0xa9; 32]);
+        data.push(3);
+        data.extend([1, 2, 3]);
+        let mut short = vec![0x00, 0x02, 0x03, 0x00, u8::try_from(data.len()).unwrap()];
+        short.extend(&data);
+        let mut extended = vec![
+            0x00,
+            0x02,
+            0x03,
+            0x00,
+            0x00,
+            0x00,
+            u8::try_from(data.len()).unwrap(),
+        ];
+        extended.extend(&data);
+        extended.extend([0, 0]);
+        for apdu in [&short, &extended] {
+            let mut request = U2fAuthenticate::parse(apdu).unwrap();
+            assert_eq!(request.key_handle, [1, 2, 3]);
+            assert_eq!(request.encode(), extended, "re-encoded in extended form");
+            request.key_handle = vec![9; 70];
+            let rewritten = U2fAuthenticate::parse(&request.encode()).unwrap();
+            assert_eq!(rewritten.key_handle, vec![9; 70]);
+            assert_eq!(rewritten.challenge_and_application, data[..64]);
+        }
+        // Registrations and truncated requests are left alone.
+        let mut register = short.clone();
+        register[1] = 0x01;
+        assert_eq!(U2fAuthenticate::parse(&register), None);
+        assert_eq!(u2f_register_application(&register).unwrap(), [0xa9; 32]);
+        assert_eq!(U2fAuthenticate::parse(&short[..short.len() - 1]), None);
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod device;
 pub mod error;
 pub mod events;
 pub mod hooks;
+pub mod large_blob;
 pub mod options;
 pub mod presence;
 pub mod trace;
@@ -78,12 +79,21 @@ fn write_token_file(path: &Path, token: &str) -> anyhow::Result<()> {
 impl ControlServer {
     /// Starts serving on `addr` (loopback only); the bearer token is written
     /// to `token_file` (default: `$XDG_RUNTIME_DIR` or the temp directory,
-    /// `softkey-control-<port>.token`).
+    /// `softkey-control-<port>.token`). Persistent vaults, if allowed, live
+    /// in `vault_dir`.
     pub fn start(
         addr: SocketAddr,
         token_file: Option<PathBuf>,
+        vault_dir: Option<PathBuf>,
         shutdown: Arc<AtomicBool>,
     ) -> anyhow::Result<Self> {
+        if let Some(dir) = &vault_dir {
+            anyhow::ensure!(
+                dir.is_dir(),
+                "--control-vault-dir {} is not a directory",
+                dir.display()
+            );
+        }
         anyhow::ensure!(
             addr.ip().is_loopback(),
             "the control API listens on loopback only, not {addr}"
@@ -110,6 +120,7 @@ impl ControlServer {
             registry: Mutex::new(BTreeMap::new()),
             events: EventSink::default(),
             token,
+            vault_dir,
             shutdown: Arc::clone(&shutdown),
         });
         let router = api::router(Arc::clone(&state));

@@ -1,8 +1,13 @@
 //! WebDriver "Authenticator Configuration" (WebAuthn Level 3 §11.2), validated.
 
+use std::path::Path;
+
 use serde_json::Value;
 
-use crate::control::device::Options;
+use softkey_authenticator::policy::BackupFlags;
+use softkey_vault::Unlocker;
+
+use crate::control::device::{Options, UhidSpec, VaultSpec};
 use crate::control::error::ApiError;
 use crate::control::hooks::Profile;
 use crate::runtime::DEFAULT_USER_TIMEOUT;
@@ -15,6 +20,7 @@ fn supported_extensions(profile: Profile) -> &'static [&'static str] {
     match profile {
         Profile::Ctap2_0 => &["prf"],
         Profile::Ctap2_1 => &["prf", "credBlob", "largeBlob", "minPinLength"],
+        Profile::Ctap1 => &[],
     }
 }
 
@@ -26,16 +32,13 @@ fn boolean(body: &Value, name: &str, default: bool) -> Result<bool, ApiError> {
     }
 }
 
-/// Parses the body of Add Virtual Authenticator.
-pub fn parse(body: &Value) -> Result<Options, ApiError> {
+/// Parses the body of Add Virtual Authenticator; persistent vaults live in
+/// `vault_dir` when the simulator allows them.
+pub fn parse(body: &Value, vault_dir: Option<&Path>) -> Result<Options, ApiError> {
     let profile = match body.get("protocol").and_then(Value::as_str) {
         Some("ctap2") => Profile::Ctap2_0,
         Some("ctap2_1") => Profile::Ctap2_1,
-        Some("ctap1/u2f") => {
-            return Err(ApiError::unsupported(
-                "softkey does not implement CTAP1/U2F yet: use ctap2 or ctap2_1",
-            ));
-        }
+        Some("ctap1/u2f") => Profile::Ctap1,
         _ => {
             return Err(ApiError::invalid(
                 "protocol must be \"ctap2\", \"ctap2_1\" or \"ctap1/u2f\"",
@@ -77,13 +80,70 @@ pub fn parse(body: &Value) -> Result<Options, ApiError> {
         extensions,
         strict_reset: false,
         user_timeout: DEFAULT_USER_TIMEOUT,
+        default_backup: BackupFlags {
+            eligible: boolean(body, "defaultBackupEligibility", false)?,
+            state: boolean(body, "defaultBackupState", false)?,
+        },
+        uhid: boolean(body, "softkey:uhid", false)?.then(UhidSpec::default),
+        vault: vault(body.get("softkey:vault"), vault_dir)?,
     };
-    for name in ["defaultBackupEligibility", "defaultBackupState"] {
-        if boolean(body, name, false)? {
-            return Err(ApiError::unsupported(format!(
-                "{name}: softkey's core does not set the backup flags (BE/BS)"
-            )));
+    if profile == Profile::Ctap1 {
+        if options.has_resident_key {
+            return Err(ApiError::invalid(
+                "a ctap1/u2f authenticator cannot hold resident credentials: hasResidentKey must be false",
+            ));
+        }
+        if options.has_user_verification {
+            return Err(ApiError::invalid(
+                "a ctap1/u2f authenticator has no user verification: hasUserVerification must be false",
+            ));
         }
     }
     Ok(options)
+}
+
+/// softkey's `softkey:vault` option: `{"name"}` (a key file beside the
+/// vault opens it, generated with a new vault) or `{"name", "passphrase"}`.
+/// Vaults live only in the simulator's `--control-vault-dir`: the API never
+/// writes where a request says.
+fn vault(value: Option<&Value>, vault_dir: Option<&Path>) -> Result<Option<VaultSpec>, ApiError> {
+    let object = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(object)) => object,
+        Some(_) => return Err(ApiError::invalid("softkey:vault must be an object")),
+    };
+    let name = object
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|name| {
+            (1..=64).contains(&name.len())
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .ok_or_else(|| {
+            ApiError::invalid("softkey:vault.name must be 1 to 64 letters, digits, '-' or '_'")
+        })?;
+    let passphrase = match object.get("passphrase") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) if !text.is_empty() => Some(text.as_str()),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "softkey:vault.passphrase must be a non-empty string",
+            ));
+        }
+    };
+    let dir = vault_dir.ok_or_else(|| {
+        ApiError::unsupported(
+            "persistent vaults need the simulator started with --control-vault-dir DIR",
+        )
+    })?;
+    let unlocker = match passphrase {
+        Some(passphrase) => Unlocker::passphrase(passphrase),
+        None => Unlocker::KeyFile(dir.join(format!("{name}.key"))),
+    };
+    Ok(Some(VaultSpec {
+        path: dir.join(format!("{name}.sqlite")),
+        unlocker: std::sync::Arc::new(unlocker),
+    }))
 }

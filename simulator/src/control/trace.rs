@@ -158,6 +158,42 @@ pub fn decode_response(command: u8, reply: &[u8]) -> Json {
     })
 }
 
+/// The name of a U2F instruction (U2F raw messages §4–6).
+fn u2f_instruction(ins: u8) -> String {
+    match ins {
+        0x01 => "U2F_REGISTER".into(),
+        0x02 => "U2F_AUTHENTICATE".into(),
+        0x03 => "U2F_VERSION".into(),
+        other => format!("0x{other:02X}"),
+    }
+}
+
+/// The JSON event body of a CTAP1/U2F request (an APDU). Challenge,
+/// application and key handle are public; nothing in a request is secret.
+pub fn decode_ctap1_request(apdu: &[u8]) -> Json {
+    let ins = apdu.get(1).copied().unwrap_or(0);
+    json!({
+        "command": "CTAP1/U2F",
+        "instruction": u2f_instruction(ins),
+        "p1": apdu.get(2).copied(),
+        "length": apdu.len(),
+    })
+}
+
+/// The JSON event body of a CTAP1/U2F response: its status word.
+pub fn decode_ctap1_response(reply: &[u8]) -> Json {
+    let sw = reply
+        .len()
+        .checked_sub(2)
+        .and_then(|at| reply.get(at..))
+        .map(|sw| sw.iter().map(|b| format!("{b:02X}")).collect::<String>());
+    json!({
+        "command": "CTAP1/U2F",
+        "status": sw,
+        "length": reply.len(),
+    })
+}
+
 /// The spec's name of a CTAP status byte.
 pub fn status_name(code: u8) -> String {
     match StatusCode::from_code(code) {
