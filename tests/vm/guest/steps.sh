@@ -104,5 +104,33 @@ clean_exit() {  # PID: softkey was sent SIGTERM; its hidraw node must go
   tail -3 "$R/softkey.log"; grep -q 'UHID security key removed' "$R/softkey.log"
 }
 
+# ---- softkey sim's control API with UHID devices (127.0.0.1:8120) ----
+ctl() { python3 "$G/control.py" /tmp/control.token "$@"; }
+field() { python3 -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$1"; }
+
+# PROTOCOL: add an authenticator with "softkey:uhid", use its hidraw node
+# with libfido2 (CTAP2, or U2F for ctap1/u2f), see the credential listed,
+# remove it and see the node go.
+control_uhid() {
+  case $1 in ctap1/u2f) rk=false ;; *) rk=true ;; esac
+  answer=$(ctl add "{\"protocol\":\"$1\",\"transport\":\"usb\",\"hasResidentKey\":$rk,\"softkey:uhid\":true}") || return 1
+  echo "$answer"
+  id=$(echo "$answer" | field authenticatorId); DEV=$(echo "$answer" | field hidrawPath)
+  [ -c "$DEV" ] || { echo "no character device at hidrawPath '$DEV'"; return 1; }
+  cat "/sys/class/hidraw/${DEV##*/}/device/uevent"
+  fido2-token -I "$DEV" > info.ctl.txt; rc=$?; cat info.ctl.txt
+  case $1 in
+    ctap1/u2f) grep -q 'nocbor, msg' info.ctl.txt || { echo "libfido2 does not see a U2F-only device"; return 1; } ;;
+    *) [ $rc -eq 0 ] && grep -q FIDO_2_0 info.ctl.txt || return 1 ;;
+  esac
+  libfido2_roundtrip es256 || return 1
+  n=$(ctl credentials "$id"); echo "the control API lists $n credential(s)"
+  [ "$n" -ge 1 ] || return 1
+  ctl delete "$id" || return 1
+  for i in $(seq 25); do [ -e "$DEV" ] || break; sleep 0.2; done
+  if [ -e "$DEV" ]; then echo "$DEV is still there after DELETE"; return 1; fi
+  echo "$DEV removed with the authenticator"
+}
+
 DEV=$(fido_node) || DEV=
 "$@"

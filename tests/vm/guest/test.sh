@@ -106,5 +106,14 @@ fi
 kill $HPID $RPPID $SKPID 2>/dev/null
 # softkey must remove its device on SIGTERM.
 step clean-exit 15 sh $G/steps.sh clean_exit $SKPID
+
+# ---- softkey sim's control API: authenticators with their own UHID devices ----
+if [ "$SOFTKEY_ARGS" = run ]; then
+  SOFTKEY_LOG=info /share/bin/softkey sim --presence danger-auto-approve --udp 127.0.0.1:8111 \
+    --control 127.0.0.1:8120 --control-token-file /tmp/control.token >"$R/sim-control.log" 2>&1 & SIMPID=$!
+  step control-uhid-ctap2_1 120 sh $G/steps.sh control_uhid ctap2_1
+  step control-uhid-u2f 120 sh $G/steps.sh control_uhid ctap1/u2f
+  kill $SIMPID 2>/dev/null; wait $SIMPID 2>/dev/null
+fi
 echo ALL_DONE >> "$R/steps.tsv"
 ! grep -q '	FAIL	' "$R/steps.tsv"
