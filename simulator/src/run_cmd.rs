@@ -108,7 +108,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub vault: VaultOptions,
     /// Keep credentials in memory only (lost when softkey stops).
-    #[arg(long, conflicts_with_all = ["vault", "key_file", "passphrase_file"])]
+    #[arg(long, conflicts_with_all = ["vault", "key_file", "passphrase_file", "keyring"])]
     pub ephemeral: bool,
     /// Attest new credentials with the device's attestation certificate
     /// (`packed` with x5c) instead of self attestation.
@@ -196,6 +196,9 @@ pub struct VaultOptions {
     /// asking on the terminal.
     #[arg(long, value_name = "PATH")]
     pub passphrase_file: Option<PathBuf>,
+    /// Unlock the vault with its key slot in the desktop keyring (Secret Service).
+    #[arg(long, conflicts_with_all = ["key_file", "passphrase_file"])]
+    pub keyring: bool,
 }
 
 impl VaultOptions {
@@ -204,6 +207,7 @@ impl VaultOptions {
         Ok(softkey_vault::cli::unlocker_for(
             self.key_file.as_deref(),
             self.passphrase_file.as_deref(),
+            self.keyring,
         )?)
     }
 }

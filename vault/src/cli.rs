@@ -2,10 +2,11 @@
 //! binary to mount as one subcommand (`Vault(softkey_vault::cli::VaultArgs)` →
 //! `softkey_vault::cli::run(args)`).
 //!
-//! Every command that opens a vault takes `--key-file PATH` or
-//! `--passphrase-file PATH` (scripts, tests) and otherwise prompts for the
-//! passphrase on the terminal (`/dev/tty`, echo off). A note goes to stderr while
-//! Argon2 runs, since it takes about half a second by design.
+//! Every command that opens a vault takes `--key-file PATH`,
+//! `--passphrase-file PATH` (scripts, tests) or `--keyring` (the desktop
+//! keyring, with the cargo feature `keyring`), and otherwise prompts for the
+//! passphrase on the terminal (`/dev/tty`, echo off). A note goes to stderr
+//! while Argon2 runs, since it takes about half a second by design.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -34,6 +35,10 @@ pub struct VaultArgs {
     /// Read the passphrase from the first line of this file instead of prompting.
     #[arg(long, global = true, value_name = "PATH")]
     pub passphrase_file: Option<PathBuf>,
+    /// Unlock with (or, for `init`, create the vault around) a secret kept in the
+    /// desktop keyring (Secret Service).
+    #[arg(long, global = true, conflicts_with_all = ["key_file", "passphrase_file"])]
+    pub keyring: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: VaultCommand,
@@ -42,8 +47,8 @@ pub struct VaultArgs {
 /// The `softkey vault` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum VaultCommand {
-    /// Create a new vault, protected by a passphrase (or by --key-file; a missing
-    /// key file is generated).
+    /// Create a new vault, protected by a passphrase (or by --key-file, a missing
+    /// key file being generated; or by --keyring).
     Init {
         /// Trivially cheap Argon2 parameters: for tests only.
         #[arg(long, hide = true)]
@@ -78,11 +83,15 @@ pub enum VaultCommand {
         #[arg(long, hide = true)]
         danger_fast_kdf: bool,
     },
-    /// Add a key slot: a new key file (--new-key-file) or a passphrase.
+    /// Add a key slot: a new key file (--new-key-file), the desktop keyring
+    /// (--new-keyring) or a passphrase.
     AddKey {
         /// Add a key-file slot; a missing file is generated (32 random bytes, 0600).
         #[arg(long, value_name = "PATH", conflicts_with = "new_passphrase_file")]
         new_key_file: Option<PathBuf>,
+        /// Add a keyring slot: a random secret stored in the desktop keyring.
+        #[arg(long, conflicts_with_all = ["new_key_file", "new_passphrase_file"])]
+        new_keyring: bool,
         /// Read the new slot's passphrase from this file instead of prompting.
         #[arg(long, value_name = "PATH")]
         new_passphrase_file: Option<PathBuf>,
@@ -134,6 +143,7 @@ pub fn execute(args: VaultArgs, out: &mut dyn Write) -> Result<(), VaultError> {
             let unlocker = new_unlocker(
                 args.key_file.as_deref(),
                 args.passphrase_file.as_deref(),
+                args.keyring,
                 kdf,
             )?;
             let mut vault = Vault::create(&path, &unlocker, kdf)?;
@@ -190,13 +200,21 @@ pub fn execute(args: VaultArgs, out: &mut dyn Write) -> Result<(), VaultError> {
         }
         VaultCommand::AddKey {
             new_key_file,
+            new_keyring,
             new_passphrase_file,
             danger_fast_kdf,
         } => {
+            if *new_keyring {
+                keyring_built()?;
+            }
             let mut vault = open(&path, &args)?;
             let kdf = kdf_params(*danger_fast_kdf);
-            let unlocker =
-                new_unlocker(new_key_file.as_deref(), new_passphrase_file.as_deref(), kdf)?;
+            let unlocker = new_unlocker(
+                new_key_file.as_deref(),
+                new_passphrase_file.as_deref(),
+                *new_keyring,
+                kdf,
+            )?;
             let slot = vault.add_slot(&unlocker, kdf)?;
             writeln!(out, "Added slot {slot} ({}).", unlocker.kind().name()).map_err(write_err)?;
         }
@@ -225,13 +243,19 @@ fn show<T: serde::Serialize + ?Sized>(
     written.map_err(|e| VaultError::io("writing output", e))
 }
 
-/// The unlocker of a new slot: a key file (generated if missing) or a passphrase
-/// (from a file, or typed twice).
+/// The unlocker of a new slot: a key file (generated if missing), the desktop
+/// keyring, or a passphrase (from a file, or typed twice).
 fn new_unlocker(
     key_file: Option<&Path>,
     passphrase_file: Option<&Path>,
+    keyring: bool,
     kdf: KdfParams,
 ) -> Result<Unlocker, VaultError> {
+    only_one_unlocker(key_file, passphrase_file, keyring)?;
+    if keyring {
+        keyring_built()?;
+        return Ok(Unlocker::keyring());
+    }
     if let Some(key_file) = key_file {
         if !key_file.exists() {
             generate_key_file(key_file)?;
@@ -289,26 +313,65 @@ fn open(path: &Path, args: &VaultArgs) -> Result<Vault, VaultError> {
             path.display()
         )));
     }
-    let unlocker = unlocker_for(args.key_file.as_deref(), args.passphrase_file.as_deref())?;
+    let unlocker = unlocker_for(
+        args.key_file.as_deref(),
+        args.passphrase_file.as_deref(),
+        args.keyring,
+    )?;
     Vault::open(path, &unlocker)
 }
 
-/// The unlocker named by `--key-file` / `--passphrase-file`, or a passphrase
-/// asked for on the terminal when neither is given (with a note that Argon2id
-/// is about to run). For every command that opens a vault, `softkey run` too.
+/// The unlocker named by `--key-file` / `--passphrase-file` / `--keyring`, or a
+/// passphrase asked for on the terminal when none is given (with a note that
+/// Argon2id is about to run). For every command that opens a vault, `softkey
+/// run` too. `--keyring` in a build without the `keyring` feature is
+/// [`VaultError::KeyringNotBuilt`].
 pub fn unlocker_for(
     key_file: Option<&Path>,
     passphrase_file: Option<&Path>,
+    keyring: bool,
 ) -> Result<Unlocker, VaultError> {
-    let unlocker = match (key_file, passphrase_file) {
-        (Some(key_file), _) => Unlocker::KeyFile(key_file.to_owned()),
-        (None, Some(file)) => Unlocker::Passphrase(passphrase_from_file(file)?),
-        (None, None) => Unlocker::Passphrase(prompt("Vault passphrase: ")?),
+    only_one_unlocker(key_file, passphrase_file, keyring)?;
+    let unlocker = match (key_file, passphrase_file, keyring) {
+        (Some(key_file), _, _) => Unlocker::KeyFile(key_file.to_owned()),
+        (None, Some(file), _) => Unlocker::Passphrase(passphrase_from_file(file)?),
+        (None, None, true) => {
+            keyring_built()?;
+            Unlocker::keyring()
+        }
+        (None, None, false) => Unlocker::Passphrase(prompt("Vault passphrase: ")?),
     };
     if unlocker.kind() == SlotKind::Passphrase {
         eprintln!("Unlocking (Argon2id)…");
     }
     Ok(unlocker)
+}
+
+/// Refuses `--keyring` with a key or passphrase file. clap's `conflicts_with`
+/// misses a global option given after the subcommand (`vault --keyring info
+/// --key-file K`), so the choice is checked here too rather than one silently
+/// winning.
+fn only_one_unlocker(
+    key_file: Option<&Path>,
+    passphrase_file: Option<&Path>,
+    keyring: bool,
+) -> Result<(), VaultError> {
+    if keyring && (key_file.is_some() || passphrase_file.is_some()) {
+        return Err(VaultError::Usage(
+            "--keyring cannot be combined with a key file or a passphrase file".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Fails with [`VaultError::KeyringNotBuilt`] in a build without the keyring
+/// feature, before anything is asked or opened.
+fn keyring_built() -> Result<(), VaultError> {
+    if cfg!(feature = "keyring") {
+        Ok(())
+    } else {
+        Err(VaultError::KeyringNotBuilt)
+    }
 }
 
 /// The slot `passwd` changes: the one unlocked with, else the only passphrase slot.
@@ -407,14 +470,16 @@ fn write_info(out: &mut dyn Write, info: &crate::VaultInfo) -> std::io::Result<(
     writeln!(out, "credentials:  {}", info.credentials)?;
     writeln!(out, "key slots:")?;
     for slot in &info.slots {
-        let kdf = slot.kdf.map_or(String::new(), |k| {
-            format!(
+        let detail = match (slot.kind, slot.kdf) {
+            (_, Some(k)) => format!(
                 "argon2id m={} t={} p={}",
                 memory(k.m_cost_kib),
                 k.t_cost,
                 k.p_cost
-            )
-        });
+            ),
+            (SlotKind::Keyring, None) => "Secret Service item".to_owned(),
+            _ => String::new(),
+        };
         let unlocked = if slot.id == info.unlocked_slot {
             "  (unlocked with)"
         } else {
@@ -425,7 +490,7 @@ fn write_info(out: &mut dyn Write, info: &crate::VaultInfo) -> std::io::Result<(
             "  {:>3}  {:<10}  {:<28}  created {}{unlocked}",
             slot.id,
             slot.kind.name(),
-            kdf,
+            detail,
             utc_date(slot.created)
         )?;
     }
@@ -473,6 +538,73 @@ fn utc_date(unix_seconds: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[cfg(not(feature = "keyring"))]
+    fn keyring_without_the_feature_is_a_named_error() {
+        assert!(matches!(
+            unlocker_for(None, None, true),
+            Err(VaultError::KeyringNotBuilt)
+        ));
+        assert!(
+            VaultError::KeyringNotBuilt
+                .to_string()
+                .contains("built without the keyring feature")
+        );
+    }
+
+    #[test]
+    #[cfg(feature = "keyring")]
+    fn keyring_flag_names_the_session_keyring() {
+        let unlocker = unlocker_for(None, None, true).unwrap();
+        assert!(matches!(
+            unlocker,
+            Unlocker::Keyring(crate::KeyringBus::Session)
+        ));
+    }
+
+    #[test]
+    fn keyring_flag_excludes_the_other_unlockers() {
+        use clap::Parser;
+        #[derive(clap::Parser, Debug)]
+        struct Cli {
+            #[command(flatten)]
+            vault: VaultArgs,
+        }
+        for conflicting in [["--key-file", "k"], ["--passphrase-file", "p"]] {
+            let parsed = Cli::try_parse_from(
+                ["softkey", "--keyring"]
+                    .into_iter()
+                    .chain(conflicting)
+                    .chain(["info"]),
+            );
+            assert!(
+                parsed.is_err(),
+                "{conflicting:?} was accepted with --keyring"
+            );
+        }
+        // Given after the subcommand, clap lets the pair through; unlocker_for
+        // refuses it.
+        let parsed =
+            Cli::try_parse_from(["softkey", "--keyring", "info", "--key-file", "k"]).unwrap();
+        assert!(matches!(
+            unlocker_for(
+                parsed.vault.key_file.as_deref(),
+                parsed.vault.passphrase_file.as_deref(),
+                parsed.vault.keyring
+            ),
+            Err(VaultError::Usage(_))
+        ));
+        let parsed = Cli::try_parse_from(["softkey", "--keyring", "add-key", "--new-keyring"]);
+        let VaultCommand::AddKey { new_keyring, .. } = parsed.unwrap().vault.command else {
+            panic!("not add-key");
+        };
+        assert!(new_keyring);
+        assert!(
+            Cli::try_parse_from(["softkey", "add-key", "--new-keyring", "--new-key-file", "k"])
+                .is_err()
+        );
+    }
 
     #[test]
     fn utc_dates() {

@@ -89,6 +89,49 @@ pub enum VaultError {
     /// Argon2 parameters out of range.
     #[error("invalid key-derivation parameters: {0}")]
     InvalidKdfParams(String),
+    /// A keyring slot was asked for, but this build has no Secret Service client.
+    #[error(
+        "this softkey was built without the keyring feature; rebuild with `--features keyring`, \
+         or unlock with --key-file or a passphrase"
+    )]
+    KeyringNotBuilt,
+    /// No Secret Service answers: no session bus, or no keyring daemon on it.
+    #[error(
+        "no desktop keyring (Secret Service) found: {reason}; start one in your session \
+         (GNOME Keyring, KeePassXC's Secret Service integration, KWallet), or unlock with \
+         --key-file or a passphrase"
+    )]
+    NoSecretService {
+        /// What was missing.
+        reason: String,
+    },
+    /// The keyring is locked and was not unlocked (prompt dismissed or not shown).
+    #[error(
+        "the desktop keyring is locked and was not unlocked: {reason}; unlock it (log in to \
+         the desktop session, or open it in your keyring manager) and try again"
+    )]
+    KeyringLocked {
+        /// Why it stayed locked.
+        reason: String,
+    },
+    /// The keyring has no item for the vault's keyring slot(s).
+    #[error(
+        "the desktop keyring holds no item for keyring slot {slots} of this vault (deleted, or \
+         kept in another user's or machine's keyring); unlock with another slot, and remove the \
+         stale one with `softkey vault remove-key`"
+    )]
+    KeyringItemMissing {
+        /// The slot number(s), comma-separated.
+        slots: String,
+    },
+    /// Any other failure talking to the Secret Service over D-Bus.
+    #[error("desktop keyring (Secret Service): {doing}: {message}")]
+    Keyring {
+        /// What was being done.
+        doing: &'static str,
+        /// The D-Bus error.
+        message: String,
+    },
     /// A command-line usage problem (missing input, bad argument).
     #[error("{0}")]
     Usage(String),

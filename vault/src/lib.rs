@@ -9,8 +9,8 @@
 //!
 //! ```text
 //!  passphrase ─Argon2id─┐                                   ┌─ seal key ──► AES-256-GCM rows
-//!  key file ───HKDF─────┴─► KEK ─unwrap slot─► master key ─HKDF─┼─ rp/id/user index keys ─► HMAC columns
-//!                                                           │
+//!  key file ───HKDF─────┼─► KEK ─unwrap slot─► master key ─HKDF─┼─ rp/id/user index keys ─► HMAC columns
+//!  keyring item ─HKDF───┘                                   │
 //!  authenticator core ──Store──► Vault ──rusqlite (WAL, synchronous=FULL)──► vault.sqlite (0600)
 //! ```
 //!
@@ -22,9 +22,15 @@
 //! - `meta(key, value)`: `vault_id` = 16 random bytes (binds slots to this vault).
 //! - `slots(id, kind, m_cost_kib, t_cost, p_cost, salt, wrapped_key, created)`:
 //!   one row per unlocker; `kind` is `passphrase` (Argon2id v19 with the stored
-//!   parameters) or `key-file` (HKDF-SHA256 over the file's bytes). `wrapped_key`
-//!   is `nonce ‖ AES-256-GCM(KEK, master key)` with the slot's vault id, id, kind,
-//!   parameters and salt as associated data. See `slots.rs`.
+//!   parameters), `key-file` (HKDF-SHA256 over the file's bytes, info
+//!   `softkey-vault/v1/key-file`) or `keyring` (HKDF-SHA256 over the 32-byte
+//!   secret of a desktop-keyring item, info `softkey-vault/v1/keyring`; the item
+//!   lives in the Secret Service's default collection with the attributes
+//!   `application=softkey`, `softkey-vault=<vault id, hex>`,
+//!   `softkey-slot=<slot id>`; the Argon2 columns are NULL as for key files).
+//!   Every KEK uses the slot's random 32-byte `salt`. `wrapped_key` is
+//!   `nonce ‖ AES-256-GCM(KEK, master key)` with the slot's vault id, id, kind,
+//!   parameters and salt as associated data. See `slots.rs` and `keyring`.
 //! - `credentials(id, id_mac, rp_mac, user_mac, payload)`: one row per discoverable
 //!   credential. `id_mac` = HMAC(id-index key, credential id), `rp_mac` =
 //!   HMAC(rp-index key, rpIdHash), `user_mac` = HMAC(user-index key, rpIdHash ‖
@@ -51,14 +57,19 @@
 //!   credentials as long as the caller keeps them.
 //!
 //! ## Entry points
-//! - [`Vault::create`] / [`Vault::open`] with an [`Unlocker`] (passphrase or key
-//!   file) and [`KdfParams`]; then the `Store` methods, or [`Vault::info`],
+//! - [`Vault::create`] / [`Vault::open`] with an [`Unlocker`] (passphrase, key
+//!   file, or desktop keyring on a [`KeyringBus`]) and [`KdfParams`]; then the
+//!   `Store` methods, or [`Vault::info`],
 //!   [`Vault::list`], [`Vault::delete`], [`Vault::add_slot`],
 //!   [`Vault::remove_slot`], [`Vault::change_passphrase`], [`Vault::put_many`].
 //! - [`cli::VaultArgs`] + [`cli::run`]: `softkey vault init | info | list |
 //!   delete | passwd | add-key | remove-key`.
 //!
-//! Not built yet: a desktop-keyring (Secret Service) slot kind.
+//! ## Cargo features
+//! - `keyring` (off here, on in the `softkey` binary): the Secret Service client
+//!   (zbus on a private current-thread tokio runtime) for keyring slots. Without
+//!   it a vault with keyring slots still opens through its other slots, and any
+//!   keyring operation is [`VaultError::KeyringNotBuilt`].
 #![forbid(unsafe_code)]
 
 pub mod cli;
@@ -66,6 +77,7 @@ mod error;
 mod files;
 #[doc(hidden)]
 pub mod fuzzing;
+mod keyring;
 pub mod schema;
 mod sealing;
 mod slots;
@@ -73,5 +85,6 @@ mod store;
 mod vault;
 
 pub use error::VaultError;
+pub use keyring::KeyringBus;
 pub use slots::{KdfParams, MIN_KEY_FILE_LEN, SlotInfo, SlotKind, Unlocker, generate_key_file};
 pub use vault::{CredentialSummary, Vault, VaultInfo};

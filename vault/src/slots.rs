@@ -7,10 +7,16 @@
 //! parameters edited. The KEK is:
 //!
 //! - passphrase: Argon2id v19 (passphrase, salt, m, t, p) → 32 bytes;
-//! - key file: HKDF-SHA256 (ikm = the file's bytes, salt, "softkey-vault/v1/key-file").
+//! - key file: HKDF-SHA256 (ikm = the file's bytes, salt, "softkey-vault/v1/key-file");
+//! - keyring: HKDF-SHA256 (ikm = the 32 random bytes of the slot's desktop-keyring
+//!   item, salt, "softkey-vault/v1/keyring"); the item is found by the attributes
+//!   `softkey-vault` = vault id (hex) and `softkey-slot` = slot id (see `keyring`).
 //!
 //! Adding, removing or changing a slot rewrites that slot's row only; rows sealed
-//! under the master key are untouched.
+//! under the master key are untouched. Adding a keyring slot stores its item
+//! before the row is committed (a failed commit leaves an unused item, which the
+//! next keyring slot with that number replaces); removing one deletes its item
+//! (an item already gone is fine) before the row.
 
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
@@ -21,6 +27,7 @@ use softkey_authenticator::secret::{Secret32, SecretBytes};
 use zeroize::Zeroizing;
 
 use crate::error::VaultError;
+use crate::keyring::{self, ItemId, KeyringBus};
 use crate::sealing::{aead_open, aead_seal, derive_key, push_framed, random_bytes};
 
 /// Smallest key file accepted, in bytes.
@@ -88,6 +95,9 @@ pub enum Unlocker {
     Passphrase(SecretBytes),
     /// A file of at least [`MIN_KEY_FILE_LEN`] random bytes.
     KeyFile(PathBuf),
+    /// The slot's item in the desktop keyring (Secret Service) on this bus.
+    /// Needs the cargo feature `keyring`; without it, [`VaultError::KeyringNotBuilt`].
+    Keyring(KeyringBus),
 }
 
 impl std::fmt::Debug for Unlocker {
@@ -95,6 +105,8 @@ impl std::fmt::Debug for Unlocker {
         match self {
             Self::Passphrase(_) => f.debug_tuple("Passphrase").finish_non_exhaustive(),
             Self::KeyFile(path) => f.debug_tuple("KeyFile").field(path).finish(),
+            // The bus address is no secret; the keyring's secret is never held here.
+            Self::Keyring(bus) => f.debug_tuple("Keyring").field(bus).finish(),
         }
     }
 }
@@ -105,11 +117,17 @@ impl Unlocker {
         Self::Passphrase(SecretBytes::from_slice(passphrase.as_bytes()))
     }
 
+    /// A keyring unlocker on the session bus.
+    pub fn keyring() -> Self {
+        Self::Keyring(KeyringBus::Session)
+    }
+
     /// The kind of slot this unlocker opens.
     pub fn kind(&self) -> SlotKind {
         match self {
             Self::Passphrase(_) => SlotKind::Passphrase,
             Self::KeyFile(_) => SlotKind::KeyFile,
+            Self::Keyring(_) => SlotKind::Keyring,
         }
     }
 }
@@ -161,6 +179,8 @@ pub enum SlotKind {
     Passphrase,
     /// A key file.
     KeyFile,
+    /// An item in the desktop keyring (Secret Service).
+    Keyring,
 }
 
 impl SlotKind {
@@ -169,6 +189,7 @@ impl SlotKind {
         match self {
             Self::Passphrase => "passphrase",
             Self::KeyFile => "key-file",
+            Self::Keyring => "keyring",
         }
     }
 
@@ -176,6 +197,7 @@ impl SlotKind {
         match name {
             "passphrase" => Some(Self::Passphrase),
             "key-file" => Some(Self::KeyFile),
+            "keyring" => Some(Self::Keyring),
             _ => None,
         }
     }
@@ -220,7 +242,13 @@ fn slot_aad(
     aad
 }
 
-/// The key-encryption key of a slot for an unlocker of the right kind.
+/// The key-encryption key of a keyring slot from its item's secret.
+fn keyring_kek(secret: &[u8], salt: &[u8]) -> Secret32 {
+    derive_key(secret, Some(salt), b"softkey-vault/v1/keyring")
+}
+
+/// The key-encryption key of a passphrase or key-file slot for an unlocker of
+/// the right kind (a keyring slot's comes from its item: [`keyring_kek`]).
 fn slot_kek(
     unlocker: &Unlocker,
     kdf: Option<KdfParams>,
@@ -240,6 +268,9 @@ fn slot_kek(
                 b"softkey-vault/v1/key-file",
             ))
         }
+        Unlocker::Keyring(_) => Err(VaultError::Usage(
+            "internal: a keyring slot's key comes from its item".into(),
+        )),
     }
 }
 
@@ -255,10 +286,16 @@ pub(crate) fn insert(
     let kind = unlocker.kind();
     let kdf = (kind == SlotKind::Passphrase).then_some(kdf);
     let salt = random_bytes::<32>();
-    let kek = slot_kek(unlocker, kdf, &salt)?;
     let id: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM slots", [], |r| {
         r.get(0)
     })?;
+    let kek = match unlocker {
+        Unlocker::Keyring(bus) => {
+            let secret = keyring::create_secret(bus, &ItemId { vault_id, slot: id })?;
+            keyring_kek(secret.as_ref(), &salt)
+        }
+        _ => slot_kek(unlocker, kdf, &salt)?,
+    };
     let wrapped = aead_seal(
         &kek,
         &slot_aad(vault_id, id, kind, kdf, &salt),
@@ -346,8 +383,26 @@ pub(crate) fn unlock(
     if candidates.is_empty() {
         return Err(VaultError::NoMatchingSlot { kind: kind.name() });
     }
+    let keyring = match unlocker {
+        Unlocker::Keyring(bus) => Some(keyring::Lookup::connect(bus)?),
+        _ => None,
+    };
+    let mut missing_items = Vec::new();
     for row in candidates {
-        let kek = slot_kek(unlocker, row.info.kdf, &row.salt)?;
+        let kek = match &keyring {
+            Some(keyring) => {
+                let item = ItemId {
+                    vault_id,
+                    slot: row.info.id,
+                };
+                let Some(secret) = keyring.secret(&item)? else {
+                    missing_items.push(row.info.id.to_string());
+                    continue;
+                };
+                keyring_kek(&secret, &row.salt)
+            }
+            None => slot_kek(unlocker, row.info.kdf, &row.salt)?,
+        };
         let aad = slot_aad(vault_id, row.info.id, kind, row.info.kdf, &row.salt);
         if let Some(master) = aead_open(&kek, &aad, &row.wrapped_key) {
             let master = Secret32::from_slice(&master).ok_or_else(|| VaultError::Undecodable {
@@ -360,21 +415,33 @@ pub(crate) fn unlock(
     }
     Err(match kind {
         SlotKind::Passphrase => VaultError::WrongPassphrase,
-        SlotKind::KeyFile => VaultError::NoMatchingSlot { kind: kind.name() },
+        SlotKind::Keyring if !missing_items.is_empty() => VaultError::KeyringItemMissing {
+            slots: missing_items.join(", "),
+        },
+        SlotKind::KeyFile | SlotKind::Keyring => VaultError::NoMatchingSlot { kind: kind.name() },
     })
 }
 
-/// Deletes slot `id`, refusing to delete the last one.
-pub(crate) fn remove(conn: &Connection, id: i64) -> Result<(), VaultError> {
-    let exists: Option<i64> = conn
-        .query_row("SELECT id FROM slots WHERE id = ?1", [id], |r| r.get(0))
+/// Deletes slot `id`, refusing to delete the last one; a keyring slot's item is
+/// deleted first, from the keyring on `keyring_bus`.
+pub(crate) fn remove(
+    conn: &Connection,
+    vault_id: &[u8],
+    id: i64,
+    keyring_bus: &KeyringBus,
+) -> Result<(), VaultError> {
+    let kind: Option<String> = conn
+        .query_row("SELECT kind FROM slots WHERE id = ?1", [id], |r| r.get(0))
         .optional()?;
-    if exists.is_none() {
+    let Some(kind) = kind else {
         return Err(VaultError::NoSuchSlot(id));
-    }
+    };
     let count: i64 = conn.query_row("SELECT COUNT(*) FROM slots", [], |r| r.get(0))?;
     if count <= 1 {
         return Err(VaultError::LastSlot(id));
+    }
+    if SlotKind::from_name(&kind) == Some(SlotKind::Keyring) {
+        keyring::delete(keyring_bus, &ItemId { vault_id, slot: id })?;
     }
     conn.execute("DELETE FROM slots WHERE id = ?1", [id])?;
     Ok(())
@@ -404,10 +471,12 @@ mod tests {
 
     #[test]
     fn slot_kinds_round_trip_their_names() {
-        for kind in [SlotKind::Passphrase, SlotKind::KeyFile] {
+        for kind in [SlotKind::Passphrase, SlotKind::KeyFile, SlotKind::Keyring] {
             assert_eq!(SlotKind::from_name(kind.name()), Some(kind));
         }
-        assert_eq!(SlotKind::from_name("keyring"), None);
+        // The stored names are a format contract.
+        assert_eq!(SlotKind::Keyring.name(), "keyring");
+        assert_eq!(SlotKind::from_name("secret-service"), None);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 
 use crate::error::VaultError;
 use crate::files;
+use crate::keyring::KeyringBus;
 use crate::schema::{self, APPLICATION_ID};
 use crate::sealing::{VaultKeys, push_framed, random_bytes, random_secret};
 use crate::slots::{self, KdfParams, SlotInfo, SlotKind, Unlocker};
@@ -35,6 +36,9 @@ pub struct Vault {
     pub(crate) keys: VaultKeys,
     vault_id: Vec<u8>,
     unlocked_slot: i64,
+    /// Where `remove_slot` deletes keyring items: the bus unlocked with, else
+    /// the session bus.
+    keyring_bus: KeyringBus,
 }
 
 impl std::fmt::Debug for Vault {
@@ -190,6 +194,7 @@ impl Vault {
             keys,
             vault_id,
             unlocked_slot: slot,
+            keyring_bus: keyring_bus_of(unlocker),
         })
     }
 
@@ -228,6 +233,7 @@ impl Vault {
             keys: VaultKeys::derive(master),
             vault_id,
             unlocked_slot: slot,
+            keyring_bus: keyring_bus_of(unlocker),
         };
         // The device secret row doubles as a check that the master key is right.
         vault.device_secret_row()?;
@@ -308,14 +314,21 @@ impl Vault {
         Ok(id)
     }
 
-    /// Removes key slot `id`; the last slot cannot be removed.
+    /// Removes key slot `id`; the last slot cannot be removed. A keyring slot's
+    /// item is deleted from the keyring first (see [`Vault::set_keyring_bus`]).
     pub fn remove_slot(&mut self, id: i64) -> Result<(), VaultError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        slots::remove(&tx, id)?;
+        slots::remove(&tx, &self.vault_id, id, &self.keyring_bus)?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Sets the bus on which [`Vault::remove_slot`] finds keyring items (by
+    /// default the one the vault was unlocked with, else the session bus).
+    pub fn set_keyring_bus(&mut self, bus: KeyringBus) {
+        self.keyring_bus = bus;
     }
 
     /// Replaces passphrase slot `slot` by one for `new_passphrase`, atomically;
@@ -344,7 +357,7 @@ impl Vault {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let id = slots::insert(&tx, &self.vault_id, self.keys.master(), new_passphrase, kdf)?;
-        slots::remove(&tx, slot)?;
+        slots::remove(&tx, &self.vault_id, slot, &self.keyring_bus)?;
         tx.commit()?;
         if self.unlocked_slot == slot {
             self.unlocked_slot = id;
@@ -399,6 +412,14 @@ impl Vault {
             row: DEVICE_SECRET.into(),
             reason: "the device secret is not 32 bytes".into(),
         })
+    }
+}
+
+/// The bus of a keyring unlocker, else the session bus.
+fn keyring_bus_of(unlocker: &Unlocker) -> KeyringBus {
+    match unlocker {
+        Unlocker::Keyring(bus) => bus.clone(),
+        _ => KeyringBus::Session,
     }
 }
 
