@@ -78,7 +78,7 @@ fn get_info_lists_what_is_built() {
         .iter()
         .map(|v| v.as_text().unwrap())
         .collect();
-    assert_eq!(versions, ["FIDO_2_0"]);
+    assert_eq!(versions, ["FIDO_2_0", "FIDO_2_1"]);
     assert_eq!(field(&info, 3).unwrap().as_bytes().unwrap(), &AAGUID);
     let options = field(&info, 4).unwrap();
     assert_eq!(text_field(options, "rk"), Some(&Value::Bool(true)));

@@ -52,7 +52,7 @@ def sign_in(client, credentials, allow=True):
 
 def test_get_info_advertises_what_is_built(ctap2):
     info = ctap2.get_info()
-    assert info.versions == ["U2F_V2", "FIDO_2_0"]
+    assert info.versions == ["U2F_V2", "FIDO_2_0", "FIDO_2_1"]
     assert info.aaguid == SOFTKEY_AAGUID
     assert info.options == {
         "rk": True,

@@ -40,7 +40,9 @@ pub(crate) fn handle<S: Store, R: rand_core::CryptoRng>(
         options.push((text("uv"), Value::Bool(true)));
     }
     let options = Value::Map(options);
-    let mut versions = vec![text("FIDO_2_0")];
+    // CTAP 2.1 as a whole: PIN/UV protocol two, permission-scoped tokens,
+    // credential management, authenticatorConfig, selection, large blobs.
+    let mut versions = vec![text("FIDO_2_0"), text("FIDO_2_1")];
     // CTAP1/U2F cannot verify the user: it is off while alwaysUv is on
     // (CTAP 2.1 §7.2.2).
     if ctx.config.ctap1 && !settings.always_uv {

@@ -22,7 +22,7 @@ token_list() {  # fido2-token -L finds softkey's node
 
 token_info() {  # fido2-token -I shows softkey's getInfo: CTAP2, ES256/EdDSA
   fido2-token -I "$DEV" > info.txt; rc=$?; cat info.txt
-  [ $rc -eq 0 ] && grep -q FIDO_2_0 info.txt && grep -qi 'aaguid' info.txt
+  [ $rc -eq 0 ] && grep -q FIDO_2_1 info.txt && grep -qi 'aaguid' info.txt
 }
 
 http_up() {  # the test page is served (and localhost resolves)
@@ -121,7 +121,7 @@ control_uhid() {
   fido2-token -I "$DEV" > info.ctl.txt; rc=$?; cat info.ctl.txt
   case $1 in
     ctap1/u2f) grep -q 'nocbor, msg' info.ctl.txt || { echo "libfido2 does not see a U2F-only device"; return 1; } ;;
-    *) [ $rc -eq 0 ] && grep -q FIDO_2_0 info.ctl.txt || return 1 ;;
+    *) [ $rc -eq 0 ] && grep -q FIDO_2_1 info.ctl.txt || return 1 ;;
   esac
   libfido2_roundtrip es256 || return 1
   n=$(ctl credentials "$id"); echo "the control API lists $n credential(s)"
