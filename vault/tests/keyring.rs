@@ -49,14 +49,14 @@ impl PrivateBus {
             .collect();
         if !missing.is_empty() {
             let reason = format!(
-                "keyring test skipped: {} not installed (Debian: apt-get install dbus-daemon \
-                 dbus-bin gnome-keyring libsecret-tools)",
+                "{} not installed (Debian: apt-get install dbus-daemon dbus-bin gnome-keyring \
+                 libsecret-tools)",
                 missing.join(", ")
             );
             if std::env::var("SOFTKEY_REQUIRE_KEYRING").as_deref() == Ok("1") {
-                panic!("{reason}, and SOFTKEY_REQUIRE_KEYRING=1");
+                panic!("the keyring test cannot run, and SOFTKEY_REQUIRE_KEYRING=1: {reason}");
             }
-            eprintln!("{reason}");
+            eprintln!("keyring test skipped: {reason}");
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
