@@ -258,6 +258,14 @@ def test_registered_credentials_are_listed(api, authenticator):
     listed = api.call("GET", f"/{authenticator_id}/credentials")["value"]
     assert [c["credentialId"] for c in listed] == [b64url(credential.credential_id)]
     assert listed[0]["userHandle"] == b64url(b"listed")
+    assert listed[0]["userName"] == "dora"
+
+    # userName and userDisplayName of an injected passkey are kept with it.
+    _, der = p256_key()
+    inject(api, authenticator_id, b"named", der, isResidentCredential=True,
+           userHandle=b64url(b"named-user"), userName="nina", userDisplayName="Nina N.")
+    listed = {c["credentialId"]: c for c in api.call("GET", f"/{authenticator_id}/credentials")["value"]}
+    assert (listed[b64url(b"named")]["userName"], listed[b64url(b"named")]["userDisplayName"]) == ("nina", "Nina N.")
 
 
 def test_non_resident_registration_is_listed_counted_and_removable(api, authenticator):

@@ -50,6 +50,10 @@ pub struct NewCredential {
     pub private_key: PrivateKey,
     /// userHandle.
     pub user_handle: Option<Vec<u8>>,
+    /// userName (WebAuthn Level 3), kept with a resident credential.
+    pub user_name: Option<String>,
+    /// userDisplayName (WebAuthn Level 3), kept with a resident credential.
+    pub user_display_name: Option<String>,
     /// signCount.
     pub sign_count: u32,
     /// largeBlob.
@@ -143,6 +147,15 @@ impl NewCredential {
             .as_u64()
             .and_then(|n| u32::try_from(n).ok())
             .ok_or_else(|| ApiError::invalid("signCount must be an integer 0..2^32"))?;
+        let text = |name: &str| match object.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) if text.len() <= 64 => Ok(Some(text.clone())),
+            Some(_) => Err(ApiError::invalid(format!(
+                "{name} must be a string of at most 64 bytes"
+            ))),
+        };
+        let user_name = text("userName")?;
+        let user_display_name = text("userDisplayName")?;
         let large_blob = match object.get("largeBlob") {
             None | Some(Value::Null) => None,
             Some(value) => Some(base64url(value, "largeBlob")?),
@@ -163,6 +176,8 @@ impl NewCredential {
             rp_id,
             private_key,
             user_handle,
+            user_name,
+            user_display_name,
             sign_count,
             large_blob,
             backup_eligibility: flag("backupEligibility")?,
@@ -229,8 +244,8 @@ pub fn add(
         rp_name: None,
         user: UserEntity {
             id: credential.user_handle.clone().unwrap_or_default(),
-            name: None,
-            display_name: None,
+            name: credential.user_name,
+            display_name: credential.user_display_name,
         },
         private_key: credential.private_key,
         sign_count: credential.sign_count,
@@ -317,6 +332,7 @@ struct Listed<'a> {
     rp_id: Option<&'a str>,
     key: &'a PrivateKey,
     user_handle: Option<&'a [u8]>,
+    user: Option<&'a UserEntity>,
     sign_count: u32,
     flags: BackupFlags,
     large_blob: Option<Vec<u8>>,
@@ -335,6 +351,10 @@ impl Listed<'_> {
             "backupEligibility": self.flags.eligible,
             "backupState": self.flags.state,
         });
+        if let Some(user) = self.user {
+            out["userName"] = json!(user.name);
+            out["userDisplayName"] = json!(user.display_name);
+        }
         if let Some(blob) = &self.large_blob {
             out["largeBlob"] = json!(URL_SAFE_NO_PAD.encode(blob));
         }
@@ -367,6 +387,7 @@ pub fn list(authenticator: &VirtualAuthenticator) -> Result<Vec<Value>, ApiError
                 rp_id: Some(&credential.rp_id),
                 key: &credential.private_key,
                 user_handle: Some(&credential.user.id),
+                user: Some(&credential.user),
                 sign_count: credential.sign_count,
                 flags: control.flags_of(&credential.credential_id),
                 large_blob,
@@ -384,6 +405,7 @@ pub fn list(authenticator: &VirtualAuthenticator) -> Result<Vec<Value>, ApiError
                     rp_id: made.rp_id.as_deref(),
                     key: &credential.private_key,
                     user_handle: Some(&made.user_handle),
+                    user: None,
                     sign_count: made.sign_count,
                     flags: control.flags_of(&made.id),
                     large_blob: None,
@@ -401,6 +423,7 @@ pub fn list(authenticator: &VirtualAuthenticator) -> Result<Vec<Value>, ApiError
                     rp_id: Some(&n.rp_id),
                     key: &n.private_key,
                     user_handle: n.user_handle.as_deref(),
+                    user: None,
                     sign_count: n.sign_count,
                     flags: control.flags_of(&alias.internal),
                     large_blob: None,
