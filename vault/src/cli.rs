@@ -348,9 +348,9 @@ pub fn unlocker_for(
 }
 
 /// Refuses `--keyring` with a key or passphrase file. clap's `conflicts_with`
-/// misses a global option given after the subcommand (`vault --keyring info
-/// --key-file K`), so the choice is checked here too rather than one silently
-/// winning.
+/// misses the pair when one global option comes before the subcommand and the
+/// other after it (`vault --keyring info --key-file K`), so the choice is
+/// checked here too rather than one silently winning.
 fn only_one_unlocker(
     key_file: Option<&Path>,
     passphrase_file: Option<&Path>,
@@ -583,8 +583,8 @@ mod tests {
                 "{conflicting:?} was accepted with --keyring"
             );
         }
-        // Given after the subcommand, clap lets the pair through; unlocker_for
-        // refuses it.
+        // One before the subcommand and one after: clap lets the pair through;
+        // unlocker_for refuses it.
         let parsed =
             Cli::try_parse_from(["softkey", "--keyring", "info", "--key-file", "k"]).unwrap();
         assert!(matches!(

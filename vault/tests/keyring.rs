@@ -7,7 +7,9 @@
 //! Without those programs the test is skipped with a note, unless
 //! `SOFTKEY_REQUIRE_KEYRING=1` (CI), where it fails. The bus address goes to the
 //! vault explicitly ([`KeyringBus::Address`]) and to the child processes through
-//! their own environment: no process-global variable is set.
+//! their own environment: no process-global variable is set. The CLI, whose
+//! `--keyring` means the session bus, runs in a child process (this test binary
+//! again, one test selected) whose environment names the private bus.
 #![cfg(feature = "keyring")]
 // Test code: a failure here is a test failure, with the location in the panic.
 #![allow(clippy::unwrap_used)]
@@ -208,6 +210,29 @@ impl PrivateBus {
     }
 }
 
+impl PrivateBus {
+    /// Runs [`cli_with_the_session_keyring`] in a child process of this test
+    /// binary whose DBUS_SESSION_BUS_ADDRESS is the private bus.
+    fn run_cli_child(&self, dir: &Path) {
+        let output = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "cli_with_the_session_keyring", "--nocapture"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .env(CLI_CHILD_DIR, dir)
+            .output()
+            .unwrap();
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(output.status.success(), "CLI child failed:\n{log}");
+        assert!(
+            log.contains("cli child done"),
+            "the CLI child ran no test:\n{log}"
+        );
+    }
+}
+
 impl Drop for PrivateBus {
     fn drop(&mut self) {
         for child in self.keyring.iter_mut().chain([&mut self.bus]) {
@@ -310,6 +335,12 @@ fn keyring_slots_against_gnome_keyring() {
     vault.set_keyring_bus(bus.bus());
     vault.remove_slot(3).unwrap();
 
+    // `softkey vault … --keyring` on the session bus (the child's environment).
+    bus.run_cli_child(dir.path());
+    let items = bus.softkey_items();
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0].1, "3");
+
     // A locked keyring whose unlock prompt cannot be shown (no prompter on this
     // bus): the named "locked" error, not a hang.
     assert_eq!(vault.add_slot(&keyring, fast()).unwrap(), 3);
@@ -362,4 +393,104 @@ fn no_bus_is_a_named_error() {
         "{error:?}"
     );
     assert_eq!(vault.slots().unwrap().len(), 1);
+}
+
+/// Names the directory of the CLI child's vault; unset, the child test is a no-op.
+const CLI_CHILD_DIR: &str = "SOFTKEY_TEST_KEYRING_CLI_DIR";
+
+#[derive(clap::Parser)]
+struct Cli {
+    #[command(flatten)]
+    vault: softkey_vault::cli::VaultArgs,
+}
+
+fn cli(args: &[&str]) -> Result<String, VaultError> {
+    use clap::Parser;
+    let cli = Cli::try_parse_from(std::iter::once("vault").chain(args.iter().copied())).unwrap();
+    let mut out = Vec::new();
+    softkey_vault::cli::execute(cli.vault, &mut out)?;
+    Ok(String::from_utf8(out).unwrap())
+}
+
+/// `softkey vault` with `--keyring` and `--new-keyring`: run by
+/// [`keyring_slots_against_gnome_keyring`] in a child process whose session
+/// bus is the private one (does nothing when run on its own).
+#[test]
+fn cli_with_the_session_keyring() {
+    let Some(dir) = std::env::var_os(CLI_CHILD_DIR) else {
+        return;
+    };
+    let dir = PathBuf::from(dir);
+    let vault = dir.join("cli.sqlite");
+    let vault = vault.to_str().unwrap();
+    let pass = dir.join("pass");
+    std::fs::write(&pass, "cli passphrase\n").unwrap();
+    let pass = pass.to_str().unwrap();
+    let fast = "--danger-fast-kdf";
+
+    let out = cli(&["--vault", vault, "--keyring", "init", fast]).unwrap();
+    assert!(out.contains("(slot 1: keyring)"), "{out}");
+    let out = cli(&["--vault", vault, "--keyring", "info"]).unwrap();
+    assert!(
+        out.lines().any(|l| l.contains("keyring")
+            && l.contains("Secret Service item")
+            && l.contains("(unlocked with)")),
+        "{out}"
+    );
+    let out = cli(&[
+        "--vault",
+        vault,
+        "--keyring",
+        "add-key",
+        "--new-passphrase-file",
+        pass,
+        fast,
+    ])
+    .unwrap();
+    assert!(out.contains("Added slot 2 (passphrase)"), "{out}");
+    let out = cli(&[
+        "--vault",
+        vault,
+        "--passphrase-file",
+        pass,
+        "add-key",
+        "--new-keyring",
+    ])
+    .unwrap();
+    assert!(out.contains("Added slot 3 (keyring)"), "{out}");
+    let out = cli(&[
+        "--vault",
+        vault,
+        "--passphrase-file",
+        pass,
+        "remove-key",
+        "1",
+    ])
+    .unwrap();
+    assert!(out.contains("Removed slot 1"), "{out}");
+    let info: serde_json::Value =
+        serde_json::from_str(&cli(&["--vault", vault, "--keyring", "info", "--json"]).unwrap())
+            .unwrap();
+    assert_eq!(info["unlocked_slot"], 3);
+    let kinds: Vec<&str> = info["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|slot| slot["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["passphrase", "keyring"]);
+    // --keyring before the subcommand and a passphrase file after it slip past
+    // clap's conflict check; the CLI refuses the pair itself.
+    assert!(matches!(
+        cli(&[
+            "--vault",
+            vault,
+            "--keyring",
+            "info",
+            "--passphrase-file",
+            pass
+        ]),
+        Err(VaultError::Usage(_))
+    ));
+    println!("cli child done");
 }
