@@ -723,3 +723,39 @@ def test_uhid_is_refused_clearly_where_there_is_none(api):
                       expect=400)["value"]
     assert answer["error"] == "unsupported operation"
     assert "/dev/uhid" in answer["message"]
+
+
+def test_default_authenticator_on_a_vault_keeps_its_passkeys(tmp_path):
+    """`softkey sim --control --vault`: the `default` authenticator is the vault's."""
+    import subprocess
+
+    from conftest import softkey_binary
+
+    path, key = tmp_path / "vault" / "vault.sqlite", tmp_path / "vault.key"
+    subprocess.run(
+        [softkey_binary(), "vault", "--vault", str(path), "--key-file", str(key), "init"],
+        check=True, capture_output=True, timeout=60,
+    )
+    credential_ids = []
+    for _ in range(2):
+        token_file = tmp_path / "token"
+        port = free_tcp_port()
+        sim = Sim("--vault", str(path), "--key-file", str(key), "--presence", "danger-auto-approve",
+                  "--control", f"127.0.0.1:{port}", "--control-token-file", str(token_file))
+        try:
+            api = Control(f"http://127.0.0.1:{port}", token_file.read_text().strip())
+            listed = [c["credentialId"] for c in api.call("GET", "/default/credentials")["value"]]
+            assert listed == credential_ids
+            device = sim.device()
+            try:
+                made = Ctap2(device).make_credential(
+                    os.urandom(32), {"id": RP_ID, "name": "Example"},
+                    {"id": os.urandom(8), "name": "v"}, [{"type": "public-key", "alg": -7}],
+                    options={"rk": True},
+                )
+            finally:
+                device.close()
+            credential_ids.append(b64url(made.auth_data.credential_data.credential_id))
+        finally:
+            sim.stop()
+    assert len(set(credential_ids)) == 2
