@@ -187,7 +187,7 @@ impl Client {
     /// the keyring has no such item.
     pub(crate) fn fetch(&self, id: &ItemId<'_>) -> Result<Option<Zeroizing<Vec<u8>>>, VaultError> {
         self.runtime.block_on(async {
-            let Some(item) = self.find(id, true).await? else {
+            let Some(item) = self.find_unlocked(id).await?.into_iter().next() else {
                 return Ok(None);
             };
             let item = self.proxy(item, ITEM_INTERFACE).await?;
@@ -228,8 +228,9 @@ impl Client {
     /// Deletes `id`'s items; returns whether there was one.
     pub(crate) fn delete(&self, id: &ItemId<'_>) -> Result<bool, VaultError> {
         self.runtime.block_on(async {
-            let mut deleted = false;
-            while let Some(item) = self.find(id, true).await? {
+            let items = self.find_unlocked(id).await?;
+            let deleted = !items.is_empty();
+            for item in items {
                 let item = self.proxy(item, ITEM_INTERFACE).await?;
                 let prompt: OwnedObjectPath = item
                     .call("Delete", &())
@@ -238,35 +239,24 @@ impl Client {
                 if prompt.as_str() != NO_OBJECT {
                     self.prompt(prompt).await?;
                 }
-                deleted = true;
             }
             Ok(deleted)
         })
     }
 
-    /// The path of an item with `id`'s attributes, unlocked if `unlock` (the
-    /// first unlocked one, else the first locked one after unlocking it).
-    async fn find(
-        &self,
-        id: &ItemId<'_>,
-        unlock: bool,
-    ) -> Result<Option<OwnedObjectPath>, VaultError> {
+    /// The items with `id`'s attributes (normally one), the locked ones
+    /// unlocked first.
+    async fn find_unlocked(&self, id: &ItemId<'_>) -> Result<Vec<OwnedObjectPath>, VaultError> {
         let attributes: HashMap<&str, String> = id.attributes().into_iter().collect();
         let service = service_proxy(&self.connection).await?;
         let (unlocked, locked): (Vec<OwnedObjectPath>, Vec<OwnedObjectPath>) = service
             .call("SearchItems", &(attributes,))
             .await
             .map_err(|e| keyring_error("searching the keyring", e))?;
-        if let Some(item) = unlocked.into_iter().next() {
-            return Ok(Some(item));
+        if !locked.is_empty() {
+            self.unlock(locked.clone()).await?;
         }
-        let Some(item) = locked.into_iter().next() else {
-            return Ok(None);
-        };
-        if unlock {
-            self.unlock(vec![item.clone()]).await?;
-        }
-        Ok(Some(item))
+        Ok(unlocked.into_iter().chain(locked).collect())
     }
 
     /// `Service.Unlock` for `objects`, through the service's prompt if it needs one.
