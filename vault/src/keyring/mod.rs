@@ -11,7 +11,7 @@
 //!
 //! The item carries the attributes `application = softkey`,
 //! `softkey-vault = <vault id, hex>` and `softkey-slot = <slot id>`, and the
-//! label "softkey vault <vault id> slot <n>". Secrets cross the bus encrypted
+//! label `softkey vault <vault id> slot <n>`. Secrets cross the bus encrypted
 //! (`dh-ietf1024-sha256-aes128-cbc-pkcs7`, see `session.rs`).
 //!
 //! The D-Bus client needs the cargo feature `keyring` (zbus); without it every
