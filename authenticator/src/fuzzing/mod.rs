@@ -9,10 +9,13 @@
 //! - [`command_sequence`]: a structured target. The input is decoded into a list
 //!   of [`Action`]s — well-formed makeCredential/getAssertion requests built
 //!   from a small vocabulary of relying parties and users, credential IDs the
-//!   authenticator issued earlier in the run (or mutations of them), raw
-//!   requests, user verdicts, cancels, power cycles and clock steps — which
-//!   drive one in-memory [`Authenticator`] so that state carries across commands
-//!   (fido-authenticator's approach). A small model checks every reply.
+//!   authenticator issued earlier in the run (or mutations of them), clientPIN
+//!   (a PIN, tokens with permissions), large-blob reads and writes (signed
+//!   with the held token or not), CTAP1/U2F APDUs with key handles from either
+//!   protocol, raw requests, user verdicts, cancels, power cycles and clock
+//!   steps — which drive one in-memory [`Authenticator`] so that state carries
+//!   across commands (fido-authenticator's approach). A small model checks
+//!   every reply.
 //!
 //! The action encoding is our own (tag byte, then fields; see [`Action`]) rather
 //! than `arbitrary`'s derive: the core gains no dependency, seeds and regression

@@ -1,8 +1,26 @@
 //! The command-sequence fuzz target: an in-memory authenticator driven through
 //! many requests, resumes, cancels, power cycles and clock steps, checked
 //! against a small model.
+//!
+//! Besides makeCredential/getAssertion, a sequence sets a PIN and obtains
+//! tokens ([`pin`]), reads and writes the large-blob array ([`large_blob`]),
+//! and speaks CTAP1/U2F to the same authenticator ([`u2f`]).
 
 use super::*;
+
+mod codec;
+mod large_blob;
+mod pin;
+mod seeds;
+mod u2f;
+
+pub use codec::{decode_actions, encode_actions};
+pub use pin::PIN;
+pub use seeds::sequence_seeds;
+
+use large_blob::LargeBlobModel;
+use pin::HeldToken;
+use u2f::U2fSent;
 
 /// Relying party ids the structured requests use (index = `rp` field mod 4).
 pub const RP_IDS: [&str; 4] = [
@@ -25,8 +43,18 @@ pub const MAX_ACTIONS: usize = 64;
 /// - `4` resume: verdict byte, mod 3 → approved, denied, timed out
 /// - `5` cancel; `6` power cycle
 /// - `7` advance the clock: u16 little-endian, in 100 ms units
+/// - `8` clientPIN: `op`, `permissions` (see [`Action::ClientPin`])
+/// - `9` large-blob get: offset, length (u16 little-endian each)
+/// - `10` large-blob set: offset (u16), length (u16, `0xffff`: absent), a
+///   [`Fragment`], `auth`
+/// - `11` large-blob array write: `entries`, size (u16), chunk (u16), `flags`
+/// - `12` U2F register: `app`, `form`
+/// - `13` U2F authenticate: `app`, `control`, a [`CredentialRef`], `form`
+/// - `14` U2F version: `form`
+/// - `15` raw U2F APDU: length, bytes
 ///
-/// Tags are read mod 8. Input that ends inside an action ends the run.
+/// Tags are read mod 16 (corpora written before tag 8 existed used 0–7 only).
+/// Input that ends inside an action ends the run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     /// A well-formed authenticatorMakeCredential.
@@ -64,6 +92,92 @@ pub enum Action {
     PowerCycle,
     /// The clock moves on, in 100 ms units.
     Advance(u16),
+    /// authenticatorClientPIN as a platform sends it: `op` bits 0–1 setPIN,
+    /// a token for the PIN, a token for a wrong PIN, getPINRetries; bit 2
+    /// protocol one (else two); bit 3 with the permissions RP ID
+    /// `example.com`. `permissions` as sent with a token request (`0x10`:
+    /// lbw).
+    ClientPin {
+        /// What to do.
+        op: u8,
+        /// The permissions of a token request.
+        permissions: u8,
+    },
+    /// authenticatorLargeBlobs get.
+    LargeBlobGet {
+        /// 0x03 offset.
+        offset: u16,
+        /// 0x01 get: bytes to read.
+        get: u16,
+    },
+    /// authenticatorLargeBlobs set: one fragment.
+    LargeBlobSet {
+        /// 0x03 offset.
+        offset: u16,
+        /// 0x04 length (the whole array's).
+        length: Option<u16>,
+        /// 0x02 set.
+        fragment: Fragment,
+        /// `% 4`: no pinUvAuthParam, the held token's MAC, a corrupted MAC,
+        /// the MAC with an unsupported protocol number.
+        auth: u8,
+    },
+    /// A whole serialized array written from offset 0 in fragments.
+    LargeBlobWrite {
+        /// Byte strings in the array (mod 8).
+        entries: u8,
+        /// Their total size, about.
+        size: u16,
+        /// Fragment size (raised so that there are at most 16).
+        chunk: u16,
+        /// Bit 0 corrupt the hash; bits 1–2 `auth` as in
+        /// [`Action::LargeBlobSet`]; bit 3 stop after the first fragment.
+        flags: u8,
+    },
+    /// U2F_REGISTER for application SHA-256(`RP_IDS[app % 4]`).
+    U2fRegister {
+        /// The application's index.
+        app: u8,
+        /// Bit 0 extended length, bit 1 with Le.
+        form: u8,
+    },
+    /// U2F_AUTHENTICATE.
+    U2fAuthenticate {
+        /// The application's index.
+        app: u8,
+        /// `% 4`: check-only, enforce presence, don't enforce, or the byte
+        /// itself as P1.
+        control: u8,
+        /// The key handle.
+        key_handle: CredentialRef,
+        /// Bit 0 extended length, bit 1 with Le.
+        form: u8,
+    },
+    /// U2F_VERSION.
+    U2fVersion {
+        /// Bit 0 extended length, bit 1 with Le.
+        form: u8,
+    },
+    /// Any APDU.
+    U2fRaw(Vec<u8>),
+}
+
+/// The bytes of a large-blob set.
+///
+/// Encoding: one byte `b`. `b & 0x80`: raw, followed by a length byte and the
+/// bytes. Otherwise a slice of the last array [`Action::LargeBlobWrite`]
+/// built: start and length, u16 little-endian each (cut to the array).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fragment {
+    /// Arbitrary bytes.
+    Raw(Vec<u8>),
+    /// `draft[start .. start + len]`.
+    Draft {
+        /// First byte.
+        start: u16,
+        /// Length.
+        len: u16,
+    },
 }
 
 /// A credential ID in a request.
@@ -83,159 +197,6 @@ pub enum CredentialRef {
     },
     /// Arbitrary bytes.
     Raw(Vec<u8>),
-}
-
-/// A cursor over fuzz input; every read fails at the end of input.
-struct Input<'a>(&'a [u8]);
-
-impl<'a> Input<'a> {
-    fn byte(&mut self) -> Option<u8> {
-        let (&first, rest) = self.0.split_first()?;
-        self.0 = rest;
-        Some(first)
-    }
-
-    fn take(&mut self, len: usize) -> Option<&'a [u8]> {
-        if self.0.len() < len {
-            return None;
-        }
-        let (head, rest) = self.0.split_at(len);
-        self.0 = rest;
-        Some(head)
-    }
-
-    fn credential_refs(&mut self, count: u8) -> Option<Vec<CredentialRef>> {
-        (0..count.min(8)).map(|_| self.credential_ref()).collect()
-    }
-
-    fn credential_ref(&mut self) -> Option<CredentialRef> {
-        let b = self.byte()?;
-        if b & 0x80 != 0 {
-            let len = self.byte()?;
-            Some(CredentialRef::Raw(self.take(usize::from(len))?.to_vec()))
-        } else {
-            Some(CredentialRef::Issued {
-                index: b & 0x3f,
-                corrupt: b & 0x40 != 0,
-            })
-        }
-    }
-
-    fn action(&mut self) -> Option<Action> {
-        Some(match self.byte()? % 8 {
-            0 => {
-                let (rp, user, flags) = (self.byte()?, self.byte()?, self.byte()?);
-                let count = self.byte()?;
-                Action::MakeCredential {
-                    rp,
-                    user,
-                    flags,
-                    exclude: self.credential_refs(count)?,
-                }
-            }
-            1 => {
-                let (rp, flags, count) = (self.byte()?, self.byte()?, self.byte()?);
-                let allow = if count == 0xff {
-                    None
-                } else {
-                    Some(self.credential_refs(count)?)
-                };
-                Action::GetAssertion { rp, flags, allow }
-            }
-            2 => Action::Simple(self.byte()?),
-            3 => {
-                let len = self.byte()?;
-                Action::Raw(self.take(usize::from(len))?.to_vec())
-            }
-            4 => Action::Resume(match self.byte()? % 3 {
-                0 => Verdict::Approved,
-                1 => Verdict::Denied,
-                _ => Verdict::TimedOut,
-            }),
-            5 => Action::Cancel,
-            6 => Action::PowerCycle,
-            _ => Action::Advance(u16::from_le_bytes([self.byte()?, self.byte()?])),
-        })
-    }
-}
-
-/// Decodes fuzz input into actions (at most [`MAX_ACTIONS`]).
-pub fn decode_actions(data: &[u8]) -> Vec<Action> {
-    let mut input = Input(data);
-    let mut actions = Vec::new();
-    while actions.len() < MAX_ACTIONS {
-        match input.action() {
-            Some(action) => actions.push(action),
-            None => break,
-        }
-    }
-    actions
-}
-
-/// Encodes actions as [`decode_actions`] reads them (seeds, regression inputs).
-/// Lists longer than 8 entries and raw fields longer than 255 bytes are cut.
-pub fn encode_actions(actions: &[Action]) -> Vec<u8> {
-    fn refs(out: &mut Vec<u8>, list: &[CredentialRef]) {
-        let list = &list[..list.len().min(8)];
-        out.push(list.len() as u8);
-        for r in list {
-            match r {
-                CredentialRef::Issued { index, corrupt } => {
-                    out.push((index & 0x3f) | if *corrupt { 0x40 } else { 0 });
-                }
-                CredentialRef::Raw(id) => {
-                    out.push(0x80);
-                    short_bytes(out, id);
-                }
-            }
-        }
-    }
-    fn short_bytes(out: &mut Vec<u8>, data: &[u8]) {
-        let data = &data[..data.len().min(255)];
-        out.push(data.len() as u8);
-        out.extend_from_slice(data);
-    }
-    let mut out = Vec::new();
-    for action in actions {
-        match action {
-            Action::MakeCredential {
-                rp,
-                user,
-                flags,
-                exclude,
-            } => {
-                out.extend_from_slice(&[0, *rp, *user, *flags]);
-                refs(&mut out, exclude);
-            }
-            Action::GetAssertion { rp, flags, allow } => {
-                out.extend_from_slice(&[1, *rp, *flags]);
-                match allow {
-                    None => out.push(0xff),
-                    Some(list) => refs(&mut out, list),
-                }
-            }
-            Action::Simple(which) => out.extend_from_slice(&[2, *which]),
-            Action::Raw(request) => {
-                out.push(3);
-                short_bytes(&mut out, request);
-            }
-            Action::Resume(verdict) => out.extend_from_slice(&[
-                4,
-                match verdict {
-                    Verdict::Approved => 0,
-                    Verdict::Denied => 1,
-                    Verdict::TimedOut => 2,
-                },
-            ]),
-            Action::Cancel => out.push(5),
-            Action::PowerCycle => out.push(6),
-            Action::Advance(ticks) => {
-                out.push(7);
-                out.extend_from_slice(&ticks.to_le_bytes());
-            }
-        }
-    }
-    out
 }
 
 /// Drives one in-memory authenticator through the actions `data` decodes to,
@@ -299,16 +260,51 @@ impl rand_core::TryCryptoRng for InsecureFuzzRng {}
 /// - a credential made for a relying party carries that party's `rpIdHash`;
 /// - an assertion names a credential issued since the last successful reset,
 ///   with that credential's `rpIdHash`, and a signature counter above any it
-///   reported for that credential before.
+///   reported for that credential before (over CTAP2 or U2F);
+/// - clientPIN, large blobs and U2F: see [`pin`], [`large_blob`] and [`u2f`].
 pub struct SequenceModel {
     authenticator: Authenticator<MemoryStore, InsecureFuzzRng>,
     now: Instant,
-    /// Credential IDs issued since the last reset, in order, with their rpIdHash.
-    pub(super) issued: Vec<(Vec<u8>, [u8; 32])>,
+    /// Credentials issued since the last reset, in order.
+    pub(super) issued: Vec<Issued>,
     /// The highest signature counter each credential asserted with.
     pub(super) counters: HashMap<Vec<u8>, u32>,
-    /// The request awaiting the person: its command byte and the rpIdHash it named.
-    waiting: Option<(u8, Option<[u8; 32]>)>,
+    /// The request awaiting the person.
+    waiting: Option<Waiting>,
+    /// Whether a PIN is set.
+    pin_set: bool,
+    /// The last pinUvAuthToken obtained.
+    token: Option<HeldToken>,
+    /// The platform's randomness (key agreement, PIN encryption IVs).
+    platform_rng: InsecureFuzzRng,
+    /// The large-blob array and the write in progress.
+    large_blob: LargeBlobModel,
+}
+
+/// A credential ID the authenticator issued.
+#[derive(Debug)]
+pub(super) struct Issued {
+    /// The credential ID (a U2F key handle).
+    pub(super) id: Vec<u8>,
+    /// The rpIdHash (application parameter) it was made for.
+    pub(super) rp_id_hash: [u8; 32],
+    /// Usable over U2F: a U2F registration, or a non-discoverable ES256
+    /// credential.
+    pub(super) u2f: bool,
+}
+
+/// A request waiting for the person.
+#[derive(Debug)]
+enum Waiting {
+    /// A CTAP2 request: its command byte, the rpIdHash it named, and whether
+    /// it asked for a discoverable credential.
+    Ctap2 {
+        command: u8,
+        rp_id_hash: Option<[u8; 32]>,
+        discoverable: bool,
+    },
+    /// A U2F request.
+    U2f(U2fSent),
 }
 
 impl SequenceModel {
@@ -326,10 +322,19 @@ impl SequenceModel {
             issued: Vec::new(),
             counters: HashMap::new(),
             waiting: None,
+            pin_set: false,
+            token: None,
+            platform_rng: InsecureFuzzRng::new(7),
+            large_blob: LargeBlobModel::new(),
         }
     }
 
     pub(super) fn step(&mut self, action: &Action) {
+        self.act(action);
+        self.check_large_blob_store();
+    }
+
+    fn act(&mut self, action: &Action) {
         match action {
             Action::MakeCredential {
                 rp,
@@ -339,12 +344,14 @@ impl SequenceModel {
             } => {
                 let rp_id = RP_IDS[usize::from(rp % 4)];
                 let request = self.make_credential(rp_id, *user, *flags, exclude);
-                self.send(&request, Some(sha256(rp_id.as_bytes())));
+                // rk true (2–3) asks for a discoverable credential.
+                let discoverable = (flags >> 2) & 0x03 >= 2;
+                self.send(&request, Some(sha256(rp_id.as_bytes())), discoverable);
             }
             Action::GetAssertion { rp, flags, allow } => {
                 let rp_id = RP_IDS[usize::from(rp % 4)];
                 let request = self.get_assertion(rp_id, *flags, allow.as_deref());
-                self.send(&request, Some(sha256(rp_id.as_bytes())));
+                self.send(&request, Some(sha256(rp_id.as_bytes())), false);
             }
             Action::Simple(which) => {
                 let command = [
@@ -353,17 +360,21 @@ impl SequenceModel {
                     commands::GET_NEXT_ASSERTION,
                     commands::SELECTION,
                 ][usize::from(which % 4)];
-                self.send(&[command], None);
+                self.send(&[command], None, false);
             }
-            Action::Raw(request) => self.send(request, None),
+            Action::Raw(request) => self.send(request, None, false),
             Action::Resume(verdict) => {
                 let was_waiting = self.authenticator.is_waiting();
                 let outcome = self.authenticator.resume(*verdict, self.now);
                 let waiting = self.waiting.take();
                 match (waiting, was_waiting) {
-                    (Some((command, rp_id_hash)), true) => {
-                        self.outcome(command, rp_id_hash, outcome);
-                    }
+                    (Some(Waiting::U2f(sent)), true) => match outcome {
+                        Outcome::Reply(reply) => {
+                            self.check_u2f_reply(&sent, Some(*verdict), &reply)
+                        }
+                        Outcome::AwaitUser(_) => panic!("a resumed U2F request asked again"),
+                    },
+                    (Some(waiting), true) => self.outcome(waiting, outcome),
                     (None, false) => assert_eq!(
                         outcome,
                         Outcome::Reply(vec![StatusCode::NoOperations.code()]),
@@ -377,11 +388,16 @@ impl SequenceModel {
             Action::Cancel => {
                 let was_waiting = self.authenticator.is_waiting();
                 let reply = self.authenticator.cancel();
-                assert_eq!(was_waiting, self.waiting.take().is_some());
+                let waiting = self.waiting.take();
+                assert_eq!(was_waiting, waiting.is_some());
                 match reply {
                     Some(reply) => {
                         assert!(was_waiting, "cancel answered with nothing waiting");
-                        assert_eq!(reply, [StatusCode::KeepaliveCancel.code()]);
+                        if let Some(Waiting::U2f(_)) = waiting {
+                            assert_eq!(reply, [0x69, 0x85], "a cancelled U2F request");
+                        } else {
+                            assert_eq!(reply, [StatusCode::KeepaliveCancel.code()]);
+                        }
                     }
                     None => assert!(!was_waiting, "cancel ignored a waiting request"),
                 }
@@ -391,34 +407,97 @@ impl SequenceModel {
                 self.authenticator.power_cycle(self.now);
                 self.waiting = None;
                 assert!(!self.authenticator.is_waiting());
+                self.large_blob.power_cycle();
+                if let Some(token) = &mut self.token {
+                    token.current = false;
+                }
             }
             Action::Advance(ticks) => {
                 self.now += Duration::from_millis(100) * u32::from(*ticks);
             }
+            Action::ClientPin { op, permissions } => self.client_pin(*op, *permissions),
+            Action::LargeBlobGet { offset, get } => self.large_blob_get(*offset, *get),
+            Action::LargeBlobSet {
+                offset,
+                length,
+                fragment,
+                auth,
+            } => self.large_blob_set(*offset, *length, fragment, *auth),
+            Action::LargeBlobWrite {
+                entries,
+                size,
+                chunk,
+                flags,
+            } => self.large_blob_write(*entries, *size, *chunk, *flags),
+            Action::U2fRegister { app, form } => self.u2f_register(*app, *form),
+            Action::U2fAuthenticate {
+                app,
+                control,
+                key_handle,
+                form,
+            } => self.u2f_authenticate(*app, *control, key_handle, *form),
+            Action::U2fVersion { form } => self.u2f_version(*form),
+            Action::U2fRaw(apdu) => self.u2f_raw(apdu),
         }
     }
 
-    fn send(&mut self, request: &[u8], rp_id_hash: Option<[u8; 32]>) {
+    fn send(&mut self, request: &[u8], rp_id_hash: Option<[u8; 32]>, discoverable: bool) {
         let outcome = self.authenticator.handle(request, self.now);
         let command = request.first().copied().unwrap_or(0);
         self.waiting = None;
-        self.outcome(command, rp_id_hash, outcome);
+        let sent = Waiting::Ctap2 {
+            command,
+            rp_id_hash,
+            discoverable,
+        };
+        self.outcome(sent, outcome);
     }
 
-    fn outcome(&mut self, command: u8, rp_id_hash: Option<[u8; 32]>, outcome: Outcome) {
+    /// Sends a request that never waits for the person (clientPIN, large
+    /// blobs): its status and decoded body, checked like every reply.
+    fn call(&mut self, request: &[u8]) -> (u8, Option<Value>) {
+        let outcome = self.authenticator.handle(request, self.now);
+        self.waiting = None;
+        let Outcome::Reply(reply) = outcome else {
+            panic!("command 0x{:02x} asked for the person", request[0]);
+        };
+        assert!(!self.authenticator.is_waiting());
+        self.check_reply(request[0], None, false, &reply);
+        let body = reply.get(1..).filter(|b| !b.is_empty());
+        (
+            reply[0],
+            body.map(|b| cbor::decode(b).expect("a canonical reply decodes")),
+        )
+    }
+
+    fn outcome(&mut self, sent: Waiting, outcome: Outcome) {
         match outcome {
             Outcome::AwaitUser(_) => {
                 assert!(self.authenticator.is_waiting());
-                self.waiting = Some((command, rp_id_hash));
+                self.waiting = Some(sent);
             }
             Outcome::Reply(reply) => {
                 assert!(!self.authenticator.is_waiting());
-                self.check_reply(command, rp_id_hash, &reply);
+                let Waiting::Ctap2 {
+                    command,
+                    rp_id_hash,
+                    discoverable,
+                } = sent
+                else {
+                    panic!("a U2F request answered through CTAP2");
+                };
+                self.check_reply(command, rp_id_hash, discoverable, &reply);
             }
         }
     }
 
-    fn check_reply(&mut self, command: u8, rp_id_hash: Option<[u8; 32]>, reply: &[u8]) {
+    fn check_reply(
+        &mut self,
+        command: u8,
+        rp_id_hash: Option<[u8; 32]>,
+        discoverable: bool,
+        reply: &[u8],
+    ) {
         let (&status, body) = reply.split_first().expect("a reply has a status byte");
         if status != StatusCode::Ok.code() {
             assert!(body.is_empty(), "error 0x{status:02x} carries a body");
@@ -428,13 +507,18 @@ impl SequenceModel {
             if command == commands::RESET {
                 self.issued.clear();
                 self.counters.clear();
+                self.pin_set = false;
+                if let Some(token) = &mut self.token {
+                    token.current = false;
+                }
+                self.large_blob.reset();
             }
             return;
         }
         assert!(cbor::is_canonical(body), "reply is not canonical CBOR");
         let value = cbor::decode(body).expect("a canonical reply decodes");
         match command {
-            commands::MAKE_CREDENTIAL => self.check_made(&value, rp_id_hash),
+            commands::MAKE_CREDENTIAL => self.check_made(&value, rp_id_hash, discoverable),
             commands::GET_ASSERTION | commands::GET_NEXT_ASSERTION => {
                 self.check_assertion(&value, rp_id_hash);
             }
@@ -442,7 +526,7 @@ impl SequenceModel {
         }
     }
 
-    fn check_made(&mut self, response: &Value, rp_id_hash: Option<[u8; 32]>) {
+    fn check_made(&mut self, response: &Value, rp_id_hash: Option<[u8; 32]>, discoverable: bool) {
         let auth_data = field(response, 2)
             .and_then(Value::as_bytes)
             .expect("makeCredential returns authData");
@@ -456,7 +540,15 @@ impl SequenceModel {
             .get(55..55 + id_len)
             .expect("credential ID fits in authData")
             .to_vec();
-        self.issued.push((id, made_for));
+        // The credential public key follows the ID; U2F signs with ES256 only.
+        let public_key: Value = ciborium::de::from_reader(&auth_data[55 + id_len..])
+            .expect("the credential public key decodes");
+        let es256 = field(&public_key, 3).and_then(Value::as_integer) == Some((-7).into());
+        self.issued.push(Issued {
+            id,
+            rp_id_hash: made_for,
+            u2f: es256 && !discoverable,
+        });
     }
 
     fn check_assertion(&mut self, response: &Value, rp_id_hash: Option<[u8; 32]>) {
@@ -476,12 +568,15 @@ impl SequenceModel {
                     .and_then(|(_, v)| v.as_bytes())
             })
             .expect("an assertion names its credential");
-        let (_, issued_for) = self
+        let issued = self
             .issued
             .iter()
-            .find(|(issued, _)| issued == id)
+            .find(|issued| issued.id == *id)
             .unwrap_or_else(|| panic!("asserted with an unissued credential {id:02x?}"));
-        assert_eq!(issued_for, &asserted_for, "credential used for another rp");
+        assert_eq!(
+            issued.rp_id_hash, asserted_for,
+            "credential used for another rp"
+        );
         let count = u32::from_be_bytes(auth_data[33..37].try_into().expect("4 bytes"));
         if let Some(previous) = self.counters.insert(id.clone(), count) {
             assert!(count > previous, "counter went from {previous} to {count}");
@@ -497,7 +592,7 @@ impl SequenceModel {
                         return vec![usize::from(*index) as u8; 16];
                     }
                     let mut id = self.issued[usize::from(*index) % self.issued.len()]
-                        .0
+                        .id
                         .clone();
                     if *corrupt && let Some(last) = id.last_mut() {
                         *last ^= 0x01;
@@ -590,134 +685,62 @@ impl SequenceModel {
     }
 }
 
-/// Named action sequences that reach the interesting states: a starting corpus
-/// for [`command_sequence`].
-pub fn sequence_seeds() -> Vec<(&'static str, Vec<Action>)> {
-    use Action::*;
-    let issued = |index| CredentialRef::Issued {
-        index,
-        corrupt: false,
-    };
-    vec![
-        (
-            "register_then_sign_in",
-            vec![
-                MakeCredential {
-                    rp: 0,
-                    user: 0,
-                    flags: 0,
-                    exclude: vec![],
-                },
-                Resume(Verdict::Approved),
-                GetAssertion {
-                    rp: 0,
-                    flags: 0,
-                    allow: Some(vec![issued(0)]),
-                },
-                Resume(Verdict::Approved),
-            ],
-        ),
-        (
-            "two_discoverable_then_next_assertion",
-            vec![
-                MakeCredential {
-                    rp: 1,
-                    user: 0,
-                    flags: 0b1000,
-                    exclude: vec![],
-                },
-                Resume(Verdict::Approved),
-                MakeCredential {
-                    rp: 1,
-                    user: 1,
-                    flags: 0b1001,
-                    exclude: vec![],
-                },
-                Resume(Verdict::Approved),
-                GetAssertion {
-                    rp: 1,
-                    flags: 0,
-                    allow: None,
-                },
-                Resume(Verdict::Approved),
-                Simple(2),
-                Advance(301),
-                Simple(2),
-            ],
-        ),
-        (
-            "excluded_then_cancelled",
-            vec![
-                MakeCredential {
-                    rp: 0,
-                    user: 0,
-                    flags: 0,
-                    exclude: vec![],
-                },
-                Resume(Verdict::Approved),
-                MakeCredential {
-                    rp: 0,
-                    user: 1,
-                    flags: 0,
-                    exclude: vec![issued(0)],
-                },
-                Cancel,
-                Resume(Verdict::Approved),
-            ],
-        ),
-        (
-            "reset_after_power_cycle_invalidates_ids",
-            vec![
-                MakeCredential {
-                    rp: 2,
-                    user: 0,
-                    flags: 1,
-                    exclude: vec![],
-                },
-                Resume(Verdict::Approved),
-                PowerCycle,
-                Simple(1),
-                Resume(Verdict::Approved),
-                GetAssertion {
-                    rp: 2,
-                    flags: 0b10,
-                    allow: Some(vec![issued(0)]),
-                },
-                Advance(200),
-                Simple(1),
-                Resume(Verdict::Approved),
-            ],
-        ),
-        (
-            "silent_assertion_and_pin_probe",
-            vec![
-                MakeCredential {
-                    rp: 0,
-                    user: 3,
-                    flags: 0,
-                    exclude: vec![],
-                },
-                Resume(Verdict::Denied),
-                MakeCredential {
-                    rp: 0,
-                    user: 3,
-                    flags: 0,
-                    exclude: vec![],
-                },
-                Resume(Verdict::Approved),
-                GetAssertion {
-                    rp: 0,
-                    flags: 0b01,
-                    allow: Some(vec![issued(0)]),
-                },
-                GetAssertion {
-                    rp: 0,
-                    flags: 0x80,
-                    allow: Some(vec![issued(0)]),
-                },
-                Resume(Verdict::TimedOut),
-                Raw(vec![commands::GET_INFO]),
-            ],
-        ),
-    ]
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_seed(name: &str) -> SequenceModel {
+        let (_, actions) = sequence_seeds()
+            .into_iter()
+            .find(|(seed, _)| *seed == name)
+            .expect("a seed of that name");
+        let mut model = SequenceModel::new();
+        for action in &actions {
+            model.step(action);
+        }
+        model
+    }
+
+    /// The array [`Action::LargeBlobWrite`] builds: `count` byte strings of
+    /// `each` bytes, the i-th filled with i.
+    fn written_array(count: u8, each: usize) -> Vec<u8> {
+        let entries = (0..count).map(|i| Value::Bytes(vec![i; each])).collect();
+        large_blob::serialize(&cbor::encode(Value::Array(entries)))
+    }
+
+    #[test]
+    fn written_large_blob_array_is_stored() {
+        let model = run_seed("large_blob_write_then_read");
+        assert_eq!(model.large_blob.stored, written_array(2, 150));
+    }
+
+    #[test]
+    fn signed_write_is_stored_and_a_stale_token_is_refused() {
+        let model = run_seed("pin_token_then_signed_large_blob");
+        assert!(model.pin_set);
+        let token = model.token.as_ref().expect("a token was obtained");
+        assert!(!token.current, "the power cycle made it stale");
+        // The 64-byte write signed with the token, not the unsigned one
+        // after it nor the one signed with the stale token.
+        assert_eq!(model.large_blob.stored, written_array(1, 64));
+    }
+
+    #[test]
+    fn u2f_and_ctap2_share_credentials_and_counters() {
+        let model = run_seed("u2f_register_then_authenticate");
+        assert_eq!(model.issued.len(), 1);
+        assert!(model.issued[0].u2f);
+        assert!(model.counters.contains_key(&model.issued[0].id));
+
+        let model = run_seed("ctap2_credential_over_u2f");
+        assert!(model.issued[0].u2f, "an ES256 non-discoverable credential");
+        assert!(model.counters.contains_key(&model.issued[0].id));
+    }
+
+    #[test]
+    #[should_panic(expected = "out of sequence")]
+    fn a_fragment_taken_out_of_sequence_is_caught() {
+        let mut model = SequenceModel::new();
+        model.large_blob_set_answered_for_test(40, vec![0; 8]);
+    }
 }
