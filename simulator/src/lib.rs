@@ -18,6 +18,8 @@ pub mod client;
 pub mod control;
 #[cfg(target_os = "linux")]
 pub mod doctor;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod presence;
 #[cfg(target_os = "linux")]
 pub mod run_cmd;

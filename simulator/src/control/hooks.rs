@@ -359,14 +359,14 @@ impl Hooks for ControlHooks {
 /// A U2F_AUTHENTICATE request (U2F raw messages §5.1): CLA INS P1 P2, Lc in
 /// short or extended form, challenge (32) ‖ application (32) ‖ L ‖ key handle.
 #[derive(Debug, PartialEq, Eq)]
-struct U2fAuthenticate {
+pub(crate) struct U2fAuthenticate {
     header: [u8; 4],
     challenge_and_application: Vec<u8>,
     key_handle: Vec<u8>,
 }
 
 impl U2fAuthenticate {
-    fn parse(apdu: &[u8]) -> Option<Self> {
+    pub(crate) fn parse(apdu: &[u8]) -> Option<Self> {
         let header: [u8; 4] = apdu.get(..4)?.try_into().ok()?;
         if header[1] != 0x02 {
             return None;
@@ -386,7 +386,7 @@ impl U2fAuthenticate {
     }
 
     /// The request in extended length form (which U2F devices accept).
-    fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         let length = u8::try_from(self.key_handle.len()).unwrap_or(u8::MAX);
         let data_len = 65 + usize::from(length);
         let mut out = self.header.to_vec();
@@ -406,7 +406,7 @@ impl U2fAuthenticate {
 
 /// The application parameter of a U2F_REGISTER request: challenge (32) ‖
 /// application (32) after the header and Lc.
-fn u2f_register_application(apdu: &[u8]) -> Option<[u8; 32]> {
+pub(crate) fn u2f_register_application(apdu: &[u8]) -> Option<[u8; 32]> {
     if apdu.get(1) != Some(&0x01) {
         return None;
     }

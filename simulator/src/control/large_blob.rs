@@ -61,7 +61,7 @@ pub fn write_entries(store: &mut dyn Store, entries: Vec<Value>) -> Result<(), A
         .map_err(|error: StoreError| ApiError::store(error))
 }
 
-fn associated_data(orig_size: u64) -> Vec<u8> {
+pub(crate) fn associated_data(orig_size: u64) -> Vec<u8> {
     let mut aad = b"blob".to_vec();
     aad.extend_from_slice(&orig_size.to_le_bytes());
     aad
@@ -95,8 +95,8 @@ pub fn seal(key: &Secret32, blob: &[u8]) -> Result<Value, ApiError> {
     ]))
 }
 
-/// The blob of `entry` if `key` opens it.
-pub fn open(key: &Secret32, entry: &Value) -> Option<Vec<u8>> {
+/// An entry's ciphertext, nonce and origSize, if it has them.
+pub(crate) fn entry_fields(entry: &Value) -> Option<(&[u8], [u8; 12], u64)> {
     let Value::Map(fields) = entry else {
         return None;
     };
@@ -112,7 +112,12 @@ pub fn open(key: &Secret32, entry: &Value) -> Option<Vec<u8>> {
         return None;
     };
     let orig_size = u64::try_from(i128::from(*size)).ok()?;
-    let nonce: [u8; 12] = nonce.as_slice().try_into().ok()?;
+    Some((ciphertext, nonce.as_slice().try_into().ok()?, orig_size))
+}
+
+/// The blob of `entry` if `key` opens it.
+pub fn open(key: &Secret32, entry: &Value) -> Option<Vec<u8>> {
+    let (ciphertext, nonce, orig_size) = entry_fields(entry)?;
     let cipher = Aes256Gcm::new(key.expose_secret().into());
     let compressed = cipher
         .decrypt(
