@@ -362,7 +362,13 @@ impl SequenceModel {
                 ][usize::from(which % 4)];
                 self.send(&[command], None, false);
             }
-            Action::Raw(request) => self.send(request, None, false),
+            Action::Raw(request) => {
+                // Possibly discoverable: a raw makeCredential may ask for rk.
+                self.send(request, None, true);
+                if request.first() == Some(&commands::LARGE_BLOBS) {
+                    self.resync_large_blob();
+                }
+            }
             Action::Resume(verdict) => {
                 let was_waiting = self.authenticator.is_waiting();
                 let outcome = self.authenticator.resume(*verdict, self.now);
@@ -735,6 +741,44 @@ mod tests {
         let model = run_seed("ctap2_credential_over_u2f");
         assert!(model.issued[0].u2f, "an ES256 non-discoverable credential");
         assert!(model.counters.contains_key(&model.issued[0].id));
+    }
+
+    #[test]
+    fn a_raw_large_blob_write_is_not_taken_for_a_bug() {
+        // The model does not follow raw requests; a write it did not see
+        // must leave it in step with the store, not trip its checks.
+        let array = written_array(1, 3);
+        let raw = request(
+            commands::LARGE_BLOBS,
+            vec![
+                (int(2), bytes(&array)),
+                (int(3), int(0)),
+                (int(4), int(array.len() as i64)),
+            ],
+        );
+        let mut model = SequenceModel::new();
+        for action in [
+            Action::LargeBlobWrite {
+                entries: 1,
+                size: 40,
+                chunk: 0,
+                flags: 0x08,
+            },
+            Action::Raw(raw),
+            Action::LargeBlobSet {
+                offset: 3,
+                length: None,
+                fragment: Fragment::Draft { start: 3, len: 3 },
+                auth: 0,
+            },
+            Action::LargeBlobGet {
+                offset: 0,
+                get: 100,
+            },
+        ] {
+            model.step(&action);
+        }
+        assert_eq!(model.large_blob.stored, array);
     }
 
     #[test]

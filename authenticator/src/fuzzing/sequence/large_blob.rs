@@ -34,6 +34,9 @@ pub(super) struct LargeBlobModel {
     pub(super) stored: Vec<u8>,
     /// A write in progress: the announced length and the bytes so far.
     pending: Option<(usize, Vec<u8>)>,
+    /// False after a raw request (which the model does not follow) may have
+    /// moved a write on; a first fragment makes it known again.
+    pending_known: bool,
     /// The last array built by [`Action::LargeBlobWrite`]: fragments of it
     /// can be sent one by one ([`Fragment::Draft`]).
     draft: Vec<u8>,
@@ -44,6 +47,7 @@ impl LargeBlobModel {
         Self {
             stored: INITIAL_ARRAY.to_vec(),
             pending: None,
+            pending_known: true,
             draft: INITIAL_ARRAY.to_vec(),
         }
     }
@@ -52,11 +56,13 @@ impl LargeBlobModel {
     pub(super) fn reset(&mut self) {
         self.stored = INITIAL_ARRAY.to_vec();
         self.pending = None;
+        self.pending_known = true;
     }
 
     /// After a power cycle: a write in progress is forgotten.
     pub(super) fn power_cycle(&mut self) {
         self.pending = None;
+        self.pending_known = true;
     }
 }
 
@@ -260,6 +266,16 @@ impl SequenceModel {
         auth: Auth,
         status: u8,
     ) {
+        let accepted =
+            status == StatusCode::Ok.code() || status == StatusCode::IntegrityFailure.code();
+        if !self.large_blob.pending_known && offset != 0 {
+            // A raw request may have moved the write on: only the store is
+            // known.
+            if accepted {
+                self.resync_large_blob();
+            }
+            return;
+        }
         let model = &mut self.large_blob;
         // The write as it stands if this fragment is taken.
         let extended = if offset == 0 {
@@ -271,7 +287,8 @@ impl SequenceModel {
                 (*length, buffer)
             })
         };
-        if status == StatusCode::Ok.code() || status == StatusCode::IntegrityFailure.code() {
+        if accepted {
+            model.pending_known = true;
             assert!(
                 fragment.len() <= MAX_FRAGMENT_LENGTH,
                 "a {}-byte fragment was taken",
@@ -327,7 +344,24 @@ impl SequenceModel {
             // A first fragment longer than the length it announces: the new
             // write was begun, then refused.
             model.pending = Some((length.unwrap_or_default(), Vec::new()));
+            model.pending_known = true;
         }
+    }
+
+    /// After a raw large-blob request, which the model does not follow: the
+    /// write in progress is unknown, the stored array is what the store holds.
+    pub(super) fn resync_large_blob(&mut self) {
+        self.large_blob.pending_known = false;
+        self.large_blob.stored = self.stored_array();
+    }
+
+    fn stored_array(&mut self) -> Vec<u8> {
+        self.authenticator
+            .store_mut()
+            .setting(SettingKey::LargeBlobArray)
+            .expect("a memory store reads")
+            .map(|bytes| bytes.expose_secret().to_vec())
+            .unwrap_or_else(|| INITIAL_ARRAY.to_vec())
     }
 
     /// The model told that a fragment at `offset` (no length, no auth) was
@@ -340,13 +374,7 @@ impl SequenceModel {
     /// After every step: the stored serialized array is the model's, and it
     /// ends with its truncated hash.
     pub(super) fn check_large_blob_store(&mut self) {
-        let stored = self
-            .authenticator
-            .store_mut()
-            .setting(SettingKey::LargeBlobArray)
-            .expect("a memory store reads")
-            .map(|bytes| bytes.expose_secret().to_vec())
-            .unwrap_or_else(|| INITIAL_ARRAY.to_vec());
+        let stored = self.stored_array();
         assert!(hash_checks(&stored), "the stored array fails its hash");
         assert!(
             stored == self.large_blob.stored,
