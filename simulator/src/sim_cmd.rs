@@ -74,7 +74,9 @@ pub struct SimArgs {
     pub control_vault_dir: Option<PathBuf>,
     /// Where the authenticator is exposed: loopback UDP, or a real HID device
     /// (hidraw) through /dev/uhid.
-    #[arg(long, value_enum, default_value_t = Transport::Udp, conflicts_with = "control")]
+    /// With `--control`, `uhid` makes every authenticator a UHID device too
+    /// (beside its UDP port), unless its options say `"softkey:uhid": false`.
+    #[arg(long, value_enum, default_value_t = Transport::Udp)]
     pub transport: Transport,
     /// The UHID device (with `--transport uhid`).
     #[command(flatten)]
@@ -195,11 +197,18 @@ fn presence_provider(args: &SimArgs) -> anyhow::Result<Box<dyn PresenceProvider>
 /// `softkey sim --control …`: the default authenticator and the control API.
 fn run_with_control(args: SimArgs, stop: &AtomicBool) -> anyhow::Result<()> {
     let control_addr = args.control.context("--control is set")?;
+    // With --transport uhid every authenticator is a UHID device, the
+    // default one and those the API adds (unless they say otherwise).
+    let uhid = (args.transport == Transport::Uhid).then(|| crate::control::device::UhidSpec {
+        uhid_path: args.uhid.uhid_path.clone(),
+        ..Default::default()
+    });
     let shutdown = Arc::new(AtomicBool::new(false));
     let server = ControlServer::start(
         control_addr,
         args.control_token_file.clone(),
         args.control_vault_dir.clone(),
+        uhid.clone(),
         Arc::clone(&shutdown),
     )?;
     let presence = presence_provider(&args)?;
@@ -208,12 +217,7 @@ fn run_with_control(args: SimArgs, stop: &AtomicBool) -> anyhow::Result<()> {
         args.strict_reset,
         Duration::from_secs(args.user_timeout),
     );
-    if args.transport == Transport::Uhid {
-        options.uhid = Some(crate::control::device::UhidSpec {
-            uhid_path: args.uhid.uhid_path.clone(),
-            ..Default::default()
-        });
-    }
+    options.uhid.clone_from(&uhid);
     let store = match &args.vault.vault {
         None => None,
         Some(path) => {

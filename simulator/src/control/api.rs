@@ -47,6 +47,9 @@ pub struct AppState {
     pub token: String,
     /// Where persistent vaults live (`--control-vault-dir`), if allowed.
     pub vault_dir: Option<std::path::PathBuf>,
+    /// The UHID device every new authenticator gets unless its options say
+    /// otherwise (`softkey sim --control --transport uhid`).
+    pub uhid_default: Option<crate::control::device::UhidSpec>,
     /// Set when the simulator shuts down.
     pub shutdown: Arc<AtomicBool>,
 }
@@ -167,7 +170,13 @@ async fn add_authenticator(
     body: Bytes,
 ) -> ApiResult {
     let body = body_json(&body)?;
-    let options = options::parse(&body, state.vault_dir.as_deref())?;
+    let mut options = options::parse(&body, state.vault_dir.as_deref())?;
+    if body
+        .get("softkey:uhid")
+        .is_none_or(serde_json::Value::is_null)
+    {
+        options.uhid.clone_from(&state.uhid_default);
+    }
     let id = {
         let registry = state.registry.lock().unwrap_or_else(|e| e.into_inner());
         if registry.len() >= MAX_AUTHENTICATORS {

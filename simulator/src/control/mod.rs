@@ -80,11 +80,13 @@ impl ControlServer {
     /// Starts serving on `addr` (loopback only); the bearer token is written
     /// to `token_file` (default: `$XDG_RUNTIME_DIR` or the temp directory,
     /// `softkey-control-<port>.token`). Persistent vaults, if allowed, live
-    /// in `vault_dir`.
+    /// in `vault_dir`; `uhid_default` gives new authenticators a UHID device
+    /// unless their options say `"softkey:uhid": false`.
     pub fn start(
         addr: SocketAddr,
         token_file: Option<PathBuf>,
         vault_dir: Option<PathBuf>,
+        uhid_default: Option<device::UhidSpec>,
         shutdown: Arc<AtomicBool>,
     ) -> anyhow::Result<Self> {
         if let Some(dir) = &vault_dir {
@@ -121,6 +123,7 @@ impl ControlServer {
             events: EventSink::default(),
             token,
             vault_dir,
+            uhid_default,
             shutdown: Arc::clone(&shutdown),
         });
         let router = api::router(Arc::clone(&state));

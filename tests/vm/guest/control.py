@@ -26,6 +26,7 @@ def call(token, method, path, body=None):
 
 def main():
     token_file, command, argument = sys.argv[1:4]
+    token = ""
     for _ in range(100):  # the simulator writes the token when it is up
         try:
             token = open(token_file).read().strip()
@@ -34,6 +35,8 @@ def main():
         except FileNotFoundError:
             pass
         time.sleep(0.2)
+    if not token:
+        sys.exit(f"no control token in {token_file}: the simulator did not start")
     if command == "add":
         print(json.dumps(call(token, "POST", "", json.loads(argument))))
     elif command == "credentials":

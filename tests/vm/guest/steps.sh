@@ -108,12 +108,13 @@ clean_exit() {  # PID: softkey was sent SIGTERM; its hidraw node must go
 ctl() { python3 "$G/control.py" /tmp/control.token "$@"; }
 field() { python3 -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$1"; }
 
-# PROTOCOL: add an authenticator with "softkey:uhid", use its hidraw node
-# with libfido2 (CTAP2, or U2F for ctap1/u2f), see the credential listed,
-# remove it and see the node go.
+# PROTOCOL [EXTRA_JSON]: add an authenticator (a UHID device: the simulator
+# runs with --transport uhid, or EXTRA_JSON says "softkey:uhid"), use its
+# hidraw node with libfido2 (CTAP2, or U2F for ctap1/u2f), see the
+# credential listed, remove it and see the node go.
 control_uhid() {
   case $1 in ctap1/u2f) rk=false ;; *) rk=true ;; esac
-  answer=$(ctl add "{\"protocol\":\"$1\",\"transport\":\"usb\",\"hasResidentKey\":$rk,\"softkey:uhid\":true}") || return 1
+  answer=$(ctl add "{\"protocol\":\"$1\",\"transport\":\"usb\",\"hasResidentKey\":$rk$2}") || return 1
   echo "$answer"
   id=$(echo "$answer" | field authenticatorId); DEV=$(echo "$answer" | field hidrawPath)
   [ -c "$DEV" ] || { echo "no character device at hidrawPath '$DEV'"; return 1; }

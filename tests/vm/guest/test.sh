@@ -109,10 +109,13 @@ step clean-exit 15 sh $G/steps.sh clean_exit $SKPID
 
 # ---- softkey sim's control API: authenticators with their own UHID devices ----
 if [ "$SOFTKEY_ARGS" = run ]; then
-  SOFTKEY_LOG=info /share/bin/softkey sim --presence danger-auto-approve --udp 127.0.0.1:8111 \
+  # --transport uhid: the default authenticator and every added one are
+  # UHID devices (the first added one also says so itself).
+  SOFTKEY_LOG=info /share/bin/softkey sim --presence danger-auto-approve --transport uhid \
     --control 127.0.0.1:8120 --control-token-file /tmp/control.token >"$R/sim-control.log" 2>&1 & SIMPID=$!
-  step control-uhid-ctap2_1 120 sh $G/steps.sh control_uhid ctap2_1
+  step control-uhid-ctap2_1 120 sh $G/steps.sh control_uhid ctap2_1 ',"softkey:uhid":true'
   step control-uhid-u2f 120 sh $G/steps.sh control_uhid ctap1/u2f
+  step control-uhid-default 30 sh -c "grep '^SOFTKEY_HIDRAW=/dev/hidraw' '$R/sim-control.log'"
   kill $SIMPID 2>/dev/null; wait $SIMPID 2>/dev/null
 fi
 echo ALL_DONE >> "$R/steps.tsv"
