@@ -84,7 +84,12 @@ pub fn parse(body: &Value, vault_dir: Option<&Path>) -> Result<Options, ApiError
             eligible: boolean(body, "defaultBackupEligibility", false)?,
             state: boolean(body, "defaultBackupState", false)?,
         },
-        uhid: boolean(body, "softkey:uhid", false)?.then(UhidSpec::default),
+        // Absent or null: the simulator's default (the API applies it).
+        uhid: match body.get("softkey:uhid") {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(wanted)) => wanted.then(UhidSpec::default),
+            Some(_) => return Err(ApiError::invalid("softkey:uhid must be a boolean")),
+        },
         vault: vault(body.get("softkey:vault"), vault_dir)?,
     };
     if profile == Profile::Ctap1 {
