@@ -24,7 +24,7 @@ use ciborium::Value;
 use softkey_authenticator::secret::Secret32;
 use softkey_authenticator::store::{MemoryStore, SettingKey, Store as _};
 
-use crate::control::hooks::{U2fAuthenticate, u2f_register_application};
+use crate::control::u2f::{U2fAuthenticate, u2f_register_application};
 use crate::control::{credentials, large_blob, options};
 
 /// The largeBlobKey the large-blob part opens entries with.

@@ -25,9 +25,8 @@ use softkey_transport::{DeviceConfig, HidDevice};
 use softkey_vault::{KdfParams, Unlocker, Vault, VaultError};
 
 use crate::control::events::EventSink;
-use crate::control::hooks::{
-    self, ControlHooks, ControlPolicy, ControlState, Profile, ReportFault,
-};
+use crate::control::hooks::{self, ControlHooks, ControlState, Profile, ReportFault};
+use crate::control::policy::ControlPolicy;
 use crate::control::presence::{ScriptedUser, UserState};
 use crate::presence::PresenceProvider;
 use crate::runtime::KeyDevice;

@@ -17,10 +17,12 @@ use serde_json::json;
 use softkey_authenticator::Verdict;
 use softkey_authenticator::cbor;
 use softkey_authenticator::crypto::PrivateKey;
-use softkey_authenticator::policy::{BackupFlags, CredentialPolicy};
+use softkey_authenticator::policy::BackupFlags;
 
+use crate::control::cbor_fields::{decode_map, int_key, int_value, text_field, text_key};
 use crate::control::events::EventSink;
 use crate::control::trace;
+use crate::control::u2f::{U2fAuthenticate, u2f_register_application};
 use crate::runtime::Hooks;
 
 /// CTAP1_ERR_INVALID_COMMAND.
@@ -356,68 +358,6 @@ impl Hooks for ControlHooks {
     }
 }
 
-/// A U2F_AUTHENTICATE request (U2F raw messages §5.1): CLA INS P1 P2, Lc in
-/// short or extended form, challenge (32) ‖ application (32) ‖ L ‖ key handle.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct U2fAuthenticate {
-    header: [u8; 4],
-    challenge_and_application: Vec<u8>,
-    key_handle: Vec<u8>,
-}
-
-impl U2fAuthenticate {
-    pub(crate) fn parse(apdu: &[u8]) -> Option<Self> {
-        let header: [u8; 4] = apdu.get(..4)?.try_into().ok()?;
-        if header[1] != 0x02 {
-            return None;
-        }
-        let data = match apdu.get(4..)? {
-            [0, hi, lo, rest @ ..] => rest.get(..usize::from(u16::from_be_bytes([*hi, *lo])))?,
-            [lc, rest @ ..] => rest.get(..usize::from(*lc))?,
-            [] => return None,
-        };
-        let length = usize::from(*data.get(64)?);
-        let key_handle = data.get(65..65 + length)?.to_vec();
-        Some(Self {
-            header,
-            challenge_and_application: data.get(..64)?.to_vec(),
-            key_handle,
-        })
-    }
-
-    /// The request in extended length form (which U2F devices accept).
-    pub(crate) fn encode(&self) -> Vec<u8> {
-        let length = u8::try_from(self.key_handle.len()).unwrap_or(u8::MAX);
-        let data_len = 65 + usize::from(length);
-        let mut out = self.header.to_vec();
-        out.push(0);
-        out.extend_from_slice(&u16::try_from(data_len).unwrap_or(u16::MAX).to_be_bytes());
-        out.extend_from_slice(&self.challenge_and_application);
-        out.push(length);
-        out.extend_from_slice(
-            self.key_handle
-                .get(..usize::from(length))
-                .unwrap_or_default(),
-        );
-        out.extend_from_slice(&[0, 0]);
-        out
-    }
-}
-
-/// The application parameter of a U2F_REGISTER request: challenge (32) ‖
-/// application (32) after the header and Lc.
-pub(crate) fn u2f_register_application(apdu: &[u8]) -> Option<[u8; 32]> {
-    if apdu.get(1) != Some(&0x01) {
-        return None;
-    }
-    let data = match apdu.get(4..)? {
-        [0, _, _, rest @ ..] => rest,
-        [_, rest @ ..] => rest,
-        [] => return None,
-    };
-    data.get(32..64)?.try_into().ok()
-}
-
 /// Notes a U2F registration: 0x05 ‖ public key (65) ‖ L ‖ key handle ‖ ….
 /// The application parameter of the request is its rp id hash.
 fn note_u2f_registration(state: &mut ControlState, reply: &[u8]) {
@@ -433,82 +373,6 @@ fn note_u2f_registration(state: &mut ControlState, reply: &[u8]) {
             user_handle: Vec::new(),
             sign_count: 0,
         });
-    }
-}
-
-/// The control API's [`CredentialPolicy`]: backup flags from the WebDriver
-/// options and Set Credential Properties; injected non-discoverable
-/// credentials count their own signatures from the `signCount` they were
-/// given.
-pub struct ControlPolicy {
-    state: Arc<Mutex<ControlState>>,
-}
-
-impl ControlPolicy {
-    /// The policy over shared `state`.
-    pub fn new(state: Arc<Mutex<ControlState>>) -> Self {
-        Self { state }
-    }
-
-    fn state(&self) -> std::sync::MutexGuard<'_, ControlState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl CredentialPolicy for ControlPolicy {
-    fn new_credential(&mut self, credential_id: &[u8]) -> BackupFlags {
-        let mut state = self.state();
-        let flags = state.default_backup;
-        state.backup.insert(credential_id.to_vec(), flags);
-        flags
-    }
-
-    fn backup_flags(&mut self, credential_id: &[u8]) -> BackupFlags {
-        self.state().flags_of(credential_id)
-    }
-
-    fn next_sign_count(&mut self, credential_id: &[u8]) -> Option<u32> {
-        let mut state = self.state();
-        let injected = state
-            .aliases
-            .iter_mut()
-            .find(|a| a.internal == credential_id)?
-            .non_resident
-            .as_mut()?;
-        injected.sign_count = injected.sign_count.wrapping_add(1);
-        Some(injected.sign_count)
-    }
-}
-
-fn decode_map(bytes: &[u8]) -> Option<Vec<(Value, Value)>> {
-    match cbor::decode(bytes).ok()? {
-        Value::Map(entries) => Some(entries),
-        _ => None,
-    }
-}
-
-fn int_key(key: &Value, wanted: i128) -> bool {
-    matches!(key, Value::Integer(i) if i128::from(*i) == wanted)
-}
-
-fn text_key(key: &Value, wanted: &str) -> bool {
-    matches!(key, Value::Text(t) if t == wanted)
-}
-
-fn int_value(entries: &[(Value, Value)], wanted: i128) -> Option<i128> {
-    entries.iter().find_map(|(k, v)| match v {
-        Value::Integer(i) if int_key(k, wanted) => Some(i128::from(*i)),
-        _ => None,
-    })
-}
-
-fn text_field(value: &Value, name: &str) -> Option<String> {
-    match value {
-        Value::Map(fields) => fields.iter().find_map(|(k, v)| match v {
-            Value::Text(t) if text_key(k, name) => Some(t.clone()),
-            _ => None,
-        }),
-        _ => None,
     }
 }
 
@@ -901,42 +765,6 @@ mod tests {
                 (Value::from(6), Value::Array(vec![Value::from(1)])),
             ]
         );
-    }
-
-    #[test]
-    fn u2f_authenticate_key_handles_are_parsed_and_rewritten() {
-        let mut data = vec![0xc1; 32];
-        data.extend([0xa9; 32]);
-        data.push(3);
-        data.extend([1, 2, 3]);
-        let mut short = vec![0x00, 0x02, 0x03, 0x00, u8::try_from(data.len()).unwrap()];
-        short.extend(&data);
-        let mut extended = vec![
-            0x00,
-            0x02,
-            0x03,
-            0x00,
-            0x00,
-            0x00,
-            u8::try_from(data.len()).unwrap(),
-        ];
-        extended.extend(&data);
-        extended.extend([0, 0]);
-        for apdu in [&short, &extended] {
-            let mut request = U2fAuthenticate::parse(apdu).unwrap();
-            assert_eq!(request.key_handle, [1, 2, 3]);
-            assert_eq!(request.encode(), extended, "re-encoded in extended form");
-            request.key_handle = vec![9; 70];
-            let rewritten = U2fAuthenticate::parse(&request.encode()).unwrap();
-            assert_eq!(rewritten.key_handle, vec![9; 70]);
-            assert_eq!(rewritten.challenge_and_application, data[..64]);
-        }
-        // Registrations and truncated requests are left alone.
-        let mut register = short.clone();
-        register[1] = 0x01;
-        assert_eq!(U2fAuthenticate::parse(&register), None);
-        assert_eq!(u2f_register_application(&register).unwrap(), [0xa9; 32]);
-        assert_eq!(U2fAuthenticate::parse(&short[..short.len() - 1]), None);
     }
 
     #[test]

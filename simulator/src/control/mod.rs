@@ -14,6 +14,7 @@
 //! event stream) live beside them. `/openapi.json` describes it all.
 
 pub mod api;
+pub(crate) mod cbor_fields;
 pub mod credentials;
 pub mod device;
 pub mod error;
@@ -21,8 +22,10 @@ pub mod events;
 pub mod hooks;
 pub mod large_blob;
 pub mod options;
+pub mod policy;
 pub mod presence;
 pub mod trace;
+pub mod u2f;
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
