@@ -326,12 +326,6 @@ impl VirtualAuthenticator {
         self.user.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Closes the vault of a persistent authenticator, so another one can
-    /// open it at once (dropping does it too, later).
-    pub fn stop(&self) {
-        self.stop.store(true, Ordering::SeqCst);
-    }
-
     /// Power-cycles the device, as the UDP power-cycle datagram does.
     pub fn power_cycle(&self) {
         let mut device = self.device();
