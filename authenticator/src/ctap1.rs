@@ -70,6 +70,40 @@ pub enum Request {
     },
 }
 
+impl Request {
+    /// The request as an APDU in extended-length form, which [`parse`] reads
+    /// back as the same request (the simulator rewrites key handles this
+    /// way). `None` for a key handle longer than U2F can carry (255 bytes).
+    pub fn to_apdu(&self) -> Option<Vec<u8>> {
+        let (ins, p1, data) = match self {
+            Self::Version => (INS_VERSION, 0, Vec::new()),
+            Self::Register {
+                challenge,
+                application,
+            } => (INS_REGISTER, 0, [&challenge[..], &application[..]].concat()),
+            Self::Authenticate {
+                control,
+                challenge,
+                application,
+                key_handle,
+            } => {
+                let len = u8::try_from(key_handle.len()).ok()?;
+                let mut data = [&challenge[..], &application[..], &[len]].concat();
+                data.extend_from_slice(key_handle);
+                (INS_AUTHENTICATE, *control, data)
+            }
+        };
+        let mut out = vec![0, ins, p1, 0, 0];
+        if !data.is_empty() {
+            out.extend_from_slice(&u16::try_from(data.len()).ok()?.to_be_bytes());
+            out.extend_from_slice(&data);
+        }
+        // Le: up to 65536 bytes.
+        out.extend_from_slice(&[0, 0]);
+        Some(out)
+    }
+}
+
 /// Splits an APDU into (CLA, INS, P1, data), accepting short and extended
 /// encodings with or without Le.
 fn split_apdu(apdu: &[u8]) -> Result<(u8, u8, u8, &[u8]), u16> {
@@ -363,6 +397,38 @@ fn authenticate<S: Store, R: rand_core::CryptoRng>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requests_re_encode_to_what_parses_back() {
+        let authenticate = |key_handle: Vec<u8>| Request::Authenticate {
+            control: ENFORCE_PRESENCE,
+            challenge: [0xc1; 32],
+            application: [0xa9; 32],
+            key_handle,
+        };
+        let requests = [
+            Request::Version,
+            Request::Register {
+                challenge: [1; 32],
+                application: [2; 32],
+            },
+            authenticate(vec![1, 2, 3]),
+            authenticate(vec![9; 255]),
+        ];
+        for request in requests {
+            let apdu = request.to_apdu().unwrap();
+            assert_eq!(parse(&apdu), Ok(request), "{apdu:02x?}");
+        }
+        assert_eq!(authenticate(vec![0; 256]).to_apdu(), None);
+        // The short form of the same request parses alike.
+        let mut data = vec![0xc1; 32];
+        data.extend([0xa9; 32]);
+        data.extend([3, 1, 2, 3]);
+        let mut short = vec![0, INS_AUTHENTICATE, ENFORCE_PRESENCE, 0, 68];
+        short.extend(&data);
+        assert_eq!(parse(&short), Ok(authenticate(vec![1, 2, 3])));
+        assert_eq!(parse(&short[..short.len() - 1]), Err(sw::WRONG_LENGTH));
+    }
 
     fn extended(ins: u8, p1: u8, data: &[u8]) -> Vec<u8> {
         let mut apdu = vec![0, ins, p1, 0, 0];

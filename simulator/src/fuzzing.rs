@@ -8,8 +8,7 @@
 //! ```text
 //!  bytes ─┬─ serde_json ─┬─► options::parse (Add Virtual Authenticator, no vault dir)
 //!         │              └─► NewCredential::from_json (Add Credential)
-//!         ├─ as an APDU ────► U2F_AUTHENTICATE parse ─► encode ─► parse (same request)
-//!         │                └► U2F_REGISTER application parameter
+//!         ├─ as an APDU ────► ctap1::parse ─► Request::to_apdu ─► parse (same request)
 //!         └─ as a stored large-blob array ─► read_entries ─► open (fixed key)
 //!                                                       └─► write_entries ─► read_entries
 //! ```
@@ -24,8 +23,9 @@ use ciborium::Value;
 use softkey_authenticator::secret::Secret32;
 use softkey_authenticator::store::{MemoryStore, SettingKey, Store as _};
 
-use crate::control::u2f::{U2fAuthenticate, u2f_register_application};
 use crate::control::{credentials, large_blob, options};
+use softkey_authenticator::commands::large_blobs::serialize;
+use softkey_authenticator::ctap1;
 
 /// The largeBlobKey the large-blob part opens entries with.
 pub const LARGE_BLOB_KEY: [u8; 32] = [0x4b; 32];
@@ -49,20 +49,18 @@ pub fn json_bodies(data: &[u8]) {
     let _ = credentials::NewCredential::from_json(&body);
 }
 
-/// The U2F APDU rewriting: a request that parses re-encodes (extended form)
-/// into a request that parses to the same header, challenge, application and
-/// key handle.
+/// The U2F APDU rewriting: a request that parses re-encodes (extended form,
+/// as the control hooks rewrite key handles) into the same request.
 pub fn u2f_apdu(apdu: &[u8]) {
-    if let Some(request) = U2fAuthenticate::parse(apdu) {
-        let encoded = request.encode();
-        let again = U2fAuthenticate::parse(&encoded);
+    if let Ok(request) = ctap1::parse(apdu)
+        && let Some(encoded) = request.to_apdu()
+    {
         assert_eq!(
-            again.as_ref(),
-            Some(&request),
-            "U2F_AUTHENTICATE changed when re-encoded as {encoded:02x?}"
+            ctap1::parse(&encoded),
+            Ok(request),
+            "a U2F request changed when re-encoded as {encoded:02x?}"
         );
     }
-    let _ = u2f_register_application(apdu);
 }
 
 /// `data` as the stored serialized large-blob array: reading it, opening each
@@ -126,12 +124,14 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     short.push(4);
     short.extend_from_slice(&[0xab; 4]);
     short.push(0x00);
-    let mut extended = vec![0x00, 0x02, 0x07, 0x00, 0x00, 0x00, 65 + 16];
-    extended.extend_from_slice(&[0x33; 32]);
-    extended.extend_from_slice(&[0x44; 32]);
-    extended.push(16);
-    extended.extend_from_slice(&[0xcd; 16]);
-    extended.extend_from_slice(&[0x00, 0x00]);
+    let extended = ctap1::Request::Authenticate {
+        control: 0x07,
+        challenge: [0x33; 32],
+        application: [0x44; 32],
+        key_handle: vec![0xcd; 16],
+    }
+    .to_apdu()
+    .expect("a 16-byte key handle fits");
     let mut array = Vec::new();
     ciborium::ser::into_writer(
         &Value::Array(vec![Value::Map(vec![
@@ -142,8 +142,7 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         &mut array,
     )
     .expect("a CBOR value serializes into a Vec");
-    let hash = softkey_authenticator::crypto::sha256(&array);
-    array.extend_from_slice(&hash[..16]);
+    let array = serialize(array);
     vec![
         (
             "add_authenticator.json",
@@ -168,7 +167,10 @@ mod tests {
         for (name, seed) in seeds() {
             control_inputs(&seed);
             if name.ends_with(".apdu") {
-                assert!(U2fAuthenticate::parse(&seed).is_some(), "{name}");
+                assert!(
+                    matches!(ctap1::parse(&seed), Ok(ctap1::Request::Authenticate { .. })),
+                    "{name}"
+                );
             }
         }
         let (_, body) = &seeds()[0];

@@ -347,9 +347,8 @@ impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
             if let Some(hooks) = self.hooks.as_mut() {
                 hooks.on_ctap1_response(&mut reply, now);
             }
-            let sw = reply.len().checked_sub(2).and_then(|at| reply.get(at..));
             tracing::info!(
-                sw = sw.map(|sw| sw.iter().map(|b| format!("{b:02X}")).collect::<String>()),
+                sw = status_word(&reply),
                 len = reply.len(),
                 "CTAP1 response"
             );
@@ -367,6 +366,14 @@ impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
         );
         self.hid.respond_to(request, reply, now);
     }
+}
+
+/// The status word ending a CTAP1/U2F response, in hex ("9000").
+pub fn status_word(reply: &[u8]) -> Option<String> {
+    let at = reply.len().checked_sub(2)?;
+    reply
+        .get(at..)
+        .map(|sw| sw.iter().map(|b| format!("{b:02X}")).collect())
 }
 
 fn status_name(code: u8) -> String {

@@ -90,6 +90,21 @@ pub(crate) struct PendingWrite {
     buffer: Vec<u8>,
 }
 
+/// The CBOR array of a serialized large-blob array, if its trailing
+/// LEFT(SHA-256, 16) matches.
+pub fn checked_array(serialized: &[u8]) -> Option<&[u8]> {
+    let split = serialized.len().checked_sub(HASH_LEN)?;
+    let (array, hash) = serialized.split_at(split);
+    (sha256(array).get(..HASH_LEN) == Some(hash)).then_some(array)
+}
+
+/// Serializes an encoded CBOR array: array ‖ LEFT(SHA-256(array), 16).
+pub fn serialize(mut array: Vec<u8>) -> Vec<u8> {
+    let hash = sha256(&array);
+    array.extend_from_slice(&hash[..HASH_LEN]);
+    array
+}
+
 /// The serialized array as stored, or the initial one.
 fn serialized_array<S: Store>(store: &mut S) -> Result<Vec<u8>, StatusCode> {
     Ok(store
@@ -222,8 +237,7 @@ fn write<S: Store, R: rand_core::CryptoRng>(
         .take()
         .map(|p| p.buffer)
         .unwrap_or_default();
-    let (array, hash) = complete.split_at(complete.len() - HASH_LEN);
-    if sha256(array)[..HASH_LEN] != *hash {
+    if checked_array(&complete).is_none() {
         return Err(StatusCode::IntegrityFailure);
     }
     ctx.store
@@ -241,6 +255,12 @@ mod tests {
         // CTAP 2.1 §6.10.1: h'80' ‖ h'76be8b528d0075f7aae98d6fa57a6d3c'.
         assert_eq!(INITIAL_ARRAY[0], 0x80);
         assert_eq!(INITIAL_ARRAY[1..], sha256(&[0x80])[..HASH_LEN]);
+        assert_eq!(serialize(vec![0x80]), INITIAL_ARRAY);
+        assert_eq!(checked_array(&INITIAL_ARRAY), Some(&[0x80][..]));
+        let mut tampered = INITIAL_ARRAY;
+        tampered[16] ^= 1;
+        assert_eq!(checked_array(&tampered), None);
+        assert_eq!(checked_array(&INITIAL_ARRAY[..15]), None);
     }
 
     #[test]

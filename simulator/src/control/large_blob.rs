@@ -12,16 +12,13 @@ use ciborium::Value;
 use rand::RngExt as _;
 use softkey_authenticator::cbor;
 use softkey_authenticator::commands::large_blobs::{
-    INITIAL_ARRAY, MAX_SERIALIZED_LARGE_BLOB_ARRAY,
+    INITIAL_ARRAY, MAX_SERIALIZED_LARGE_BLOB_ARRAY, checked_array, serialize,
 };
-use softkey_authenticator::crypto::sha256;
 use softkey_authenticator::secret::Secret32;
 use softkey_authenticator::store::{SettingKey, Store, StoreError};
 
 use crate::control::error::ApiError;
 
-/// Length of the truncated hash after the CBOR array.
-const HASH_LEN: usize = 16;
 /// Largest blob accepted or inflated.
 const MAX_BLOB: usize = 1 << 20;
 
@@ -34,11 +31,7 @@ pub fn read_entries(store: &mut dyn Store) -> Result<Vec<Value>, ApiError> {
         .map_err(ApiError::store)?
         .map_or_else(|| INITIAL_ARRAY.to_vec(), |b| b.expose_secret().to_vec());
     let corrupt = || ApiError::unknown("the stored large-blob array is corrupt");
-    let split = serialized.len().checked_sub(HASH_LEN).ok_or_else(corrupt)?;
-    let (array, hash) = serialized.split_at(split);
-    if sha256(array).get(..HASH_LEN) != Some(hash) {
-        return Err(corrupt());
-    }
+    let array = checked_array(&serialized).ok_or_else(corrupt)?;
     match ciborium::de::from_reader::<Value, _>(array) {
         Ok(Value::Array(entries)) => Ok(entries),
         _ => Err(corrupt()),
@@ -47,9 +40,7 @@ pub fn read_entries(store: &mut dyn Store) -> Result<Vec<Value>, ApiError> {
 
 /// Stores `entries` as the serialized array.
 pub fn write_entries(store: &mut dyn Store, entries: Vec<Value>) -> Result<(), ApiError> {
-    let mut serialized = cbor::encode(Value::Array(entries));
-    let hash = sha256(&serialized);
-    serialized.extend_from_slice(hash.get(..HASH_LEN).unwrap_or_default());
+    let serialized = serialize(cbor::encode(Value::Array(entries)));
     if serialized.len() > MAX_SERIALIZED_LARGE_BLOB_ARRAY {
         return Err(ApiError::invalid(format!(
             "the large-blob array would be {} bytes; the authenticator holds at most {MAX_SERIALIZED_LARGE_BLOB_ARRAY}",

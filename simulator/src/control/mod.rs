@@ -25,7 +25,6 @@ pub mod options;
 pub mod policy;
 pub mod presence;
 pub mod trace;
-pub mod u2f;
 
 use std::collections::BTreeMap;
 use std::io::Write as _;

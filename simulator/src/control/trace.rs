@@ -182,14 +182,9 @@ pub fn decode_ctap1_request(apdu: &[u8]) -> Json {
 
 /// The JSON event body of a CTAP1/U2F response: its status word.
 pub fn decode_ctap1_response(reply: &[u8]) -> Json {
-    let sw = reply
-        .len()
-        .checked_sub(2)
-        .and_then(|at| reply.get(at..))
-        .map(|sw| sw.iter().map(|b| format!("{b:02X}")).collect::<String>());
     json!({
         "command": "CTAP1/U2F",
-        "status": sw,
+        "status": crate::runtime::status_word(reply),
         "length": reply.len(),
     })
 }
