@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use crate::commands::{self, Command, Response};
+use crate::crypto::Algorithm;
 use crate::pin::PinRuntime;
 use crate::policy::{CredentialPolicy, PlainKey};
 use crate::secret::Secret32;
@@ -42,6 +43,10 @@ pub struct Config {
     /// Whether the runtime routes CTAPHID MSG to [`Authenticator::handle_ctap1`]:
     /// then getInfo lists `U2F_V2` (unless alwaysUv is on).
     pub ctap1: bool,
+    /// The algorithms new credentials may use; getInfo lists them in
+    /// [`Algorithm::ALL`]'s order (ES256 first). Credentials made earlier with
+    /// other algorithms keep working.
+    pub algorithms: Vec<Algorithm>,
 }
 
 /// How makeCredential attests new credentials (unless the platform's
@@ -66,6 +71,7 @@ impl Default for Config {
             built_in_uv: false,
             attestation: AttestationMode::SelfAttestation,
             ctap1: false,
+            algorithms: Algorithm::DEFAULT.to_vec(),
         }
     }
 }
