@@ -53,18 +53,40 @@ struct RpArgs {
     /// SQLite database for users and passkeys [default: in memory].
     #[arg(long)]
     db: Option<std::path::PathBuf>,
+    /// COSE algorithms offered at sign-up, most preferred first: IANA names
+    /// or numbers, comma-separated (e.g. `ML-DSA-65,ES256`) [default: every
+    /// algorithm softkey rp verifies, ES256 first]. The page's "post-quantum"
+    /// box (or `?pq=1`) puts ML-DSA first for one sign-up.
+    #[arg(long, value_delimiter = ',', value_parser = parse_rp_algorithm)]
+    algorithms: Vec<i64>,
+}
+
+fn parse_rp_algorithm(name: &str) -> Result<i64, String> {
+    softkey_rp::cose::algorithm_from_name(name).ok_or_else(|| {
+        let known: Vec<&str> = softkey_rp::cose::ALGORITHMS
+            .iter()
+            .map(|(_, name)| *name)
+            .collect();
+        format!("unknown algorithm {name:?} (known: {})", known.join(", "))
+    })
 }
 
 fn rp(args: RpArgs) -> anyhow::Result<()> {
     let origin = args
         .origin
         .unwrap_or_else(|| format!("http://localhost:{}", args.listen.port()));
+    let defaults = softkey_rp::server::ServerConfig::default();
     let config = softkey_rp::server::ServerConfig {
         listen: args.listen,
         rp_id: args.rp_id,
         rp_name: args.rp_name,
         origin,
         database: args.db,
+        algorithms: if args.algorithms.is_empty() {
+            defaults.algorithms
+        } else {
+            args.algorithms
+        },
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
