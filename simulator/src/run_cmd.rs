@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use softkey_authenticator::Config;
+use softkey_authenticator::crypto::Algorithm;
 use softkey_authenticator::secret::Secret32;
 use softkey_authenticator::store::MemoryStore;
 use softkey_authenticator::store::Store;
@@ -117,6 +118,12 @@ pub struct RunArgs {
     /// Built-in user verification.
     #[command(flatten)]
     pub verify: crate::verify::VerifyArgs,
+    /// COSE algorithms new credentials may use, by IANA name, comma-separated
+    /// (ES256, EdDSA, ES384, ES512, ES256K, PS256, RS256, ML-DSA-44, ML-DSA-65,
+    /// ML-DSA-87, ESP256, ESP384, ESP512, Ed25519). getInfo lists them ES256
+    /// first; credentials made before keep working whatever this says.
+    #[arg(long, value_delimiter = ',', default_values_t = Algorithm::DEFAULT.to_vec())]
+    pub algorithms: Vec<Algorithm>,
 }
 
 /// The presence provider `args` ask for.
@@ -161,14 +168,26 @@ pub fn run(args: &RunArgs, stop: &AtomicBool) -> anyhow::Result<()> {
     serve(args, vault, &path.display().to_string(), stop)
 }
 
-fn serve<S: Store>(args: &RunArgs, store: S, vault: &str, stop: &AtomicBool) -> anyhow::Result<()> {
+fn serve<S: Store + Send + 'static>(
+    args: &RunArgs,
+    store: S,
+    vault: &str,
+    stop: &AtomicBool,
+) -> anyhow::Result<()> {
     let config = Config {
         built_in_uv: args.verify.enabled(),
         attestation: crate::runtime::attestation_mode(args.attestation_certificate),
+        algorithms: args.algorithms.clone(),
         ..Config::default()
     };
     let presence = presence_provider(args)?;
-    tracing::info!(presence = presence.name(), vault, "softkey run starting");
+    let algorithms: Vec<&str> = args.algorithms.iter().map(|alg| alg.name()).collect();
+    tracing::info!(
+        presence = presence.name(),
+        vault,
+        algorithms = %algorithms.join(","),
+        "softkey run starting"
+    );
     let mut device = KeyDevice::standard(
         config,
         store,

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::ValueEnum;
+use softkey_authenticator::crypto::Algorithm;
 use softkey_authenticator::secret::Secret32;
 use softkey_authenticator::store::{MemoryStore, Store};
 use softkey_authenticator::{AAGUID, Config};
@@ -91,6 +92,11 @@ pub struct SimArgs {
     /// (`packed` with x5c; `softkey vault attestation-root` prints its root).
     #[arg(long)]
     pub attestation_certificate: bool,
+    /// COSE algorithms new credentials may use, by IANA name, comma-separated
+    /// [default: every algorithm softkey implements, for python-fido2's suite
+    /// and testers; `softkey run` offers ES256,EdDSA].
+    #[arg(long, value_delimiter = ',', default_values_t = Algorithm::ALL.to_vec())]
+    pub algorithms: Vec<Algorithm>,
 }
 
 /// Where `softkey sim` puts its authenticator.
@@ -121,7 +127,7 @@ pub fn run(args: SimArgs, stop: &AtomicBool) -> anyhow::Result<()> {
     }
 }
 
-fn serve<S: Store>(
+fn serve<S: Store + Send + 'static>(
     args: &SimArgs,
     store: S,
     vault: String,
@@ -133,6 +139,7 @@ fn serve<S: Store>(
             .then_some(softkey_authenticator::RESET_WINDOW),
         built_in_uv: args.verify.enabled(),
         attestation: crate::runtime::attestation_mode(args.attestation_certificate),
+        algorithms: args.algorithms.clone(),
         ..Config::default()
     };
     let presence = presence_provider(args)?;
@@ -209,6 +216,7 @@ fn run_with_control(args: SimArgs, stop: &AtomicBool) -> anyhow::Result<()> {
         args.control_token_file.clone(),
         args.control_vault_dir.clone(),
         uhid.clone(),
+        args.algorithms.clone(),
         Arc::clone(&shutdown),
     )?;
     let presence = presence_provider(&args)?;
@@ -218,6 +226,7 @@ fn run_with_control(args: SimArgs, stop: &AtomicBool) -> anyhow::Result<()> {
         Duration::from_secs(args.user_timeout),
     );
     options.uhid.clone_from(&uhid);
+    options.algorithms.clone_from(&args.algorithms);
     let store = match &args.vault.vault {
         None => None,
         Some(path) => {

@@ -174,6 +174,8 @@ pub struct Options {
     pub uhid: Option<UhidSpec>,
     /// A persistent vault (`softkey:vault`); in memory without.
     pub vault: Option<VaultSpec>,
+    /// The COSE algorithms new credentials may use (`softkey:algorithms`).
+    pub algorithms: Vec<softkey_authenticator::crypto::Algorithm>,
 }
 
 /// A running controlled authenticator. Dropping it stops its thread.
@@ -235,6 +237,7 @@ impl VirtualAuthenticator {
                 .then_some(softkey_authenticator::RESET_WINDOW),
             built_in_uv: options.has_user_verification,
             ctap1: u2f,
+            algorithms: options.algorithms.clone(),
             ..Config::default()
         };
         let auth = Authenticator::new(config, store, StdRng::from_rng(&mut os_rng), Instant::now());

@@ -83,12 +83,14 @@ impl ControlServer {
     /// to `token_file` (default: `$XDG_RUNTIME_DIR` or the temp directory,
     /// `softkey-control-<port>.token`). Persistent vaults, if allowed, live
     /// in `vault_dir`; `uhid_default` gives new authenticators a UHID device
-    /// unless their options say `"softkey:uhid": false`.
+    /// unless their options say `"softkey:uhid": false`; `algorithms_default`
+    /// is what they offer unless their options say `softkey:algorithms`.
     pub fn start(
         addr: SocketAddr,
         token_file: Option<PathBuf>,
         vault_dir: Option<PathBuf>,
         uhid_default: Option<device::UhidSpec>,
+        algorithms_default: Vec<softkey_authenticator::crypto::Algorithm>,
         shutdown: Arc<AtomicBool>,
     ) -> anyhow::Result<Self> {
         if let Some(dir) = &vault_dir {
@@ -126,6 +128,7 @@ impl ControlServer {
             token,
             vault_dir,
             uhid_default,
+            algorithms_default,
             shutdown: Arc::clone(&shutdown),
         });
         let router = api::router(Arc::clone(&state));
