@@ -258,6 +258,15 @@ impl<S: Store, R: rand_core::CryptoRng> Authenticator<S, R> {
         self.pending.is_some()
     }
 
+    /// Whether [`resume`](Self::resume) with [`Verdict::Approved`] will take
+    /// long: a makeCredential that generates an RSA key (a fifth of a second
+    /// on average, seconds in the tail). The core still does not block on
+    /// anything but computation; a runtime that must keep sending CTAPHID
+    /// keepalives meanwhile runs that `resume` on another thread.
+    pub fn resume_is_slow(&self) -> bool {
+        matches!(&self.pending, Some(Pending::MakeCredential(job)) if job.slow())
+    }
+
     /// A power cycle: volatile state is forgotten, persistent state kept.
     pub fn power_cycle(&mut self, now: Instant) {
         self.pending = None;

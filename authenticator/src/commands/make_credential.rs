@@ -121,6 +121,11 @@ impl Job {
     pub(crate) fn built_in_uv(&self) -> bool {
         self.built_in_uv
     }
+
+    /// Whether finishing it generates a key that takes long to make.
+    pub(crate) fn slow(&self) -> bool {
+        self.algorithm.slow_keygen()
+    }
 }
 
 pub(crate) fn start<S: Store, R: rand_core::CryptoRng>(
