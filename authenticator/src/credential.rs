@@ -572,6 +572,42 @@ mod tests {
     }
 
     #[test]
+    fn sealed_ml_dsa_id_carries_the_seed_not_the_expanded_key() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(10);
+        let secret = Secret32::new([9; 32]);
+        let rp = sha256(b"example.com");
+        for algorithm in [Algorithm::MlDsa44, Algorithm::MlDsa65, Algorithm::MlDsa87] {
+            let mut credential = sample(&mut rng);
+            credential.cred_random_with_uv = None;
+            credential.cred_blob = None;
+            credential.private_key = PrivateKey::generate(algorithm, &mut rng);
+            let id = credential.seal_id(&secret, &rp, &mut rng).unwrap();
+            // Open the AEAD by hand: the payload's key 8 is the 32-byte seed
+            // (an expanded ML-DSA key is 2560 to 4896 bytes).
+            let (nonce, sealed) = id[1..].split_at(NONCE_LEN);
+            let plaintext = Zeroizing::new(
+                wrap_cipher(&secret)
+                    .decrypt(
+                        &Nonce::from(<[u8; NONCE_LEN]>::try_from(nonce).unwrap()),
+                        Payload {
+                            msg: sealed,
+                            aad: &rp,
+                        },
+                    )
+                    .unwrap(),
+            );
+            let mut map = IntMap::new(cbor::decode(&plaintext).unwrap()).unwrap();
+            let key = cbor::into_bytes(map.take(8).unwrap()).unwrap();
+            assert_eq!(key.len(), 32, "{algorithm}");
+            assert!(
+                map.take(15).is_none(),
+                "no public key beside an ML-DSA seed"
+            );
+            assert_eq!(id.len(), 70, "{algorithm}: the whole ID");
+        }
+    }
+
+    #[test]
     fn largest_sealed_id_fits_the_advertised_maximum() {
         // RSA with both CredRandoms and a full credBlob: the longest ID.
         let mut rng = rand::rngs::StdRng::seed_from_u64(8);
