@@ -96,6 +96,17 @@ pub enum Error {
     /// The attestation certificate chain does not lead to a configured trust anchor.
     #[error("attestation certificate chain not trusted: {0}")]
     UntrustedAttestation(&'static str),
+    /// A certificate in the attestation chain (or the trust anchor) issues
+    /// another but is not a CA: basicConstraints cA missing or false.
+    #[error("attestation chain passes through a certificate that is not a CA")]
+    IssuerNotCa,
+    /// An issuer's keyUsage extension does not allow signing certificates
+    /// (no keyCertSign).
+    #[error("attestation chain issuer's keyUsage lacks keyCertSign")]
+    IssuerWithoutKeyCertSign,
+    /// More intermediate CAs below an issuer than its pathLenConstraint allows.
+    #[error("attestation chain is longer than an issuer's pathLenConstraint allows")]
+    PathLengthExceeded,
     /// The attestation was of a type this relying party's policy refuses.
     #[error("attestation type {0} refused by policy")]
     AttestationRefused(&'static str),
@@ -153,6 +164,9 @@ impl Error {
             Error::UnsupportedAttestationFormat(_) => "unsupported_attestation_format",
             Error::InvalidAttestation(_) => "invalid_attestation",
             Error::UntrustedAttestation(_) => "untrusted_attestation",
+            Error::IssuerNotCa => "issuer_not_ca",
+            Error::IssuerWithoutKeyCertSign => "issuer_without_key_cert_sign",
+            Error::PathLengthExceeded => "path_len_exceeded",
             Error::AttestationRefused(_) => "attestation_refused",
             Error::BadSignature => "bad_signature",
             Error::UnknownCredential => "unknown_credential",
