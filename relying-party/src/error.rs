@@ -45,6 +45,11 @@ pub enum Error {
     /// clientDataJSON `topOrigin` is not one of the allowed top-level origins.
     #[error("top origin {0:?} is not allowed")]
     TopOriginNotAllowed(String),
+    /// clientDataJSON says `crossOrigin: true` but names no `topOrigin`, and
+    /// this relying party allows cross-origin ceremonies only under listed
+    /// top origins.
+    #[error("cross-origin ceremony without a top origin, under a top-origin allow list")]
+    TopOriginMissing,
     /// Malformed authenticator data.
     #[error("malformed authenticator data: {0}")]
     MalformedAuthenticatorData(&'static str),
@@ -147,6 +152,7 @@ impl Error {
             Error::OriginMismatch(_) => "origin_mismatch",
             Error::CrossOriginNotAllowed => "cross_origin_not_allowed",
             Error::TopOriginNotAllowed(_) => "top_origin_not_allowed",
+            Error::TopOriginMissing => "top_origin_missing",
             Error::MalformedAuthenticatorData(_) => "malformed_authenticator_data",
             Error::RpIdHashMismatch => "rp_id_hash_mismatch",
             Error::UserNotPresent => "user_not_present",
