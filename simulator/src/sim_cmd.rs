@@ -62,8 +62,10 @@ pub struct SimArgs {
     /// Off by default.
     #[arg(long, value_name = "ADDR")]
     pub control: Option<SocketAddr>,
-    /// Where to write the control API's bearer token (mode 0600); default
-    /// `$XDG_RUNTIME_DIR/softkey-control-<port>.token` (or the temp directory).
+    /// Where to write the control API's bearer token: a new file (mode 0600;
+    /// an existing file or link there is refused). Default:
+    /// `softkey-control-<port>.token` in the private directory
+    /// `$XDG_RUNTIME_DIR/softkey` (or `$TMPDIR/softkey-<uid>`), mode 0700.
     #[arg(long, value_name = "PATH", requires = "control")]
     pub control_token_file: Option<PathBuf>,
     /// Lets control-API authenticators keep persistent vaults, as
