@@ -22,6 +22,7 @@ pub mod events;
 pub mod hooks;
 pub mod large_blob;
 pub mod options;
+pub mod persistent;
 pub mod policy;
 pub mod presence;
 pub mod token;
@@ -68,12 +69,13 @@ impl ControlServer {
     /// to a new file, `token_file` or by default
     /// `softkey-control-<port>.token` in a private directory (see [`token`]).
     /// Persistent vaults, if allowed, live
-    /// in `vault_dir`; `uhid_default` gives new authenticators a UHID device
+    /// in `vault_dir`, under `persistent`'s rules; `uhid_default` gives new authenticators a UHID device
     /// unless their options say `"softkey:uhid": false`.
     pub fn start(
         addr: SocketAddr,
         token_file: Option<PathBuf>,
         vault_dir: Option<PathBuf>,
+        persistent: persistent::PersistentRules,
         uhid_default: Option<device::UhidSpec>,
         shutdown: Arc<AtomicBool>,
     ) -> anyhow::Result<Self> {
@@ -116,6 +118,7 @@ impl ControlServer {
             events: EventSink::default(),
             token,
             vault_dir,
+            persistent,
             uhid_default,
             shutdown: Arc::clone(&shutdown),
         });
