@@ -315,6 +315,8 @@ impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
         match outcome {
             Outcome::Reply(reply) => self.reply(request, reply, now),
             Outcome::AwaitUser(prompt) => {
+                // Names from the platform reach no provider (nor the log) raw.
+                let prompt = crate::presence::sanitize_prompt(&prompt);
                 self.hid.set_keepalive(KeepaliveStatus::UpNeeded);
                 let verifier = self
                     .verifier

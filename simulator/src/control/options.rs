@@ -70,12 +70,18 @@ pub fn parse(body: &Value, vault_dir: Option<&Path>) -> Result<Options, ApiError
         }
         Some(_) => return Err(ApiError::invalid("extensions must be an array")),
     }
+    let vault = vault(body.get("softkey:vault"), vault_dir)?;
     let options = Options {
         profile,
         transport,
         has_resident_key: boolean(body, "hasResidentKey", false)?,
         has_user_verification: boolean(body, "hasUserVerification", false)?,
-        is_user_consenting: Some(boolean(body, "isUserConsenting", true)?),
+        // A persistent vault asks the person unless told otherwise (see
+        // `persistent`); an in-memory one consents by default.
+        is_user_consenting: match body.get("isUserConsenting") {
+            None if vault.is_some() => None,
+            _ => Some(boolean(body, "isUserConsenting", true)?),
+        },
         is_user_verified: boolean(body, "isUserVerified", false)?,
         extensions,
         strict_reset: false,
@@ -90,7 +96,7 @@ pub fn parse(body: &Value, vault_dir: Option<&Path>) -> Result<Options, ApiError
             Some(Value::Bool(wanted)) => wanted.then(UhidSpec::default),
             Some(_) => return Err(ApiError::invalid("softkey:uhid must be a boolean")),
         },
-        vault: vault(body.get("softkey:vault"), vault_dir)?,
+        vault,
     };
     if profile == Profile::Ctap1 {
         if options.has_resident_key {
