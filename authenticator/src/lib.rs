@@ -29,6 +29,7 @@ pub mod commands;
 pub mod credential;
 pub mod crypto;
 pub mod ctap1;
+pub mod enterprise;
 pub mod extensions;
 #[doc(hidden)]
 pub mod fuzzing;

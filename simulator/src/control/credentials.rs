@@ -255,6 +255,7 @@ pub fn add(
         cred_blob: None,
         large_blob_key: None,
         discoverable: credential.resident,
+        third_party_payment: false,
     };
     if credential.resident {
         let mut stored = stored;
