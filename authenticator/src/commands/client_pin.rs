@@ -280,7 +280,7 @@ fn get_pin_token<S: Store, R: rand_core::CryptoRng>(
 /// permissions present in the permissions parameter are ignored").
 const DEFINED_PERMISSIONS: u64 = 0x7F;
 
-fn parse_permissions(request: &Request) -> Result<Permissions, StatusCode> {
+pub(crate) fn parse_permissions(request: &Request) -> Result<Permissions, StatusCode> {
     let permissions = required(request.permissions)?;
     // 3. Zero permissions are invalid.
     if permissions == 0 {
