@@ -122,8 +122,9 @@ fn set_pin_rules() {
         // Four code points of two bytes each are long enough.
         p.set_pin(&mut h, "éééé").unwrap();
         assert_eq!(retries(&mut h), Ok(8));
-        // Set once; afterwards changePIN.
-        assert_eq!(p.set_pin(&mut h, "5678"), Err(StatusCode::NotAllowed));
+        // Set once; afterwards changePIN (CTAP 2.1/2.3 §6.5.5.5 step 3:
+        // "If a PIN has already been set, … CTAP2_ERR_PIN_AUTH_INVALID").
+        assert_eq!(p.set_pin(&mut h, "5678"), Err(StatusCode::PinAuthInvalid));
         assert!(p.token(&mut h, "éééé", Some(MC), None).is_ok());
     }
 }

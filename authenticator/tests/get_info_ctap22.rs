@@ -106,6 +106,24 @@ fn max_pin_length_is_the_longest_pin_accepted() {
     assert_eq!(field(&info(&mut h), 0x0D), Some(&Value::from(63)));
 }
 
+#[test]
+fn uv_acfg_is_advertised_when_built_in_uv_grants_acfg() {
+    // getPinUvAuthTokenUsingUvWithPermissions step 4: acfg needs uvAcfg
+    // true. softkey grants acfg by built-in UV, so it must say so.
+    let mut plain = Harness::new();
+    let options = field(&info(&mut plain), 4).unwrap().clone();
+    assert!(text_field(&options, "uvAcfg").is_none());
+    let (mut h, mut p) = built_in_uv_with_pin(Protocol::Two);
+    let options = field(&info(&mut h), 4).unwrap().clone();
+    assert_eq!(text_field(&options, "uvAcfg"), Some(&Value::Bool(true)));
+    let (request, shared) = p.uv_token_request(&mut h, ACFG);
+    let reply = h.call(&request).unwrap();
+    let token = shared
+        .decrypt(field(&reply, 2).unwrap().as_bytes().unwrap())
+        .unwrap();
+    assert_eq!(config(&mut h, &p, Some(&token), 2, None), Ok(Value::Null));
+}
+
 fn uv_count(h: &mut Harness) -> Value {
     field(&info(h), 0x17).unwrap().clone()
 }

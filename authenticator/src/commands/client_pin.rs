@@ -164,10 +164,11 @@ fn set_pin<S: Store, R: rand_core::CryptoRng>(
     let param = required(request.pin_uv_auth_param.as_ref())?;
     // 2. A supported protocol.
     let protocol = request.protocol()?;
-    // 3. A PIN that is already set is changed with changePIN.
+    // 3. A PIN that is already set is changed with changePIN:
+    //    CTAP2_ERR_PIN_AUTH_INVALID.
     let mut state = PinState::load(&mut ctx.store)?;
     if state.is_set() {
-        return Err(StatusCode::NotAllowed);
+        return Err(StatusCode::PinAuthInvalid);
     }
     // 4. decapsulate the platform's key.
     let shared = ctx

@@ -50,6 +50,8 @@ pub(crate) fn handle<S: Store, R: rand_core::CryptoRng>(
     ];
     if ctx.config.built_in_uv {
         options.push((text("uv"), Value::Bool(true)));
+        // getPinUvAuthTokenUsingUvWithPermissions grants acfg.
+        options.push((text("uvAcfg"), Value::Bool(true)));
     }
     let enterprise = ctx.config.enterprise_attestation.is_some();
     if enterprise {
