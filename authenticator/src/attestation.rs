@@ -269,8 +269,8 @@ impl AttestationIdentity {
         sign_with(&self.key, message)
     }
 
-    /// The stored form: CBOR {1: key, 2: [certificates], 3: enterprise key,
-    /// 4: [enterprise certificate, its root]} (a storage contract; 3 and 4
+    /// The stored form: CBOR {1: key, 2: \[certificates\], 3: enterprise key,
+    /// 4: \[enterprise certificate, its root\]} (a storage contract; 3 and 4
     /// absent in identities stored before enterprise attestation).
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
         let certificates =
