@@ -13,7 +13,7 @@ from fido2.ctap2.credman import CredentialManagement
 from fido2.ctap2.pin import ClientPin
 
 import softkey_udp
-from test_control_api import api, control_sim  # noqa: F401  (fixtures)
+from test_control_api import api, b64url, control_sim, inject, p256_key  # noqa: F401  (fixtures)
 
 PIN = "a1b2c3d4"
 
@@ -76,6 +76,26 @@ def test_ctap2_2_profile_offers_the_persistent_token(api):  # noqa: F811
         assert after.get_cred_store_state(token) == state
         credman = CredentialManagement(replugged, ClientPin(replugged).protocol, token)
         assert credman.get_metadata()[CredentialManagement.RESULT.EXISTING_CRED_COUNT] == 0
+    finally:
+        device.close()
+        api.call("DELETE", f"/{authenticator_id}")
+
+
+def test_injected_credentials_change_the_credential_store_state(api):  # noqa: F811
+    authenticator_id, device, ctap2 = open_ctap2(api, protocol="ctap2_2")
+    try:
+        ClientPin(ctap2).set_pin(PIN)
+        token = ClientPin(ctap2).get_pin_token(
+            PIN, ClientPin.PERMISSION.PERSISTENT_CREDENTIAL_MGMT
+        )
+        initial = ctap2.get_info().get_cred_store_state(token)
+        _, der = p256_key()
+        inject(api, authenticator_id, b"injected", der, isResidentCredential=True,
+               userHandle=b64url(b"user"))
+        injected = ctap2.get_info().get_cred_store_state(token)
+        assert injected != initial
+        api.call("DELETE", f"/{authenticator_id}/credentials/{b64url(b'injected')}")
+        assert ctap2.get_info().get_cred_store_state(token) not in (initial, injected)
     finally:
         device.close()
         api.call("DELETE", f"/{authenticator_id}")

@@ -99,7 +99,7 @@ impl PersistentState {
 
     /// The stored state, made and stored first if there is none (a new or
     /// just reset authenticator).
-    pub fn load_or_create<S: Store, R: rand_core::CryptoRng + ?Sized>(
+    pub fn load_or_create<S: Store + ?Sized, R: rand_core::CryptoRng + ?Sized>(
         store: &mut S,
         rng: &mut R,
     ) -> Result<Self, StatusCode> {
@@ -129,7 +129,7 @@ impl PersistentState {
     }
 
     /// Writes the state durably.
-    pub fn save<S: Store>(&self, store: &mut S) -> Result<(), StatusCode> {
+    pub fn save<S: Store + ?Sized>(&self, store: &mut S) -> Result<(), StatusCode> {
         let mut value = Value::Map(vec![
             (cbor::int(0), cbor::int(FORMAT_VERSION)),
             (cbor::int(1), cbor::bytes(self.token.expose_secret())),
@@ -218,8 +218,10 @@ impl PersistentState {
 
 /// The discoverable credentials are about to change: a new credential store
 /// state, stored before the change itself (a crash in between only makes a
-/// platform refresh a list that did not change).
-pub(crate) fn note_credential_store_change<S: Store, R: rand_core::CryptoRng + ?Sized>(
+/// platform refresh a list that did not change). The core calls it; so must
+/// anything else that changes a store's discoverable credentials (the
+/// simulator's control API does).
+pub fn note_credential_store_change<S: Store + ?Sized, R: rand_core::CryptoRng + ?Sized>(
     store: &mut S,
     rng: &mut R,
 ) -> Result<(), StatusCode> {
