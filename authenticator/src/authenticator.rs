@@ -42,6 +42,10 @@ pub struct Config {
     /// Whether the runtime routes CTAPHID MSG to [`Authenticator::handle_ctap1`]:
     /// then getInfo lists `U2F_V2` (unless alwaysUv is on).
     pub ctap1: bool,
+    /// Enterprise attestation capability, with the vendor-facilitated RP ID
+    /// list (`None`: not capable, getInfo has no `ep`). Capable is not
+    /// enabled: the platform enables it with authenticatorConfig.
+    pub enterprise_attestation: Option<crate::enterprise::EnterpriseAttestation>,
 }
 
 /// How makeCredential attests new credentials (unless the platform's
@@ -66,6 +70,7 @@ impl Default for Config {
             built_in_uv: false,
             attestation: AttestationMode::SelfAttestation,
             ctap1: false,
+            enterprise_attestation: None,
         }
     }
 }

@@ -5,13 +5,14 @@
 //! A CBOR map with integer keys: 0 format version (1), 1 credential id, 2 rp id,
 //! 3 rp name, 4 user id, 5 user name, 6 user display name, 7 COSE algorithm,
 //! 8 private key, 9 signature counter, 10 credProtect level, 11 credRandom with
-//! UV, 12 credRandom without UV, 13 credBlob, 14 largeBlobKey.
+//! UV, 12 credRandom without UV, 13 credBlob, 14 largeBlobKey, 20 made for
+//! third-party payment (`true`; absent otherwise).
 //!
 //! ## Sealed credential ID (non-discoverable credentials)
 //! `0x01 ‖ nonce (12) ‖ AES-256-GCM(key, nonce, payload, aad = rpIdHash)` where
 //! the key is HKDF-SHA256(device secret, info "softkey/credential-id/v1") and the
 //! payload is the CBOR map {7: algorithm, 8: private key, 10: credProtect, 11/12:
-//! credRandom}. Only this authenticator can open it, and only for the relying
+//! credRandom, 20: thirdPartyPayment}. Only this authenticator can open it, and only for the relying
 //! party it was made for. Discoverable credentials get random IDs with another
 //! first byte and live in the [`Store`](crate::store::Store).
 
@@ -76,6 +77,8 @@ pub struct StoredCredential {
     pub large_blob_key: Option<Secret32>,
     /// Whether the credential is discoverable (lives in the store).
     pub discoverable: bool,
+    /// Made with the thirdPartyPayment extension (CTAP 2.2 §12.9).
+    pub third_party_payment: bool,
 }
 
 /// Why stored credential bytes could not be decoded.
@@ -132,6 +135,7 @@ impl StoredCredential {
             cred_blob: self.cred_blob.clone(),
             large_blob_key: self.large_blob_key.as_ref().map(Secret32::duplicate),
             discoverable: self.discoverable,
+            third_party_payment: self.third_party_payment,
         }
     }
 
@@ -176,6 +180,9 @@ impl StoredCredential {
         }
         if let Some(key) = &self.large_blob_key {
             entries.push((cbor::int(14), cbor::bytes(key.expose_secret())));
+        }
+        if self.third_party_payment {
+            entries.push((cbor::int(20), Value::Bool(true)));
         }
     }
 
@@ -253,6 +260,11 @@ impl StoredCredential {
             cred_blob: map.take(13).map(cbor::into_bytes).transpose()?,
             large_blob_key: secret32(map.take(14))?,
             discoverable: stored,
+            third_party_payment: map
+                .take(20)
+                .map(|v| cbor::as_bool(&v))
+                .transpose()?
+                .unwrap_or(false),
         })
     }
 
@@ -376,6 +388,7 @@ mod tests {
             cred_blob: Some(b"blob".to_vec()),
             large_blob_key: None,
             discoverable: true,
+            third_party_payment: false,
         }
     }
 

@@ -590,6 +590,7 @@ fn sealed_id_with_every_optional_field_fits_the_advertised_length() {
                 (text("credProtect"), int(3)),
                 (text("credBlob"), bytes(&[7; 32])),
                 (text("hmac-secret"), Value::Bool(true)),
+                (text("thirdPartyPayment"), Value::Bool(true)),
             ]),
         ));
         params.push((int(7), Value::Map(vec![(text("uv"), Value::Bool(true))])));

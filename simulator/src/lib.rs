@@ -18,6 +18,7 @@ pub mod client;
 pub mod control;
 #[cfg(target_os = "linux")]
 pub mod doctor;
+pub mod enterprise_args;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod presence;

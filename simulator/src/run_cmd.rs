@@ -117,6 +117,9 @@ pub struct RunArgs {
     /// Built-in user verification.
     #[command(flatten)]
     pub verify: crate::verify::VerifyArgs,
+    /// Enterprise attestation.
+    #[command(flatten)]
+    pub enterprise: crate::enterprise_args::EnterpriseArgs,
 }
 
 impl RunArgs {
@@ -183,6 +186,7 @@ fn serve<S: Store>(args: &RunArgs, store: S, vault: &str, stop: &AtomicBool) -> 
     let config = Config {
         built_in_uv: args.verify.enabled(),
         attestation: crate::runtime::attestation_mode(args.attestation_certificate),
+        enterprise_attestation: args.enterprise.config(),
         ..Config::default()
     };
     let presence = presence_provider(args)?;

@@ -112,6 +112,9 @@ pub struct SimArgs {
     /// (`packed` with x5c; `softkey vault attestation-root` prints its root).
     #[arg(long)]
     pub attestation_certificate: bool,
+    /// Enterprise attestation (with `--control`: of the default authenticator).
+    #[command(flatten)]
+    pub enterprise: crate::enterprise_args::EnterpriseArgs,
 }
 
 /// Where `softkey sim` puts its authenticator.
@@ -222,6 +225,7 @@ fn serve<S: Store>(
         reset_window: rules.reset_window,
         built_in_uv: args.verify.enabled(),
         attestation: crate::runtime::attestation_mode(args.attestation_certificate),
+        enterprise_attestation: args.enterprise.config(),
         ..Config::default()
     };
     let presence = presence_provider(rules.presence, args.presence_command.as_deref())?;
@@ -344,6 +348,7 @@ fn run_with_control(args: SimArgs, stop: &AtomicBool) -> anyhow::Result<()> {
         Duration::from_secs(args.user_timeout),
     );
     options.uhid.clone_from(&uhid);
+    options.enterprise_attestation = args.enterprise.config();
     let store = match &args.vault.vault {
         None => None,
         Some(path) => {

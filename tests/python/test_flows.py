@@ -66,6 +66,7 @@ def test_get_info_advertises_what_is_built(ctap2):
         "alwaysUv": False,
         "makeCredUvNotRqd": True,
         "largeBlobs": True,
+        "perCredMgmtRO": True,
     }
     assert info.extensions == [
         "credProtect",
@@ -74,6 +75,8 @@ def test_get_info_advertises_what_is_built(ctap2):
         "hmac-secret-mc",
         "largeBlobKey",
         "minPinLength",
+        "pinComplexityPolicy",
+        "thirdPartyPayment",
     ]
     assert info.pin_uv_protocols == [2, 1]
     assert {"alg": -7, "type": "public-key"} in info.algorithms

@@ -14,6 +14,7 @@ use crate::credential::StoredCredential;
 use crate::crypto::sha256;
 use crate::extensions::{
     GetAssertionInputs, Outputs, cred_blob, cred_protect, hmac_secret, large_blob_key,
+    third_party_payment,
 };
 use crate::pin::{AuthenticatorSettings, Permissions, PinState, Protocol};
 use crate::request::{self, CredentialDescriptor, Options, descriptor_to_value, user_to_value};
@@ -368,6 +369,12 @@ fn assertion<S: Store, R: rand_core::CryptoRng>(
     {
         let encrypted = salts.encrypted_outputs(cred_random, &mut ctx.rng);
         outputs.push(hmac_secret::NAME, Value::Bytes(encrypted));
+    }
+    if extensions.third_party_payment {
+        outputs.push(
+            third_party_payment::NAME,
+            Value::Bool(credential.third_party_payment),
+        );
     }
     // The counter is advanced and stored before the signature leaves.
     let sign_count = if credential.discoverable {

@@ -14,6 +14,8 @@ pub mod cred_blob;
 pub mod cred_protect;
 pub mod hmac_secret;
 pub mod large_blob_key;
+pub mod pin_complexity_policy;
+pub mod third_party_payment;
 
 use ciborium::Value;
 
@@ -29,6 +31,8 @@ pub const SUPPORTED: &[&str] = &[
     hmac_secret::MC_NAME,
     large_blob_key::NAME,
     "minPinLength",
+    pin_complexity_policy::NAME,
+    third_party_payment::NAME,
 ];
 
 /// The makeCredential extension inputs this authenticator understands.
@@ -46,6 +50,10 @@ pub struct MakeCredentialInputs {
     pub large_blob_key: bool,
     /// minPinLength: true.
     pub min_pin_length: bool,
+    /// pinComplexityPolicy: true.
+    pub pin_complexity_policy: bool,
+    /// thirdPartyPayment: true (mark the credential).
+    pub third_party_payment: bool,
 }
 
 impl MakeCredentialInputs {
@@ -66,6 +74,12 @@ impl MakeCredentialInputs {
                 cred_blob::NAME => inputs.cred_blob = Some(cred_blob::parse_blob(value)?),
                 large_blob_key::NAME => inputs.large_blob_key = large_blob_key::parse(value)?,
                 "minPinLength" => inputs.min_pin_length = *value == Value::Bool(true),
+                pin_complexity_policy::NAME => {
+                    inputs.pin_complexity_policy = pin_complexity_policy::parse(value)?;
+                }
+                third_party_payment::NAME => {
+                    inputs.third_party_payment = third_party_payment::parse(value)?;
+                }
                 _ => {}
             }
         }
@@ -88,6 +102,8 @@ pub struct GetAssertionInputs {
     pub cred_blob: bool,
     /// largeBlobKey: true (return the credential's key).
     pub large_blob_key: bool,
+    /// thirdPartyPayment: true (report the credential's mark).
+    pub third_party_payment: bool,
 }
 
 impl GetAssertionInputs {
@@ -105,6 +121,9 @@ impl GetAssertionInputs {
                 }
                 cred_blob::NAME => inputs.cred_blob = cred_blob::parse_request(value)?,
                 large_blob_key::NAME => inputs.large_blob_key = large_blob_key::parse(value)?,
+                third_party_payment::NAME => {
+                    inputs.third_party_payment = third_party_payment::parse(value)?;
+                }
                 _ => {}
             }
         }

@@ -61,6 +61,7 @@ pub fn client_pin_request(params: &[u8]) {
 pub fn any_request(request: &[u8]) {
     if let Ok(command) = commands::parse(request) {
         check_parsed(request[0], &command);
+        nested::decode(&command);
     }
 }
 
@@ -125,7 +126,9 @@ fn check_parsed(command_byte: u8, command: &Command) {
 // The command-sequence target.
 // ---------------------------------------------------------------------------
 
+mod nested;
 mod sequence;
+pub use nested::ctap22_seeds;
 pub use sequence::*;
 
 fn options(bits: &[(&str, u8)]) -> Vec<(Value, Value)> {

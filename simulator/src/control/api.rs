@@ -597,7 +597,7 @@ async fn trace(State(state): Shared, Target(authenticator): Target) -> ApiResult
 /// Options for the simulator's default authenticator.
 pub fn default_options(strict_reset: bool, user_timeout: Duration) -> Options {
     Options {
-        profile: Profile::Ctap2_1,
+        profile: Profile::Ctap2_2,
         transport: "usb".into(),
         has_resident_key: true,
         has_user_verification: false,
@@ -613,5 +613,6 @@ pub fn default_options(strict_reset: bool, user_timeout: Duration) -> Options {
         default_backup: softkey_authenticator::policy::BackupFlags::default(),
         uhid: None,
         vault: None,
+        enterprise_attestation: None,
     }
 }

@@ -174,6 +174,9 @@ pub struct Options {
     pub uhid: Option<UhidSpec>,
     /// A persistent vault (`softkey:vault`); in memory without.
     pub vault: Option<VaultSpec>,
+    /// Enterprise attestation capability (`softkey:enterpriseRpIds`, or
+    /// `softkey sim --enterprise-rp-id` for the default authenticator).
+    pub enterprise_attestation: Option<softkey_authenticator::enterprise::EnterpriseAttestation>,
 }
 
 /// A running controlled authenticator. Dropping it stops its thread.
@@ -235,6 +238,7 @@ impl VirtualAuthenticator {
                 .then_some(softkey_authenticator::RESET_WINDOW),
             built_in_uv: options.has_user_verification,
             ctap1: u2f,
+            enterprise_attestation: options.enterprise_attestation.clone(),
             ..Config::default()
         };
         let auth = Authenticator::new(config, store, StdRng::from_rng(&mut os_rng), Instant::now());
