@@ -247,7 +247,10 @@ fn check_vault_dir(options: &DoctorOptions) -> Check {
                 Status::Warn,
                 format!("{} does not exist yet", dir.display()),
             )
-            .fix("create a vault with `softkey vault create`");
+            .fix(
+                "create a vault with `softkey vault init` (with `--key-file PATH` for a key \
+                 file instead of a passphrase)",
+            );
         }
         Err(error) => return Check::new(NAME, Status::Fail, format!("{}: {error}", dir.display())),
     };
@@ -455,6 +458,10 @@ mod tests {
         let text = String::from_utf8(out).expect("utf8");
         assert!(text.contains("[FAIL] uhid kernel module"), "{text}");
         assert!(text.contains("[warn] vault folder"), "{text}");
+        assert!(
+            text.contains("`softkey vault init`"),
+            "the fix names the real command: {text}"
+        );
         let ok = [Check::new("x", Status::Ok, "fine")];
         let mut out = Vec::new();
         assert!(report(&ok, &mut out).expect("write"));
