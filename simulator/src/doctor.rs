@@ -4,6 +4,7 @@
 //! ```text
 //!  uhid module ─► /dev/uhid access ─► (softkey run) ─► hidraw node for the user
 //!  vault folder private          presence provider (notify-send + D-Bus session)
+//!  fingerprint verification (fprintd on the system bus: a reader, an enrolled finger)
 //! ```
 //!
 //! Each check reads the file system only; none creates a device. Paths are
@@ -83,6 +84,9 @@ pub struct DoctorOptions {
     pub dbus_address: Option<String>,
     /// `XDG_RUNTIME_DIR` (its `bus` socket is the usual session bus).
     pub runtime_dir: Option<PathBuf>,
+    /// Where to ask fprintd (for `--verify fprintd`); `None` skips the check.
+    #[cfg(feature = "fprintd")]
+    pub fprintd: Option<crate::verify::fprintd::FprintdBus>,
 }
 
 impl DoctorOptions {
@@ -103,6 +107,8 @@ impl DoctorOptions {
             path_var: std::env::var("PATH").ok(),
             dbus_address: std::env::var("DBUS_SESSION_BUS_ADDRESS").ok(),
             runtime_dir: env_path("XDG_RUNTIME_DIR"),
+            #[cfg(feature = "fprintd")]
+            fprintd: Some(crate::verify::fprintd::FprintdBus::System),
         }
     }
 }
@@ -124,13 +130,18 @@ pub fn run_cli(args: &DoctorArgs) -> io::Result<bool> {
 
 /// Runs every check.
 pub fn run(options: &DoctorOptions) -> Vec<Check> {
-    vec![
+    let mut checks = vec![
         check_module(options),
         check_uhid_access(options),
         check_vault_dir(options),
         check_presence(options),
         check_hidraw(options),
-    ]
+    ];
+    #[cfg(feature = "fprintd")]
+    if let Some(bus) = &options.fprintd {
+        checks.push(check_fprintd(bus));
+    }
+    checks
 }
 
 /// Prints the checks; `true` when none failed.
@@ -329,6 +340,36 @@ fn check_presence(options: &DoctorOptions) -> Check {
     }
 }
 
+/// Fingerprint verification (`--verify fprintd`) is optional: fprintd
+/// missing altogether is fine; fprintd without a reader or a finger is worth
+/// a warning, since someone installed it to use it.
+#[cfg(feature = "fprintd")]
+pub fn check_fprintd(bus: &crate::verify::fprintd::FprintdBus) -> Check {
+    use crate::verify::fprintd::{FprintdError, probe};
+    const NAME: &str = "fingerprint verification (fprintd, optional)";
+    match probe(bus) {
+        Ok(status) => Check::new(
+            NAME,
+            Status::Ok,
+            format!(
+                "{}, {} finger(s) enrolled: `softkey run --verify fprintd` can verify you",
+                status.device,
+                status.fingers.len()
+            ),
+        ),
+        Err(FprintdError::Absent { reason }) => Check::new(
+            NAME,
+            Status::Ok,
+            format!("fprintd is not available ({reason}); --verify fprintd cannot be used"),
+        ),
+        Err(error @ FprintdError::NoEnrolledFinger) => {
+            Check::new(NAME, Status::Warn, error.to_string())
+                .fix("fprintd-enroll, then `softkey run --verify fprintd`")
+        }
+        Err(error) => Check::new(NAME, Status::Warn, error.to_string()),
+    }
+}
+
 /// The hidraw nodes whose report descriptor opens with the FIDO usage page.
 pub fn fido_hidraw_nodes(sys_root: &Path, dev_root: &Path) -> Vec<(PathBuf, String)> {
     let mut found = Vec::new();
@@ -429,6 +470,8 @@ mod tests {
             path_var: Some(root.join("bin").display().to_string()),
             dbus_address: None,
             runtime_dir: None,
+            #[cfg(feature = "fprintd")]
+            fprintd: None,
         }
     }
 
