@@ -149,6 +149,16 @@ deb_install() {  # dpkg -i the .deb; everything it ships is in place
   command -v softkey && softkey --version
 }
 
+deb_purge() {  # dpkg --purge removes what the package installed; the image stays clean
+  dpkg --purge softkey || return 1
+  for f in /usr/bin/softkey /lib/udev/rules.d/70-softkey-uhid.rules /usr/lib/systemd/user/softkey.service; do
+    [ -e "$f" ] && { echo "still there: $f"; return 1; }
+  done
+  rm -f /etc/pam.d/softkey-e2e
+  delgroup --quiet softkey 2>/dev/null || true
+  echo "purged"
+}
+
 # NAME: what `fido2-token -L` shows for softkey's node. libfido2 reads
 # manufacturer and product from the node's USB parent device in sysfs; a UHID
 # device has none (its HID device sits on the virtual bus). libfido2 1.13 and
@@ -218,22 +228,45 @@ cryptenroll() {  # MODE: enroll softkey (hmac-secret) into /tmp/luks-MODE.img
   cryptsetup luksDump /tmp/luks-$1.img | grep -A12 'systemd-fido2' | grep -E 'systemd-fido2|fido2-(clientPin|up|uv)-required|Keyslot'
 }
 
-# MODE: softkey alone unlocks /tmp/luks-MODE.img. systemd-cryptsetup for
-# presence and UV; for the PIN, cryptsetup with systemd's fido2 token plugin,
-# which reads the PIN from stdin (bookworm's systemd-cryptsetup takes no PIN
-# without a terminal or a password agent: `headless` refuses to ask).
+# A password agent (systemd's ask-password protocol) that answers every
+# question with $E2E_PIN: how systemd-cryptsetup gets a PIN without a terminal.
+pin_agent() {
+  python3 - "$E2E_PIN" <<'PY' &
+import glob, os, socket, sys, time
+os.makedirs("/run/systemd/ask-password", exist_ok=True)
+answered = set()
+deadline = time.time() + 100
+while time.time() < deadline:
+    for ask in glob.glob("/run/systemd/ask-password/ask.*"):
+        if ask in answered:
+            continue
+        fields = dict(l.split("=", 1) for l in open(ask).read().splitlines() if "=" in l)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+            s.sendto(b"+" + sys.argv[1].encode(), fields["Socket"])
+        print("answered:", fields.get("Message"), flush=True)
+        answered.add(ask)
+    time.sleep(0.05)
+PY
+  echo $!
+}
+
+# MODE: systemd-cryptsetup attaches /tmp/luks-MODE.img with softkey alone
+# (the PIN from the password agent above; `headless` for the others, so that
+# nothing can ask).
 unlock() {
   name=e2e-$1
   if [ "$1" = pin ]; then
-    echo "$E2E_PIN" | DM_DISABLE_UDEV=1 cryptsetup open --token-only --token-type systemd-fido2 \
-      /tmp/luks-$1.img $name || return 1
+    agent=$(pin_agent)
+    DM_DISABLE_UDEV=1 /lib/systemd/systemd-cryptsetup attach $name /tmp/luks-$1.img - fido2-device=auto
+    rc=$?; kill $agent 2>/dev/null
+    [ $rc -eq 0 ] || return 1
   else
     DM_DISABLE_UDEV=1 /lib/systemd/systemd-cryptsetup attach $name /tmp/luks-$1.img - \
       fido2-device=auto,headless=1 || return 1
   fi
   [ -b /dev/mapper/$name ] || { echo "no /dev/mapper/$name"; return 1; }
   echo "unlocked: /dev/mapper/$name"
-  DM_DISABLE_UDEV=1 cryptsetup close $name
+  DM_DISABLE_UDEV=1 /lib/systemd/systemd-cryptsetup detach $name
 }
 
 pin_set() {  # fido2-token -S reads the PIN twice, from stdin when there is no terminal

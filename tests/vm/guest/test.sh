@@ -158,5 +158,8 @@ step control-uhid-ctap2_1 120 sh $G/steps.sh control_uhid ctap2_1 ',"softkey:uhi
 step control-uhid-u2f 120 sh $G/steps.sh control_uhid ctap1/u2f
 step control-uhid-default 30 sh -c "grep '^SOFTKEY_HIDRAW=/dev/hidraw' '$R/sim-control.log'"
 kill $SIMPID 2>/dev/null; wait $SIMPID 2>/dev/null
+# The guest's root is the cached image: leave it as it was (and check that
+# the package goes cleanly).
+step deb-purge 60 sh $G/steps.sh deb_purge
 echo ALL_DONE >> "$R/steps.tsv"
 ! grep -q '	FAIL	' "$R/steps.tsv"
