@@ -130,7 +130,7 @@ pub fn run_cli(args: &DoctorArgs) -> io::Result<bool> {
 
 /// Runs every check.
 pub fn run(options: &DoctorOptions) -> Vec<Check> {
-    let mut checks = vec![
+    let checks = vec![
         check_module(options),
         check_uhid_access(options),
         check_vault_dir(options),
@@ -138,9 +138,13 @@ pub fn run(options: &DoctorOptions) -> Vec<Check> {
         check_hidraw(options),
     ];
     #[cfg(feature = "fprintd")]
-    if let Some(bus) = &options.fprintd {
-        checks.push(check_fprintd(bus));
-    }
+    let checks = {
+        let mut checks = checks;
+        if let Some(bus) = &options.fprintd {
+            checks.push(check_fprintd(bus));
+        }
+        checks
+    };
     checks
 }
 
