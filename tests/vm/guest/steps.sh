@@ -231,7 +231,8 @@ cryptenroll() {  # MODE: enroll softkey (hmac-secret) into /tmp/luks-MODE.img
 # A password agent (systemd's ask-password protocol) that answers every
 # question with $E2E_PIN: how systemd-cryptsetup gets a PIN without a terminal.
 pin_agent() {
-  python3 - "$E2E_PIN" <<'PY' &
+  # Its output goes to a file: `$(pin_agent)` must not wait for it.
+  python3 - "$E2E_PIN" >/tmp/pin-agent.log 2>&1 <<'PY' &
 import glob, os, socket, sys, time
 os.makedirs("/run/systemd/ask-password", exist_ok=True)
 answered = set()
@@ -258,7 +259,7 @@ unlock() {
   if [ "$1" = pin ]; then
     agent=$(pin_agent)
     DM_DISABLE_UDEV=1 /lib/systemd/systemd-cryptsetup attach $name /tmp/luks-$1.img - fido2-device=auto
-    rc=$?; kill $agent 2>/dev/null
+    rc=$?; kill $agent 2>/dev/null; cat /tmp/pin-agent.log
     [ $rc -eq 0 ] || return 1
   else
     DM_DISABLE_UDEV=1 /lib/systemd/systemd-cryptsetup attach $name /tmp/luks-$1.img - \
