@@ -415,9 +415,12 @@ def test_faults_are_observed_by_the_client(api, authenticator):
 
 def test_power_cycle_endpoint(api, authenticator):
     authenticator_id, device = authenticator
+    ctap2 = Ctap2(device)
     api.call("POST", f"/{authenticator_id}/power-cycle")
     events = api.call("GET", f"/{authenticator_id}/trace")["value"]
     assert events[-1]["type"] == "powerCycle"
+    # Over UDP the power cycle keeps the client's channel.
+    assert ctap2.get_info().versions == ctap2.info.versions
 
 
 def test_profiles_follow_the_protocol(api):

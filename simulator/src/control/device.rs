@@ -279,6 +279,11 @@ impl VirtualAuthenticator {
         let mut auth = auth;
         auth.set_credential_policy(Box::new(ControlPolicy::new(Arc::clone(&control))));
         let mut key = KeyDevice::new(hid, auth, Box::new(presence), options.user_timeout);
+        if uhid.is_some() {
+            // A hidraw device's power cycle is an unplug; over UDP alone the
+            // channels survive it.
+            key.set_power_cycle(crate::runtime::PowerCycle::Unplug);
+        }
         key.set_hooks(Box::new(ControlHooks::new(Arc::clone(&control))));
         let device = Arc::new(Mutex::new(key));
         let stop = Arc::new(AtomicBool::new(false));
