@@ -8,7 +8,9 @@
 mod support;
 
 use ciborium::Value;
-use softkey_authenticator::cbor::{int, text};
+use softkey_authenticator::cbor::{bytes, int, text};
+use softkey_authenticator::pin::Protocol;
+use softkey_authenticator::{Config, StatusCode};
 use support::*;
 
 /// A credential for example.com made over CTAP2 with these extensions:
@@ -75,4 +77,147 @@ fn u2f_still_accepts_cred_protect_level_one_and_two_handles() {
             "level {level}: signs after the touch"
         );
     }
+}
+
+// --- 2. Silent assertions and extensions ---------------------------------
+
+fn uv_harness() -> Harness {
+    Harness::with_config(Config {
+        built_in_uv: true,
+        ..Config::default()
+    })
+}
+
+fn auth_data_flags(assertion: &Value) -> u8 {
+    field(assertion, 2).unwrap().as_bytes().unwrap()[32]
+}
+
+fn hmac_secret_credential(h: &mut Harness, rk: bool) -> Vec<u8> {
+    made(
+        h,
+        MakeCredential {
+            rk: Some(rk),
+            extensions: vec![(text("hmac-secret"), Value::Bool(true))],
+            ..Default::default()
+        },
+    )
+    .0
+}
+
+/// CTAP 2.2 hmac-secret (CTAP 2.1 §12.5), authenticatorGetAssertion processing:
+/// "up" false is CTAP2_ERR_UNSUPPORTED_OPTION. No process that can write to
+/// the device derives a PRF secret without the person's touch: not through
+/// the allowList, not through discovery, not with built-in UV either.
+#[test]
+fn silent_assertion_with_hmac_secret_is_unsupported_option() {
+    for protocol in [Protocol::One, Protocol::Two] {
+        for rk in [false, true] {
+            let mut h = Harness::new();
+            let id = hmac_secret_credential(&mut h, rk);
+            let mut sender = SaltSender::new(&mut h, protocol);
+            let ga = |sender: &mut SaltSender, up: Option<bool>, allow: Option<Vec<Vec<u8>>>| {
+                GetAssertion {
+                    allow,
+                    up,
+                    extensions: vec![(text("hmac-secret"), sender.input(&[0x51; 32]))],
+                    ..Default::default()
+                }
+                .encode()
+            };
+            let mut silent = vec![Some(vec![id.clone()])];
+            if rk {
+                silent.push(None); // discovered
+            }
+            for allow in silent {
+                let reply = h.reply_now(&ga(&mut sender, Some(false), allow));
+                assert_eq!(
+                    decode_reply(&reply),
+                    Err(StatusCode::UnsupportedOption),
+                    "{protocol:?}, rk {rk}"
+                );
+            }
+            // With the touch, the output is there.
+            let reply = h
+                .call(&ga(&mut sender, None, Some(vec![id.clone()])))
+                .unwrap();
+            let outputs = outputs_of(&reply, 2).unwrap();
+            assert_eq!(sender.open(&outputs).len(), 32);
+        }
+    }
+    let mut h = uv_harness();
+    let id = hmac_secret_credential(&mut h, false);
+    let mut sender = SaltSender::new(&mut h, Protocol::Two);
+    let ga = GetAssertion {
+        allow: Some(vec![id]),
+        up: Some(false),
+        uv: Some(true),
+        extensions: vec![(text("hmac-secret"), sender.input(&[0x52; 32]))],
+        ..Default::default()
+    };
+    assert_eq!(
+        decode_reply(&h.reply_now(&ga.encode())),
+        Err(StatusCode::UnsupportedOption),
+        "built-in UV does not stand in for presence"
+    );
+}
+
+/// The "up" check is the extension's first step: a silent request is refused
+/// before its salts are decrypted or authenticated.
+#[test]
+fn silent_hmac_secret_is_refused_before_its_salts_are_checked() {
+    let mut h = Harness::new();
+    let id = hmac_secret_credential(&mut h, false);
+    let mut sender = SaltSender::new(&mut h, Protocol::Two);
+    let mut input = sender.input(&[0x53; 32]);
+    if let Value::Map(entries) = &mut input {
+        entries[2].1 = bytes(&[0; 32]); // saltAuth that does not verify
+    }
+    let ga = GetAssertion {
+        allow: Some(vec![id]),
+        up: Some(false),
+        extensions: vec![(text("hmac-secret"), input)],
+        ..Default::default()
+    };
+    assert_eq!(
+        decode_reply(&h.reply_now(&ga.encode())),
+        Err(StatusCode::UnsupportedOption)
+    );
+}
+
+/// credBlob and largeBlobKey (CTAP 2.1 §12.2, §12.3; CTAP 2.2 alike) put no presence
+/// condition on their getAssertion outputs: a silent assertion of a
+/// credential the request may see returns both (credProtect decides which
+/// credentials it may see). The assertion says UP = 0.
+#[test]
+fn silent_assertion_still_returns_cred_blob_and_large_blob_key() {
+    let mut h = Harness::new();
+    let blob = b"silent-blob".to_vec();
+    let (id, reply) = made(
+        &mut h,
+        MakeCredential {
+            rk: Some(true),
+            extensions: vec![
+                (text("credBlob"), bytes(&blob)),
+                (text("largeBlobKey"), Value::Bool(true)),
+            ],
+            ..Default::default()
+        },
+    );
+    let key = field(&reply, 5).unwrap().clone();
+    let ga = GetAssertion {
+        allow: Some(vec![id]),
+        up: Some(false),
+        extensions: vec![
+            (text("credBlob"), Value::Bool(true)),
+            (text("largeBlobKey"), Value::Bool(true)),
+        ],
+        ..Default::default()
+    };
+    let assertion = decode_reply(&h.reply_now(&ga.encode())).unwrap();
+    assert_eq!(auth_data_flags(&assertion) & 0x01, 0, "UP clear");
+    assert_eq!(
+        outputs_of(&assertion, 2),
+        Some(Value::Map(vec![(text("credBlob"), bytes(&blob))]))
+    );
+    assert_eq!(field(&assertion, 7), Some(&key));
 }

@@ -209,9 +209,9 @@ fn locate<S: Store, R: rand_core::CryptoRng>(
         )?;
         uv = true;
     }
-    // Extension inputs are checked before any touch.
+    // Extension inputs are checked before any touch (hmac-secret needs "up").
     let extensions =
-        GetAssertionInputs::parse(request.extensions.as_deref(), &ctx.pin.key_agreement)?;
+        GetAssertionInputs::parse(request.extensions.as_deref(), &ctx.pin.key_agreement, up)?;
     let rp_id_hash = sha256(request.rp_id.as_bytes());
     // 7. Locate credentials, leaving out those whose credProtect level the
     //    request does not meet (without UV: level 3 never, level 2 only when
@@ -363,7 +363,10 @@ fn assertion<S: Store, R: rand_core::CryptoRng>(
         let blob = credential.cred_blob.clone().unwrap_or_default();
         outputs.push(cred_blob::NAME, Value::Bytes(blob));
     }
+    // Never without presence: GetAssertionInputs refuses hmac-secret on a
+    // silent request, and this keeps it so.
     if let Some(salts) = &extensions.hmac_secret
+        && flags & FLAG_UP != 0
         && let Some(cred_random) = hmac_secret::cred_random(&credential, flags & FLAG_UV != 0)
     {
         let encrypted = salts.encrypted_outputs(cred_random, &mut ctx.rng);
