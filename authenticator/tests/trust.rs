@@ -10,7 +10,8 @@ mod support;
 use ciborium::Value;
 use softkey_authenticator::cbor::{bytes, int, text};
 use softkey_authenticator::pin::Protocol;
-use softkey_authenticator::{Config, StatusCode};
+use softkey_authenticator::store::Store;
+use softkey_authenticator::{Config, PromptAction, StatusCode, Verdict};
 use support::*;
 
 /// A credential for example.com made over CTAP2 with these extensions:
@@ -220,4 +221,88 @@ fn silent_assertion_still_returns_cred_blob_and_large_blob_key() {
         Some(Value::Map(vec![(text("credBlob"), bytes(&blob))]))
     );
     assert_eq!(field(&assertion, 7), Some(&key));
+}
+
+// --- 5. excludeList and built-in UV --------------------------------------
+
+fn uv_retries(h: &mut Harness) -> i128 {
+    let reply = h
+        .call(&request(0x06, vec![(int(1), int(2)), (int(2), int(7))]))
+        .unwrap();
+    i128::from(field(&reply, 5).unwrap().as_integer().unwrap())
+}
+
+/// CTAP 2.1 §6.1.2: built-in user verification (step 11) comes before the
+/// excludeList decision (step 12), and a userVerificationRequired credential
+/// only counts for a verified user. So a request that asks for UV gets the
+/// UV prompt, not a touch that already tells a level-3 credential is there;
+/// failed UV reveals nothing and costs a retry.
+#[test]
+fn exclude_list_hit_on_level_three_credential_runs_built_in_uv_first() {
+    let mut h = uv_harness();
+    let (id, _) = made(
+        &mut h,
+        MakeCredential {
+            uv: Some(true),
+            extensions: vec![(text("credProtect"), int(3))],
+            ..Default::default()
+        },
+    );
+    let excluding = MakeCredential {
+        user_id: b"user-2".to_vec(),
+        uv: Some(true),
+        exclude: vec![id],
+        ..Default::default()
+    }
+    .encode();
+    assert_eq!(h.prompt_for(&excluding).action, PromptAction::Verify);
+    assert_eq!(
+        decode_reply(&h.answer(Verdict::Denied)),
+        Err(StatusCode::OperationDenied)
+    );
+    assert_eq!(uv_retries(&mut h), 7, "the failed UV counted");
+    assert_eq!(h.prompt_for(&excluding).action, PromptAction::Verify);
+    assert_eq!(
+        decode_reply(&h.answer(Verdict::Approved)),
+        Err(StatusCode::CredentialExcluded)
+    );
+    assert_eq!(uv_retries(&mut h), 8, "the verification succeeded");
+}
+
+/// The same order for every level: with UV asked for, the one prompt is
+/// built-in UV (its evidence of presence stands for the touch), then
+/// CREDENTIAL_EXCLUDED.
+#[test]
+fn exclude_list_hit_with_uv_requested_asks_for_uv_not_a_touch() {
+    for level in [1, 2, 3] {
+        let mut h = uv_harness();
+        let (id, _) = made(
+            &mut h,
+            MakeCredential {
+                rk: Some(true),
+                uv: Some(true),
+                extensions: vec![(text("credProtect"), int(level))],
+                ..Default::default()
+            },
+        );
+        let excluding = MakeCredential {
+            user_id: b"user-2".to_vec(),
+            rk: Some(true),
+            uv: Some(true),
+            exclude: vec![id],
+            ..Default::default()
+        };
+        assert_eq!(
+            h.prompt_for(&excluding.encode()).action,
+            PromptAction::Verify,
+            "level {level}"
+        );
+        assert_eq!(
+            decode_reply(&h.answer(Verdict::Approved)),
+            Err(StatusCode::CredentialExcluded),
+            "level {level}"
+        );
+        let stored = h.auth.store_mut().discoverable_count().unwrap();
+        assert_eq!(stored, 1, "level {level}: nothing was made");
+    }
 }
