@@ -89,6 +89,20 @@ fn uv_harness() -> Harness {
     })
 }
 
+/// On a built-in-UV authenticator: a non-discoverable credential with
+/// credProtect 3, made with UV.
+fn verified_level_three(h: &mut Harness) -> Vec<u8> {
+    made(
+        h,
+        MakeCredential {
+            uv: Some(true),
+            extensions: vec![(text("credProtect"), int(3))],
+            ..Default::default()
+        },
+    )
+    .0
+}
+
 fn auth_data_flags(assertion: &Value) -> u8 {
     field(assertion, 2).unwrap().as_bytes().unwrap()[32]
 }
@@ -223,6 +237,58 @@ fn silent_assertion_still_returns_cred_blob_and_large_blob_key() {
     assert_eq!(field(&assertion, 7), Some(&key));
 }
 
+/// The audit of every path that opens a credential found one more: with
+/// "uv": true, getAssertion located credentials before built-in UV, so the
+/// answer itself (a UV prompt, or NO_CREDENTIALS at once) told whether a
+/// level-3 credential was there. CTAP 2.1 §6.2.2 collects UV (step 6)
+/// before it locates credentials (step 7); now only a verified user learns
+/// the answer.
+#[test]
+fn get_assertion_with_uv_requested_verifies_before_revealing_level_three_credentials() {
+    let mut h = uv_harness();
+    let id = verified_level_three(&mut h);
+    for (named, ours) in [(id.clone(), true), (flipped(&id), false)] {
+        let ga = GetAssertion {
+            allow: Some(vec![named]),
+            uv: Some(true),
+            ..Default::default()
+        }
+        .encode();
+        assert_eq!(
+            h.prompt_for(&ga).action,
+            PromptAction::Verify,
+            "ours {ours}"
+        );
+        assert_eq!(
+            decode_reply(&h.answer(Verdict::Denied)),
+            Err(StatusCode::OperationDenied)
+        );
+        assert_eq!(
+            h.prompt_for(&ga).action,
+            PromptAction::Verify,
+            "ours {ours}"
+        );
+        let reply = decode_reply(&h.answer(Verdict::Approved));
+        if ours {
+            assert_eq!(auth_data_flags(&reply.unwrap()) & 0x05, 0x05, "UP and UV");
+        } else {
+            assert_eq!(reply, Err(StatusCode::NoCredentials));
+        }
+    }
+    // Discovery for a relying party with no credential asks for UV as well.
+    let ga = GetAssertion {
+        rp_id: "other.example".into(),
+        uv: Some(true),
+        ..Default::default()
+    }
+    .encode();
+    assert_eq!(h.prompt_for(&ga).action, PromptAction::Verify);
+    assert_eq!(
+        decode_reply(&h.answer(Verdict::Approved)),
+        Err(StatusCode::NoCredentials)
+    );
+}
+
 // --- 5. excludeList and built-in UV --------------------------------------
 
 fn uv_retries(h: &mut Harness) -> i128 {
@@ -232,22 +298,15 @@ fn uv_retries(h: &mut Harness) -> i128 {
     i128::from(field(&reply, 5).unwrap().as_integer().unwrap())
 }
 
-/// CTAP 2.1 §6.1.2: built-in user verification (step 11) comes before the
-/// excludeList decision (step 12), and a userVerificationRequired credential
+/// CTAP 2.1 §6.1.2: built-in user verification comes before the
+/// excludeList decision, and a userVerificationRequired credential
 /// only counts for a verified user. So a request that asks for UV gets the
 /// UV prompt, not a touch that already tells a level-3 credential is there;
 /// failed UV reveals nothing and costs a retry.
 #[test]
 fn exclude_list_hit_on_level_three_credential_runs_built_in_uv_first() {
     let mut h = uv_harness();
-    let (id, _) = made(
-        &mut h,
-        MakeCredential {
-            uv: Some(true),
-            extensions: vec![(text("credProtect"), int(3))],
-            ..Default::default()
-        },
-    );
+    let id = verified_level_three(&mut h);
     let excluding = MakeCredential {
         user_id: b"user-2".to_vec(),
         uv: Some(true),
