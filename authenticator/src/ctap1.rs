@@ -361,7 +361,8 @@ fn register<S: Store, R: rand_core::CryptoRng>(
         return Err(StatusCode::Other);
     }
     let public_key = credential.private_key.sec1_public_key()?;
-    let identity = crate::attestation::identity(ctx)?;
+    // A single-use identity unless the embedder chose device attestation.
+    let identity = crate::attestation::u2f_identity(ctx)?;
     // Signed: 0x00 ‖ application ‖ challenge ‖ key handle ‖ public key.
     let mut signed = vec![0x00];
     signed.extend_from_slice(application);

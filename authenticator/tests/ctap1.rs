@@ -96,9 +96,14 @@ fn ctap2_credential_signs_in_over_u2f() {
     assert_eq!(u2f_authenticate(&mut h, &app, &eddsa, 0x03).1, 0x6A80);
 }
 
+/// With device attestation chosen, U2F signs with the vault's identity,
+/// which survives reset (it identifies the device, not its credentials).
 #[test]
 fn attestation_identity_survives_reset() {
-    let mut h = Harness::new();
+    let mut h = Harness::with_config(softkey_authenticator::Config {
+        attestation: softkey_authenticator::AttestationMode::Certificate,
+        ..softkey_authenticator::Config::default()
+    });
     let app = sha256(b"example.com");
     let challenge = [1u8; 32];
     let mut data = challenge.to_vec();

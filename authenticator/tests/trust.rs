@@ -8,10 +8,11 @@
 mod support;
 
 use ciborium::Value;
+use rand::SeedableRng;
 use softkey_authenticator::cbor::{bytes, int, text};
 use softkey_authenticator::pin::Protocol;
 use softkey_authenticator::store::Store;
-use softkey_authenticator::{Config, PromptAction, StatusCode, Verdict};
+use softkey_authenticator::{AttestationMode, Config, PromptAction, StatusCode, Verdict};
 use support::*;
 
 /// A credential for example.com made over CTAP2 with these extensions:
@@ -364,4 +365,71 @@ fn exclude_list_hit_with_uv_requested_asks_for_uv_not_a_touch() {
         let stored = h.auth.store_mut().discoverable_count().unwrap();
         assert_eq!(stored, 1, "level {level}: nothing was made");
     }
+}
+
+// --- 12. U2F attestation -------------------------------------------------
+
+fn certificate(der: &[u8]) -> x509_cert::Certificate {
+    <x509_cert::Certificate as x509_cert::der::Decode>::from_der(der).unwrap()
+}
+
+/// A U2F registration is attested by a fresh key with a self-signed
+/// certificate (the signature over the registration verifies with it, as
+/// `u2f_register` checks): no two registrations, for one site or two, before
+/// or after a reset, share a key or a serial number, and the certificates
+/// carry no per-device name.
+#[test]
+fn u2f_registrations_are_not_linked_by_their_attestation_certificate() {
+    let mut h = Harness::new();
+    let mut certificates = vec![
+        u2f_register(&mut h, &sha256(b"a.example")).certificate,
+        u2f_register(&mut h, &sha256(b"b.example")).certificate,
+        u2f_register(&mut h, &sha256(b"a.example")).certificate,
+    ];
+    h.call(&[0x07]).unwrap();
+    certificates.push(u2f_register(&mut h, &sha256(b"a.example")).certificate);
+    let parsed: Vec<_> = certificates.iter().map(|c| certificate(c)).collect();
+    for (i, a) in parsed.iter().enumerate() {
+        assert_eq!(a.tbs_certificate().issuer(), a.tbs_certificate().subject());
+        assert_eq!(
+            a.tbs_certificate().subject(),
+            parsed[0].tbs_certificate().subject()
+        );
+        for b in &parsed[i + 1..] {
+            let key = |c: &x509_cert::Certificate| {
+                c.tbs_certificate()
+                    .subject_public_key_info()
+                    .subject_public_key
+                    .raw_bytes()
+                    .to_vec()
+            };
+            assert_ne!(key(a), key(b), "an attestation key was used twice");
+            assert_ne!(
+                a.tbs_certificate().serial_number(),
+                b.tbs_certificate().serial_number()
+            );
+        }
+    }
+}
+
+/// Device attestation is the embedder's explicit choice
+/// (`Config::attestation = AttestationMode::Certificate`, the setting that
+/// also makes `packed` carry x5c): then U2F signs with the vault's
+/// attestation identity, whose root relying parties may be given.
+#[test]
+fn u2f_uses_the_device_attestation_identity_only_when_chosen() {
+    let mut h = Harness::with_config(Config {
+        attestation: AttestationMode::Certificate,
+        ..Config::default()
+    });
+    let first = u2f_register(&mut h, &sha256(b"a.example")).certificate;
+    let second = u2f_register(&mut h, &sha256(b"b.example")).certificate;
+    assert_eq!(first, second);
+    let identity = softkey_authenticator::attestation::load_or_create(
+        h.auth.store_mut(),
+        softkey_authenticator::AAGUID,
+        &mut rand::rngs::StdRng::from_seed([9; 32]),
+    )
+    .unwrap();
+    assert_eq!(first, identity.leaf_der());
 }
