@@ -266,17 +266,10 @@ impl AttestationIdentity {
     /// The stored form: CBOR {1: key, 2: [certificates]} (a storage contract).
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
         let chain = Value::Array(self.chain.iter().map(|c| cbor::bytes(c)).collect());
-        let mut value = Value::Map(vec![
+        cbor::encode_secret(Value::Map(vec![
             (cbor::int(1), cbor::bytes(self.key.expose_secret())),
             (cbor::int(2), chain),
-        ]);
-        let encoded = Zeroizing::new(cbor::encode(value.clone()));
-        if let Value::Map(entries) = &mut value
-            && let Some((_, Value::Bytes(key))) = entries.first_mut()
-        {
-            zeroize::Zeroize::zeroize(key);
-        }
-        encoded
+        ]))
     }
 
     /// Reads the stored form.

@@ -315,13 +315,18 @@ pub(crate) enum Step {
     AwaitUser(UserPrompt, Pending),
 }
 
+/// The reply bytes. A response may carry a secret (a largeBlobKey): it is
+/// encoded in zeroizing buffers, and the reply is allocated once, at its
+/// final size, so that no partial copy is left behind. The reply itself
+/// belongs to the runtime.
 fn encode_result(result: Result<Response, StatusCode>) -> Vec<u8> {
     match result {
         Ok(response) => {
-            let mut out = vec![StatusCode::Ok.code()];
-            if let Some(value) = response.0 {
-                out.extend_from_slice(&crate::cbor::encode(value));
-            }
+            let body = response.0.map(crate::cbor::encode_secret);
+            let body: &[u8] = body.as_deref().map_or(&[], |body| body.as_slice());
+            let mut out = Vec::with_capacity(1 + body.len());
+            out.push(StatusCode::Ok.code());
+            out.extend_from_slice(body);
             out
         }
         Err(status) => {

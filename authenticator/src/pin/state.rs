@@ -9,7 +9,6 @@
 //!   2: minPinLengthRPIDs (array of text)}.
 
 use ciborium::Value;
-use zeroize::Zeroizing;
 
 use crate::cbor::{self, IntMap};
 use crate::secret::SecretBytes;
@@ -131,7 +130,7 @@ impl PinState {
             (cbor::int(5), cbor::int(i64::from(self.min_pin_length))),
             (cbor::int(6), Value::Bool(self.force_change)),
         ]);
-        let encoded = Zeroizing::new(cbor::encode(Value::Map(entries)));
+        let encoded = cbor::encode_secret(Value::Map(entries));
         store.put_setting(SettingKey::PinState, Some(&encoded))?;
         Ok(())
     }
