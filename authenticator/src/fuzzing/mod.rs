@@ -291,6 +291,23 @@ mod tests {
         }
     }
 
+    /// Found by the fuzzer on its first run with restarts: built-in UV
+    /// protects the large-blob array as a PIN does (writes need lbw), which
+    /// the model did not know.
+    #[test]
+    fn unsigned_large_blob_write_after_a_restart_with_built_in_uv() {
+        let input = [
+            0x10, 0x01, 0x00, 0x00, 0x00, 0x80, 0x03, 0x3d, 0x68, 0x63, 0x72, 0x65, 0x64, 0x42,
+            0x6c, 0x6f, 0x62, 0x00, 0x00, 0x00, 0x00, 0x00, 0x08, 0x01, 0x10, 0x0b, 0x01, 0x00,
+            0x04, 0x00, 0x01, 0x00,
+        ];
+        assert!(matches!(
+            decode_actions(&input).first(),
+            Some(Action::Restart { flags: 1 })
+        ));
+        command_sequence(&input);
+    }
+
     #[test]
     fn truncated_input_ends_the_run() {
         command_sequence(&[]);

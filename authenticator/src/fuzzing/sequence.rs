@@ -364,6 +364,12 @@ impl SequenceModel {
         }
     }
 
+    /// Whether user verification is configured (a PIN, or built-in UV):
+    /// then large-blob writes need a token with lbw.
+    pub(super) fn protected(&self) -> bool {
+        self.pin_set || self.built_in_uv
+    }
+
     pub(super) fn step(&mut self, action: &Action) {
         self.act(action);
         self.check_large_blob_store();
