@@ -1,6 +1,8 @@
 //! Attestation identities: a per-vault certificate authority and the FIDO
 //! attestation certificate it issues, for `packed` attestation with `x5c`
-//! (WebAuthn §8.2) and U2F registration.
+//! (WebAuthn §8.2) and, when the embedder chose it, U2F registration; and
+//! single-use identities (a fresh key, a self-signed certificate) for U2F
+//! registrations otherwise, which link one registration to no other.
 //!
 //! The leaf follows "Packed Attestation Statement Certificate Requirements"
 //! (WebAuthn §8.2.1): X.509 v3; subject C, O, OU = "Authenticator
@@ -34,7 +36,7 @@ use x509_cert::spki::{EncodePublicKey, SubjectPublicKeyInfo, SubjectPublicKeyInf
 use x509_cert::time::Validity;
 use zeroize::Zeroizing;
 
-use crate::authenticator::Context;
+use crate::authenticator::{AttestationMode, Context};
 use crate::cbor::{self, IntMap};
 use crate::secret::Secret32;
 use crate::status::StatusCode;
@@ -239,6 +241,38 @@ impl AttestationIdentity {
         sign_with(key, message)
     }
 
+    /// An identity for one U2F registration: a fresh P-256 key and a
+    /// self-signed certificate under a fixed name, with a random serial
+    /// number. fido-u2f has no self attestation (WebAuthn §8.6 wants one
+    /// certificate whose P-256 key made the signature), and a device-wide
+    /// certificate would tell every relying party which registrations share
+    /// a key; this one tells nothing. Dropping it zeroizes the key.
+    pub fn single_use<R: rand_core::CryptoRng + ?Sized>(
+        not_before: SystemTime,
+        rng: &mut R,
+    ) -> Result<Self, AttestationError> {
+        let (secret, key) = random_p256_key(rng);
+        let name = Name::from_str("CN=softkey U2F attestation,O=softkey,C=US")
+            .map_err(|e| AttestationError::Certificate(e.to_string()))?;
+        let certificate = certificate(
+            FidoProfile {
+                issuer: name.clone(),
+                subject: name,
+                ca: false,
+                aaguid: None,
+            },
+            &key,
+            &key,
+            not_before,
+            rng,
+        )?;
+        Ok(Self {
+            key: secret,
+            chain: vec![certificate],
+            enterprise: None,
+        })
+    }
+
     /// The DER certificates for `x5c`: the attestation certificate only (the
     /// root is the trust anchor and is not sent).
     pub fn x5c(&self) -> Vec<Vec<u8>> {
@@ -275,23 +309,15 @@ impl AttestationIdentity {
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
         let certificates =
             |chain: &[Vec<u8>]| Value::Array(chain.iter().map(|c| cbor::bytes(c)).collect());
-        let mut value = Value::Map(vec![
+        let mut entries = vec![
             (cbor::int(1), cbor::bytes(self.key.expose_secret())),
             (cbor::int(2), certificates(&self.chain)),
-        ]);
-        if let (Value::Map(entries), Some((key, chain))) = (&mut value, &self.enterprise) {
+        ];
+        if let Some((key, chain)) = &self.enterprise {
             entries.push((cbor::int(3), cbor::bytes(key.expose_secret())));
             entries.push((cbor::int(4), certificates(chain)));
         }
-        let encoded = Zeroizing::new(cbor::encode(value.clone()));
-        if let Value::Map(entries) = &mut value {
-            for (_, field) in entries {
-                if let Value::Bytes(key) = field {
-                    zeroize::Zeroize::zeroize(key);
-                }
-            }
-        }
-        encoded
+        cbor::encode_secret(Value::Map(entries))
     }
 
     /// Reads the stored form.
@@ -407,6 +433,21 @@ pub(crate) fn identity<S: Store, R: rand_core::CryptoRng>(
     ctx: &mut Context<S, R>,
 ) -> Result<AttestationIdentity, StatusCode> {
     load_or_create(&mut ctx.store, ctx.config.aaguid, &mut ctx.rng)
+}
+
+/// The identity that signs a U2F registration: the device's when the
+/// embedder chose [`AttestationMode::Certificate`], a single-use one
+/// otherwise.
+pub(crate) fn u2f_identity<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+) -> Result<AttestationIdentity, StatusCode> {
+    match ctx.config.attestation {
+        AttestationMode::Certificate => identity(ctx),
+        AttestationMode::SelfAttestation => {
+            AttestationIdentity::single_use(not_before(), &mut ctx.rng)
+                .map_err(|_| StatusCode::Other)
+        }
+    }
 }
 
 /// The device's attestation identity from `store`, made and stored first if
@@ -593,6 +634,32 @@ mod tests {
             (cbor::int(3), cbor::bytes(full.key.expose_secret())),
         ]));
         assert!(AttestationIdentity::from_bytes(&half).is_err());
+    }
+
+    #[test]
+    fn single_use_identity_is_self_signed_and_names_no_device() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+        let identity = AttestationIdentity::single_use(SystemTime::now(), &mut rng).unwrap();
+        assert_eq!(identity.x5c(), [identity.leaf_der().to_vec()]);
+        let leaf = x509_cert::Certificate::from_der(identity.leaf_der()).unwrap();
+        let tbs = leaf.tbs_certificate();
+        assert_eq!(tbs.issuer(), tbs.subject());
+        assert_eq!(
+            tbs.subject().to_string(),
+            "CN=softkey U2F attestation,O=softkey,C=US"
+        );
+        let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(
+            tbs.subject_public_key_info().subject_public_key.raw_bytes(),
+        )
+        .unwrap();
+        let signature = p256::ecdsa::Signature::from_der(leaf.signature().raw_bytes()).unwrap();
+        key.verify(&tbs.to_der().unwrap(), &signature).unwrap();
+        let signed = identity.sign(b"registration").unwrap();
+        key.verify(
+            b"registration",
+            &p256::ecdsa::Signature::from_der(&signed).unwrap(),
+        )
+        .unwrap();
     }
 
     #[test]

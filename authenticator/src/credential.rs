@@ -21,7 +21,7 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use ciborium::Value;
 use hkdf::Hkdf;
 use sha2::Sha256;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::cbor::{self, IntMap};
 use crate::crypto::{Algorithm, PrivateKey, sha256};
@@ -159,7 +159,7 @@ impl StoredCredential {
         }
         entries.push((cbor::int(9), cbor::int(i64::from(self.sign_count))));
         self.push_secret_fields(&mut entries);
-        encode_zeroizing(Value::Map(entries))
+        cbor::encode_secret(Value::Map(entries))
     }
 
     fn push_secret_fields(&self, entries: &mut Vec<(Value, Value)>) {
@@ -188,14 +188,14 @@ impl StoredCredential {
 
     /// Decodes the stored form.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CredentialDecodeError> {
-        let mut value = cbor::decode(bytes)?;
-        let result = Self::from_value(&mut value, true);
-        zeroize_value(&mut value);
-        result
+        Self::from_value(cbor::decode(bytes)?, true)
     }
 
-    fn from_value(value: &mut Value, stored: bool) -> Result<Self, CredentialDecodeError> {
-        let mut map = IntMap::new(std::mem::replace(value, Value::Null))?;
+    /// Takes the fields out of the decoded map; the secret ones move into
+    /// their zeroizing owners, and whatever is left, also on an error, is
+    /// wiped with the map.
+    fn from_value(value: Value, stored: bool) -> Result<Self, CredentialDecodeError> {
+        let mut map = IntMap::new(value)?;
         if stored {
             let version = cbor::as_i64(&map.require(0)?)?;
             if version != STORED_FORMAT_VERSION {
@@ -278,7 +278,7 @@ impl StoredCredential {
     ) -> Result<Vec<u8>, StatusCode> {
         let mut entries = Vec::new();
         self.push_secret_fields(&mut entries);
-        let plaintext = encode_zeroizing(Value::Map(entries));
+        let plaintext = cbor::encode_secret(Value::Map(entries));
         let cipher = wrap_cipher(device_secret);
         let mut nonce = [0u8; NONCE_LEN];
         rng.fill_bytes(&mut nonce);
@@ -324,10 +324,7 @@ impl StoredCredential {
                 )
                 .ok()?,
         );
-        let mut value = cbor::decode(&plaintext).ok()?;
-        let credential = Self::from_value(&mut value, false).ok();
-        zeroize_value(&mut value);
-        let mut credential = credential?;
+        let mut credential = Self::from_value(cbor::decode(&plaintext).ok()?, false).ok()?;
         credential.credential_id = credential_id.to_vec();
         Some(credential)
     }
@@ -342,27 +339,6 @@ fn wrap_cipher(device_secret: &Secret32) -> Aes256Gcm {
     hkdf.expand(b"softkey/credential-id/v1", key.as_mut())
         .expect("32 bytes is a valid HKDF-SHA256 output length");
     Aes256Gcm::new(&(*key).into())
-}
-
-fn encode_zeroizing(mut value: Value) -> Zeroizing<Vec<u8>> {
-    let encoded = Zeroizing::new(cbor::encode(value.clone()));
-    zeroize_value(&mut value);
-    encoded
-}
-
-/// Overwrites every byte and text string in `value`.
-fn zeroize_value(value: &mut Value) {
-    match value {
-        Value::Bytes(bytes) => bytes.zeroize(),
-        Value::Text(text) => text.zeroize(),
-        Value::Array(items) => items.iter_mut().for_each(zeroize_value),
-        Value::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
-            zeroize_value(k);
-            zeroize_value(v);
-        }),
-        Value::Tag(_, inner) => zeroize_value(inner),
-        _ => {}
-    }
 }
 
 #[cfg(test)]

@@ -246,8 +246,13 @@ fn validate<S: Store, R: rand_core::CryptoRng>(
     // 10. A credential of ours in the excludeList: a touch, then CREDENTIAL_EXCLUDED
     //     (the touch keeps a site from probing for credentials silently). A
     //     userVerificationRequired credential only counts for a verified user.
+    //     Built-in user verification, when asked for, comes first (CTAP 2.1
+    //     §6.1.2 collects UV before the excludeList decision): `finish` makes
+    //     the decision after the Verify prompt, whose evidence of presence
+    //     stands for the touch. Until then nothing tells whether a level-3
+    //     credential is there.
     let rp_id_hash = sha256(request.rp.id.as_bytes());
-    if is_excluded(ctx, &rp_id_hash, &request.exclude_list, uv || uv_requested)? {
+    if !uv_requested && is_excluded(ctx, &rp_id_hash, &request.exclude_list, uv)? {
         return Ok(Step::AwaitUser(
             prompt(PromptAction::Acknowledge),
             Pending::FailAfterTouch(StatusCode::CredentialExcluded),
@@ -322,10 +327,14 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
         enterprise,
         extensions: inputs,
     } = job;
+    let rp_id_hash = sha256(request.rp.id.as_bytes());
     if built_in_uv {
         client_pin::record_uv_success(ctx)?;
+        // 10, after built-in UV: every credential of ours counts now.
+        if is_excluded(ctx, &rp_id_hash, &request.exclude_list, true)? {
+            return Err(StatusCode::CredentialExcluded);
+        }
     }
-    let rp_id_hash = sha256(request.rp.id.as_bytes());
     let private_key = PrivateKey::generate(algorithm, &mut ctx.rng);
     let mut credential = StoredCredential {
         credential_id: Vec::new(),

@@ -107,15 +107,27 @@ pub struct GetAssertionInputs {
 }
 
 impl GetAssertionInputs {
-    /// Reads the known inputs; unknown names are ignored.
+    /// Reads the known inputs; unknown names are ignored. `up`: the request's
+    /// "up" option (true when absent).
+    ///
+    /// hmac-secret is refused outright on a silent request, before its salts
+    /// are opened: "If "up" is set to false, the authenticator returns
+    /// CTAP2_ERR_UNSUPPORTED_OPTION" is the first step of its getAssertion
+    /// processing (CTAP 2.2, hmac-secret extension; CTAP 2.1 §12.5). credBlob
+    /// and largeBlobKey have no such step (CTAP 2.1 §12.2, §12.3): a silent assertion returns them for
+    /// the credentials credProtect lets it see.
     pub fn parse(
         extensions: Option<&[(String, Value)]>,
         key_agreement: &KeyAgreementKey,
+        up: bool,
     ) -> Result<Self, StatusCode> {
         let mut inputs = Self::default();
         for (name, value) in extensions.unwrap_or_default() {
             match name.as_str() {
                 hmac_secret::NAME => {
+                    if !up {
+                        return Err(StatusCode::UnsupportedOption);
+                    }
                     inputs.hmac_secret =
                         Some(hmac_secret::Salts::parse(value.clone(), key_agreement)?);
                 }

@@ -22,7 +22,8 @@ pub(super) fn decode(command: &Command) {
             let _ = MakeCredentialInputs::parse(request.extensions.as_deref(), &key_agreement);
         }
         Command::GetAssertion(request) => {
-            let _ = GetAssertionInputs::parse(request.extensions.as_deref(), &key_agreement);
+            let up = request.options.up.unwrap_or(true);
+            let _ = GetAssertionInputs::parse(request.extensions.as_deref(), &key_agreement, up);
         }
         Command::ClientPin(request) if request.permissions.is_some() => {
             let _ = client_pin::parse_permissions(request);

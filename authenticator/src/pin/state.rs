@@ -11,7 +11,6 @@
 //!   4: PIN complexity policy on}.
 
 use ciborium::Value;
-use zeroize::Zeroizing;
 
 use crate::cbor::{self, IntMap};
 use crate::secret::SecretBytes;
@@ -147,7 +146,7 @@ impl PinState {
             (cbor::int(6), Value::Bool(self.force_change)),
             (cbor::int(7), cbor::int(i64::from(self.uv_count_since_pin))),
         ]);
-        let encoded = Zeroizing::new(cbor::encode(Value::Map(entries)));
+        let encoded = cbor::encode_secret(Value::Map(entries));
         store.put_setting(SettingKey::PinState, Some(&encoded))?;
         Ok(())
     }
