@@ -37,4 +37,8 @@ echo "== python-fido2 device suite"
 SOFTKEY_BIN="$TARGET_DIR/debug/softkey" scripts/device-suite.sh "$VENV/bin/python"
 
 echo "== the README's examples, as written"
+# `cargo run -p softkey` (the README's first command) resolves features without
+# the dev-dependencies that `--all-targets` unifies in, so it is a build of its
+# own: make it here, where a slow build is not mistaken for a hung example.
+cargo build -p softkey
 SOFTKEY_VENV="$VENV" python3 scripts/doc_examples.py README.md $(ls docs/*.md 2>/dev/null)
