@@ -345,6 +345,8 @@ fn with_every_extension(h: &mut Harness, algs: &[i64], rk: bool) -> Vec<u8> {
         (text("hmac-secret"), Value::Bool(true)),
         (text("hmac-secret-mc"), salts),
         (text("minPinLength"), Value::Bool(true)),
+        (text("pinComplexityPolicy"), Value::Bool(true)),
+        (text("thirdPartyPayment"), Value::Bool(true)),
     ];
     if rk {
         extensions.push((text("largeBlobKey"), Value::Bool(true)));
@@ -435,6 +437,8 @@ fn response_size_bound_holds_for_every_algorithm_and_extension() {
                         cred_blob: every_extension.then(|| vec![7; 32]),
                         large_blob_key: every_extension && rk,
                         min_pin_length: every_extension,
+                        pin_complexity_policy: every_extension,
+                        third_party_payment: every_extension,
                     };
                     let bound = make_credential_response_bound(algorithm, rk, &inputs, statement);
                     let reply = h.call_with(&request, softkey_authenticator::Verdict::Approved);

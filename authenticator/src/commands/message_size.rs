@@ -14,7 +14,9 @@
 
 use crate::credential::{DISCOVERABLE_ID_LEN, MAX_CREDENTIAL_ID_LEN};
 use crate::crypto::Algorithm;
-use crate::extensions::{MakeCredentialInputs, cred_blob, cred_protect, hmac_secret};
+use crate::extensions::{
+    MakeCredentialInputs, cred_blob, cred_protect, hmac_secret, pin_complexity_policy,
+};
 
 /// Largest CTAP2 message, request or response, status byte included
 /// (CTAP 2.1 §11.2.4: 64 − 7 + 128 × (64 − 5) bytes).
@@ -61,6 +63,9 @@ pub fn sealed_id_bound(algorithm: Algorithm, inputs: &MakeCredentialInputs) -> u
     if algorithm.stores_public_key() {
         payload += 1 + bytes_len(32); // 15: Ed25519 public key
     }
+    if inputs.third_party_payment {
+        payload += 1 + 1; // 20: true
+    }
     1 + 12 + 16 + payload
 }
 
@@ -82,6 +87,9 @@ fn extension_outputs_bound(inputs: &MakeCredentialInputs) -> usize {
     if inputs.min_pin_length {
         outputs += entry("minPinLength", 2);
     }
+    if inputs.pin_complexity_policy {
+        outputs += entry(pin_complexity_policy::NAME, 1);
+    }
     if outputs == 0 { 0 } else { 1 + outputs }
 }
 
@@ -94,6 +102,9 @@ pub enum Statement {
     SelfAttestation,
     /// `packed` with `x5c`: the attestation key's ES256 signature and certificate.
     Certificate,
+    /// `packed` with `x5c`: the enterprise key's ES256 signature and
+    /// certificate, and `epAtt: true` beside the statement.
+    Enterprise,
 }
 
 /// Upper bound of the makeCredential response (status byte, then the CBOR
@@ -116,8 +127,9 @@ pub fn make_credential_response_bound(
         + extension_outputs_bound(inputs);
     let (format, statement) = match statement {
         Statement::None => ("none", 1),
-        // {"alg": -7, "sig": ES256 DER, "x5c": [certificate]}
-        Statement::Certificate => (
+        // {"alg": -7, "sig": ES256 DER, "x5c": [certificate]}, and for an
+        // enterprise attestation the response's 4: true.
+        Statement::Certificate | Statement::Enterprise => (
             "packed",
             1 + text_len(3)
                 + 1
@@ -125,7 +137,12 @@ pub fn make_credential_response_bound(
                 + bytes_len(Algorithm::Es256.max_signature_len())
                 + text_len(3)
                 + 1
-                + bytes_len(ATTESTATION_CERTIFICATE_BOUND),
+                + bytes_len(ATTESTATION_CERTIFICATE_BOUND)
+                + if statement == Statement::Enterprise {
+                    2
+                } else {
+                    0
+                },
         ),
         // {"alg": alg, "sig": signature}
         Statement::SelfAttestation => (

@@ -176,6 +176,9 @@ pub struct Options {
     pub vault: Option<VaultSpec>,
     /// The COSE algorithms new credentials may use (`softkey:algorithms`).
     pub algorithms: Vec<softkey_authenticator::crypto::Algorithm>,
+    /// Enterprise attestation capability (`softkey:enterpriseRpIds`, or
+    /// `softkey sim --enterprise-rp-id` for the default authenticator).
+    pub enterprise_attestation: Option<softkey_authenticator::enterprise::EnterpriseAttestation>,
 }
 
 /// A running controlled authenticator. Dropping it stops its thread.
@@ -238,6 +241,7 @@ impl VirtualAuthenticator {
             built_in_uv: options.has_user_verification,
             ctap1: u2f,
             algorithms: options.algorithms.clone(),
+            enterprise_attestation: options.enterprise_attestation.clone(),
             ..Config::default()
         };
         let auth = Authenticator::new(config, store, StdRng::from_rng(&mut os_rng), Instant::now());
@@ -278,6 +282,11 @@ impl VirtualAuthenticator {
         let mut auth = auth;
         auth.set_credential_policy(Box::new(ControlPolicy::new(Arc::clone(&control))));
         let mut key = KeyDevice::new(hid, auth, Box::new(presence), options.user_timeout);
+        if uhid.is_some() {
+            // A hidraw device's power cycle is an unplug; over UDP alone the
+            // channels survive it.
+            key.set_power_cycle(crate::runtime::PowerCycle::Unplug);
+        }
         key.set_hooks(Box::new(ControlHooks::new(Arc::clone(&control))));
         let device = Arc::new(Mutex::new(key));
         let stop = Arc::new(AtomicBool::new(false));
