@@ -162,3 +162,33 @@ pub fn make_credential_response_bound(
         + 1 + statement
         + large_blob_key
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attestation::AttestationIdentity;
+    use rand::SeedableRng;
+    use std::time::SystemTime;
+
+    #[test]
+    fn attestation_and_enterprise_certificates_fit_the_size_bound() {
+        // The bound stands for either certificate in x5c (Certificate and
+        // Enterprise statements alike).
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let mut identity =
+            AttestationIdentity::generate(crate::AAGUID, SystemTime::now(), &mut rng).unwrap();
+        identity
+            .ensure_enterprise(crate::AAGUID, SystemTime::now(), &mut rng)
+            .unwrap();
+        let leaf = identity.leaf_der().len();
+        let enterprise = identity.enterprise_leaf_der().unwrap().len();
+        assert!(
+            leaf > 300 && leaf <= ATTESTATION_CERTIFICATE_BOUND,
+            "{leaf}"
+        );
+        assert!(
+            enterprise > 300 && enterprise <= ATTESTATION_CERTIFICATE_BOUND,
+            "{enterprise}"
+        );
+    }
+}
