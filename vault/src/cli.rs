@@ -187,7 +187,7 @@ pub fn execute(args: VaultArgs, out: &mut dyn Write) -> Result<(), VaultError> {
             danger_fast_kdf,
         } => {
             let mut vault = open(&path, &args)?;
-            let slot = passphrase_slot(&vault)?;
+            let slot = passphrase_slot(&mut vault)?;
             let kdf = kdf_params(*danger_fast_kdf);
             let passphrase = new_passphrase(new_passphrase_file.as_deref())?;
             kdf_note(kdf);
@@ -375,7 +375,7 @@ fn keyring_built() -> Result<(), VaultError> {
 }
 
 /// The slot `passwd` changes: the one unlocked with, else the only passphrase slot.
-fn passphrase_slot(vault: &Vault) -> Result<i64, VaultError> {
+fn passphrase_slot(vault: &mut Vault) -> Result<i64, VaultError> {
     let slots = vault.slots()?;
     let passphrase_slots: Vec<&SlotInfo> = slots
         .iter()

@@ -12,12 +12,14 @@
 //!   item, salt, "softkey-vault/v1/keyring"); the item is found by the attributes
 //!   `softkey-vault` = vault id (hex) and `softkey-slot` = slot id (see `keyring`).
 //!
-//! Adding, removing or changing a slot rewrites that slot's row only; rows sealed
-//! under the master key are untouched. Adding a keyring slot stores its item
+//! Adding, removing or changing a slot rewrites that slot's row (and the
+//! manifest, which lists every slot row's digest, so that a removed slot
+//! written back is refused); rows sealed under the master key are untouched. Adding a keyring slot stores its item
 //! before the row is committed (a failed commit leaves an unused item, which the
 //! next keyring slot with that number replaces); removing one deletes its item
 //! (an item already gone is fine) before the row.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -29,6 +31,7 @@ use zeroize::Zeroizing;
 use crate::error::VaultError;
 use crate::keyring::{self, ItemId, KeyringBus};
 use crate::sealing::{aead_open, aead_seal, derive_key, push_framed, random_bytes};
+use crate::state::{Digest, SLOTS, row_digest};
 
 /// Smallest key file accepted, in bytes.
 pub const MIN_KEY_FILE_LEN: usize = 32;
@@ -312,7 +315,7 @@ pub(crate) fn insert(
             kdf.map(|k| k.p_cost),
             &salt[..],
             wrapped,
-            crate::vault::now()
+            crate::rows::now()
         ],
     )?;
     Ok(id)
@@ -362,6 +365,58 @@ fn read_rows(conn: &Connection) -> Result<Vec<SlotRow>, VaultError> {
         });
     }
     Ok(slots)
+}
+
+/// The digest of every slot row (all its columns), by slot id.
+pub(crate) fn digests(conn: &Connection) -> Result<BTreeMap<i64, Digest>, VaultError> {
+    digests_where(conn, "1", [])
+}
+
+/// The digest of slot row `id` (just written).
+pub(crate) fn digest_of(conn: &Connection, id: i64) -> Result<Digest, VaultError> {
+    digests_where(conn, "id = ?1", [id])?
+        .remove(&id)
+        .ok_or(VaultError::NoSuchSlot(id))
+}
+
+fn digests_where<P: rusqlite::Params>(
+    conn: &Connection,
+    condition: &str,
+    values: P,
+) -> Result<BTreeMap<i64, Digest>, VaultError> {
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT id, kind, m_cost_kib, t_cost, p_cost, salt, wrapped_key, created FROM slots
+         WHERE {condition}"
+    ))?;
+    let rows = statement.query_map(values, |row| {
+        let id: i64 = row.get(0)?;
+        let kind: String = row.get(1)?;
+        let cost = |index| -> rusqlite::Result<Vec<u8>> {
+            Ok(row
+                .get::<_, Option<i64>>(index)?
+                .map(|v| v.to_be_bytes().to_vec())
+                .unwrap_or_default())
+        };
+        let (m, t, p) = (cost(2)?, cost(3)?, cost(4)?);
+        let salt: Vec<u8> = row.get(5)?;
+        let wrapped: Vec<u8> = row.get(6)?;
+        let created: i64 = row.get(7)?;
+        let digest = row_digest(
+            SLOTS,
+            &[
+                &id.to_be_bytes(),
+                kind.as_bytes(),
+                &m,
+                &t,
+                &p,
+                &salt,
+                &wrapped,
+                &created.to_be_bytes(),
+            ],
+        );
+        Ok((id, digest))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Every slot's public facts.
