@@ -15,7 +15,7 @@
 //! open only under the version this build writes ([`SCHEMA_VERSION`]); the
 //! migration from version 1 opens version-1 rows by name ([`VaultKeys::open_row_as`]).
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
@@ -53,37 +53,42 @@ pub(crate) fn derive_key(ikm: &[u8], salt: Option<&[u8]>, info: &[u8]) -> Secret
     Secret32::new(*key)
 }
 
-/// AES-256-GCM with a random nonce: `nonce ‖ ciphertext ‖ tag`.
+/// AES-256-GCM with a random nonce: `nonce ‖ ciphertext ‖ tag`. The
+/// plaintext is copied only into a zeroizing buffer, encrypted in place there.
 pub(crate) fn aead_seal(key: &Secret32, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
     let cipher = Aes256Gcm::new(key.expose_secret().into());
     let nonce = random_bytes::<NONCE_LEN>();
-    let sealed = cipher
-        .encrypt(
-            &Nonce::from(nonce),
-            Payload {
-                msg: plaintext,
-                aad,
-            },
-        )
+    let mut buffer = Zeroizing::new(Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN));
+    buffer.extend_from_slice(&nonce);
+    buffer.extend_from_slice(plaintext);
+    let tag = cipher
+        .encrypt_inout_detached(&Nonce::from(nonce), aad, (&mut buffer[NONCE_LEN..]).into())
         .expect("AES-GCM encryption cannot fail for in-memory payloads this small");
-    let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
-    out.extend_from_slice(&nonce);
-    out.extend_from_slice(&sealed);
-    out
+    buffer.extend_from_slice(&tag);
+    std::mem::take(&mut *buffer)
 }
 
-/// Opens what [`aead_seal`] made; `None` when the key, data or AAD do not match.
+/// Opens what [`aead_seal`] made; `None` when the key, data or AAD do not
+/// match. The plaintext only ever exists in the zeroizing buffer returned.
 pub(crate) fn aead_open(key: &Secret32, aad: &[u8], sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     if sealed.len() < NONCE_LEN + TAG_LEN {
         return None;
     }
     let (nonce, body) = sealed.split_at(NONCE_LEN);
+    let (ciphertext, tag) = body.split_at(body.len() - TAG_LEN);
     let nonce: [u8; NONCE_LEN] = nonce.try_into().ok()?;
+    let tag: [u8; TAG_LEN] = tag.try_into().ok()?;
     let cipher = Aes256Gcm::new(key.expose_secret().into());
+    let mut buffer = Zeroizing::new(ciphertext.to_vec());
     cipher
-        .decrypt(&Nonce::from(nonce), Payload { msg: body, aad })
-        .ok()
-        .map(Zeroizing::new)
+        .decrypt_inout_detached(
+            &Nonce::from(nonce),
+            aad,
+            buffer.as_mut_slice().into(),
+            &tag.into(),
+        )
+        .ok()?;
+    Some(buffer)
 }
 
 /// Appends `bytes` with a 4-byte big-endian length prefix (unambiguous AAD/MAC input).

@@ -157,7 +157,10 @@ fn read_key_file(path: &Path) -> Result<SecretBytes, VaultError> {
     };
     let file = std::fs::File::open(path).map_err(|e| invalid(e.to_string()))?;
     crate::files::check_file(path)?;
-    let mut bytes = Zeroizing::new(Vec::new());
+    // Room for the most ever read: a growing Vec would free copies of the
+    // key material it outgrew without zeroizing them.
+    let capacity = usize::try_from(MAX_KEY_FILE_LEN + 1).expect("64 KiB fits usize");
+    let mut bytes = Zeroizing::new(Vec::with_capacity(capacity));
     file.take(MAX_KEY_FILE_LEN + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| invalid(e.to_string()))?;

@@ -89,8 +89,9 @@ impl Vault {
     }
 }
 
-fn only_credentials(rows: Vec<(StoredCredential, i64)>) -> Vec<StoredCredential> {
-    rows.into_iter().map(|(credential, _)| credential).collect()
+/// What the Store methods keep of a credentials row.
+fn credential_only(credential: StoredCredential, _created: i64) -> StoredCredential {
+    credential
 }
 
 impl Store for Vault {
@@ -103,9 +104,7 @@ impl Store for Vault {
         rp_id_hash: &[u8; 32],
     ) -> Result<Vec<StoredCredential>, StoreError> {
         let rp_mac = self.keys.rp_mac(rp_id_hash);
-        Ok(only_credentials(
-            self.read_credentials(Lookup::Rp(&rp_mac))?,
-        ))
+        Ok(self.read_credentials(Lookup::Rp(&rp_mac), credential_only)?)
     }
 
     fn discoverable_by_id(
@@ -113,15 +112,13 @@ impl Store for Vault {
         credential_id: &[u8],
     ) -> Result<Option<StoredCredential>, StoreError> {
         let id_mac = self.keys.id_mac(credential_id);
-        Ok(
-            only_credentials(self.read_credentials(Lookup::Id(&id_mac))?)
-                .into_iter()
-                .next(),
-        )
+        Ok(self
+            .read_credentials(Lookup::Id(&id_mac), credential_only)?
+            .pop())
     }
 
     fn all_discoverable(&mut self) -> Result<Vec<StoredCredential>, StoreError> {
-        Ok(only_credentials(self.read_credentials(Lookup::All)?))
+        Ok(self.read_credentials(Lookup::All, credential_only)?)
     }
 
     fn discoverable_count(&mut self) -> Result<usize, StoreError> {

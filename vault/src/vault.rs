@@ -233,9 +233,8 @@ impl Vault {
     /// Every discoverable credential, decoded, without secrets; ordered by relying
     /// party then user name. Fails on the first tampered row.
     pub fn list(&mut self) -> Result<Vec<CredentialSummary>, VaultError> {
-        let mut summaries = Vec::new();
-        for (credential, created) in self.read_credentials(Lookup::All)? {
-            summaries.push(CredentialSummary {
+        let mut summaries =
+            self.read_credentials(Lookup::All, |credential, created| CredentialSummary {
                 credential_id: hex::encode(&credential.credential_id),
                 rp_id: credential.rp_id.clone(),
                 rp_name: credential.rp_name.clone(),
@@ -249,8 +248,7 @@ impl Vault {
                 sign_count: credential.sign_count,
                 cred_protect: credential.cred_protect,
                 created,
-            });
-        }
+            })?;
         summaries.sort_by(|a, b| (&a.rp_id, &a.user_name).cmp(&(&b.rp_id, &b.user_name)));
         Ok(summaries)
     }
@@ -383,12 +381,14 @@ impl Vault {
         Ok(value)
     }
 
-    /// Reads, checks and opens the credentials a lookup finds.
-    pub(crate) fn read_credentials(
+    /// Reads, checks and opens the credentials a lookup finds; `each` makes
+    /// an entry of the result from a credential and its creation time.
+    pub(crate) fn read_credentials<T>(
         &mut self,
         lookup: Lookup<'_>,
-    ) -> Result<Vec<(StoredCredential, i64)>, VaultError> {
-        self.read(|r| r.credentials(lookup))
+        each: impl FnMut(StoredCredential, i64) -> T,
+    ) -> Result<Vec<T>, VaultError> {
+        self.read(|r| r.credentials(lookup, each))
     }
 
     /// Reads a `secrets` row.
@@ -418,20 +418,27 @@ pub(crate) struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    /// Reads, checks and opens the credentials a lookup finds.
-    pub(crate) fn credentials(
+    /// Reads, checks and opens the credentials a lookup finds; `each` makes
+    /// an entry of the result from a credential and its creation time. (The
+    /// result is allocated at its final size: a growing or converted `Vec`
+    /// would free copies of the keys held inline in the credentials.)
+    pub(crate) fn credentials<T>(
         &self,
         lookup: Lookup<'_>,
-    ) -> Result<Vec<(StoredCredential, i64)>, VaultError> {
+        mut each: impl FnMut(StoredCredential, i64) -> T,
+    ) -> Result<Vec<T>, VaultError> {
         let rows = match lookup {
             Lookup::Rp(rp_mac) => select_credentials(self.conn, "rp_mac = ?1", &[&&rp_mac[..]])?,
             Lookup::Id(id_mac) => select_credentials(self.conn, "id_mac = ?1", &[&&id_mac[..]])?,
             Lookup::All => select_credentials(self.conn, "1", &[])?,
         };
         self.state.check_found(self.keys, &rows, lookup)?;
-        rows.iter()
-            .map(|row| open_credential(self.keys, row))
-            .collect()
+        let mut found = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let (credential, created) = open_credential(self.keys, row)?;
+            found.push(each(credential, created));
+        }
+        Ok(found)
     }
 
     /// Reads, checks and opens a `secrets` row.
