@@ -75,6 +75,8 @@ pub enum VaultCommand {
         id: String,
     },
     /// Change the passphrase (of the slot you unlock with, or the only one).
+    /// Keeps the master key: if the old passphrase may have leaked, run
+    /// `rekey` afterwards (an old copy of the file opens with the old one).
     Passwd {
         /// Read the new passphrase from this file instead of prompting.
         #[arg(long, value_name = "PATH")]
@@ -100,9 +102,31 @@ pub enum VaultCommand {
         danger_fast_kdf: bool,
     },
     /// Remove a key slot (by the number `info` shows); the last one stays.
+    /// Keeps the master key: if the slot's secret may have leaked, run
+    /// `rekey` afterwards (an old copy of the file opens with it).
     RemoveKey {
         /// The slot number.
         slot: i64,
+    },
+    /// Replace the master key: every row sealed again and every kept slot
+    /// wrapped again, in one transaction. Use it after a passphrase or key
+    /// file may have leaked: `passwd` and `remove-key` keep the master key, so
+    /// an old copy of the file opens with the old secret, and its key opens
+    /// every row written since. Change or remove the leaked unlocker first,
+    /// then rekey. The slot you unlock with and keyring slots are kept; keep
+    /// others with --keep-key-file / --keep-passphrase-file, or remove them
+    /// with --remove-other-slots.
+    Rekey {
+        /// Keep key-file slot ID, opened with this key file (repeatable).
+        #[arg(long, value_name = "ID=PATH")]
+        keep_key_file: Vec<String>,
+        /// Keep passphrase slot ID, its passphrase read from the first line of
+        /// this file (repeatable).
+        #[arg(long, value_name = "ID=PATH")]
+        keep_passphrase_file: Vec<String>,
+        /// Remove every slot not kept, instead of refusing to.
+        #[arg(long)]
+        remove_other_slots: bool,
     },
 }
 
@@ -222,8 +246,105 @@ pub fn execute(args: VaultArgs, out: &mut dyn Write) -> Result<(), VaultError> {
             open(&path, &args)?.remove_slot(*slot)?;
             writeln!(out, "Removed slot {slot}.").map_err(write_err)?;
         }
+        VaultCommand::Rekey {
+            keep_key_file,
+            keep_passphrase_file,
+            remove_other_slots,
+        } => {
+            let outcome = rekey(
+                &path,
+                &args,
+                keep_key_file,
+                keep_passphrase_file,
+                *remove_other_slots,
+            )?;
+            let list = |ids: &[i64]| {
+                if ids.is_empty() {
+                    "none".to_owned()
+                } else {
+                    ids.iter()
+                        .map(i64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            };
+            writeln!(
+                out,
+                "Rekeyed {}: a new master key; {} credentials and {} secrets sealed again; \
+                 slots kept: {}; removed: {}.",
+                path.display(),
+                outcome.credentials,
+                outcome.secrets,
+                list(&outcome.kept),
+                list(&outcome.removed)
+            )
+            .map_err(write_err)?;
+        }
     }
     Ok(())
+}
+
+/// `vault rekey`: the unlocking slot, keyring slots (with the feature) and
+/// the slots named on the command line are kept; any other slot is removed
+/// only with `remove_other_slots`.
+fn rekey(
+    path: &Path,
+    args: &VaultArgs,
+    keep_key_files: &[String],
+    keep_passphrase_files: &[String],
+    remove_other_slots: bool,
+) -> Result<crate::RekeyOutcome, VaultError> {
+    let (mut vault, unlocker) = open_with_unlocker(path, args)?;
+    let mut keep = vec![(vault.unlocked_slot(), unlocker)];
+    for entry in keep_key_files {
+        let (id, file) = slot_and_path(entry)?;
+        keep.push((id, Unlocker::KeyFile(file.into())));
+    }
+    for entry in keep_passphrase_files {
+        let (id, file) = slot_and_path(entry)?;
+        keep.push((
+            id,
+            Unlocker::Passphrase(passphrase_from_file(Path::new(file))?),
+        ));
+    }
+    let slots = vault.slots()?;
+    if cfg!(feature = "keyring") {
+        for slot in slots.iter().filter(|s| s.kind == SlotKind::Keyring) {
+            if !keep.iter().any(|(id, _)| *id == slot.id) {
+                keep.push((slot.id, Unlocker::Keyring(vault.keyring_bus.clone())));
+            }
+        }
+    }
+    let dropped: Vec<String> = slots
+        .iter()
+        .filter(|slot| !keep.iter().any(|(id, _)| *id == slot.id))
+        .map(|slot| format!("{} ({})", slot.id, slot.kind.name()))
+        .collect();
+    if !dropped.is_empty() && !remove_other_slots {
+        return Err(VaultError::Usage(format!(
+            "rekey would remove slot(s) {}: keep them with --keep-key-file ID=PATH or \
+             --keep-passphrase-file ID=PATH, or pass --remove-other-slots",
+            dropped.join(", ")
+        )));
+    }
+    if keep.iter().any(|(_, u)| u.kind() == SlotKind::Passphrase) {
+        eprintln!("Wrapping the new master key (Argon2id, twice per passphrase slot)…");
+    }
+    let keep: Vec<(i64, &Unlocker)> = keep.iter().map(|(id, u)| (*id, u)).collect();
+    vault.rekey(&keep)
+}
+
+/// `ID=PATH` of `--keep-key-file` / `--keep-passphrase-file`.
+fn slot_and_path(entry: &str) -> Result<(i64, &str), VaultError> {
+    entry
+        .split_once('=')
+        .and_then(|(id, path)| Some((id.trim().parse().ok()?, path)))
+        .filter(|(_, path)| !path.is_empty())
+        .ok_or_else(|| {
+            VaultError::Usage(format!(
+                "{entry:?} is not ID=PATH (a slot number, =, a file)"
+            ))
+        })
 }
 
 /// Prints `value` as pretty JSON, or with `human`.
@@ -307,6 +428,11 @@ fn attestation_identity(
 
 /// Opens the vault with the unlocker the arguments name, prompting if none.
 fn open(path: &Path, args: &VaultArgs) -> Result<Vault, VaultError> {
+    open_with_unlocker(path, args).map(|(vault, _)| vault)
+}
+
+/// [`open`], keeping the unlocker.
+fn open_with_unlocker(path: &Path, args: &VaultArgs) -> Result<(Vault, Unlocker), VaultError> {
     if !path.exists() {
         return Err(VaultError::Usage(format!(
             "no vault at {}; create one with `softkey vault init`",
@@ -318,7 +444,7 @@ fn open(path: &Path, args: &VaultArgs) -> Result<Vault, VaultError> {
         args.passphrase_file.as_deref(),
         args.keyring,
     )?;
-    Vault::open(path, &unlocker)
+    Ok((Vault::open(path, &unlocker)?, unlocker))
 }
 
 /// The unlocker named by `--key-file` / `--passphrase-file` / `--keyring`, or a

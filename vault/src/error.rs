@@ -90,6 +90,12 @@ pub enum VaultError {
         /// The newer generation this handle had already seen.
         seen: u64,
     },
+    /// Another process rekeyed the vault while this handle had it open.
+    #[error(
+        "the vault's master key was changed (`softkey vault rekey`) since this softkey opened \
+         it; open the vault again (restart softkey)"
+    )]
+    RekeyedElsewhere,
     /// A row opened correctly but its content could not be decoded.
     #[error("vault row {table}/{row} could not be decoded: {reason}")]
     Undecodable {

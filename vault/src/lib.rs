@@ -92,9 +92,19 @@
 //!   file, or desktop keyring on a [`KeyringBus`]) and [`KdfParams`]; then the
 //!   `Store` methods, or [`Vault::info`],
 //!   [`Vault::list`], [`Vault::delete`], [`Vault::add_slot`],
-//!   [`Vault::remove_slot`], [`Vault::change_passphrase`], [`Vault::put_many`].
+//!   [`Vault::remove_slot`], [`Vault::change_passphrase`], [`Vault::put_many`],
+//!   [`Vault::rekey`].
 //! - [`cli::VaultArgs`] + [`cli::run`]: `softkey vault init | info | list |
-//!   delete | passwd | add-key | remove-key`.
+//!   delete | passwd | add-key | remove-key | rekey`.
+//!
+//! ## When to rekey
+//! `passwd`, `add-key` and `remove-key` rewrite slots only; the master key
+//! stays. Someone holding an old copy of the file and a secret that opened
+//! it then (a passphrase since changed, a key file since removed) gets the
+//! master key, which opens every row written later. So after a passphrase or
+//! key file may have leaked: change or remove that unlocker, then
+//! `softkey vault rekey` (a new master key; every row sealed again and every
+//! kept slot wrapped again, in one transaction; see `rekey.rs`).
 //!
 //! ## Cargo features
 //! - `keyring` (off here, on in the `softkey` binary): the Secret Service client
@@ -109,6 +119,7 @@ mod files;
 #[doc(hidden)]
 pub mod fuzzing;
 mod keyring;
+mod rekey;
 mod rows;
 pub mod schema;
 mod sealing;
@@ -119,5 +130,6 @@ mod vault;
 
 pub use error::VaultError;
 pub use keyring::KeyringBus;
+pub use rekey::RekeyOutcome;
 pub use slots::{KdfParams, MIN_KEY_FILE_LEN, SlotInfo, SlotKind, Unlocker, generate_key_file};
 pub use vault::{CredentialSummary, Vault, VaultInfo};

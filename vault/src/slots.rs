@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use softkey_authenticator::secret::{Secret32, SecretBytes};
+use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::error::VaultError;
@@ -253,33 +254,6 @@ fn keyring_kek(secret: &[u8], salt: &[u8]) -> Secret32 {
     derive_key(secret, Some(salt), b"softkey-vault/v1/keyring")
 }
 
-/// The key-encryption key of a passphrase or key-file slot for an unlocker of
-/// the right kind (a keyring slot's comes from its item: [`keyring_kek`]).
-fn slot_kek(
-    unlocker: &Unlocker,
-    kdf: Option<KdfParams>,
-    salt: &[u8],
-) -> Result<Secret32, VaultError> {
-    match unlocker {
-        Unlocker::Passphrase(passphrase) => kdf
-            .ok_or_else(|| {
-                VaultError::InvalidKdfParams("passphrase slot without parameters".into())
-            })?
-            .derive(passphrase.expose_secret(), salt),
-        Unlocker::KeyFile(path) => {
-            let material = read_key_file(path)?;
-            Ok(derive_key(
-                material.expose_secret(),
-                Some(salt),
-                b"softkey-vault/v1/key-file",
-            ))
-        }
-        Unlocker::Keyring(_) => Err(VaultError::Usage(
-            "internal: a keyring slot's key comes from its item".into(),
-        )),
-    }
-}
-
 /// Wraps `master` for `unlocker` into a new slot row; returns its id. Runs
 /// Argon2 for a passphrase (seconds with the recommended parameters).
 pub(crate) fn insert(
@@ -300,7 +274,8 @@ pub(crate) fn insert(
             let secret = keyring::create_secret(bus, &ItemId { vault_id, slot: id })?;
             keyring_kek(secret.as_ref(), &salt)
         }
-        _ => slot_kek(unlocker, kdf, &salt)?,
+        Unlocker::Passphrase(passphrase) => Material::Passphrase(passphrase, kdf).kek(&salt)?,
+        Unlocker::KeyFile(path) => Material::KeyFile(read_key_file(path)?).kek(&salt)?,
     };
     let wrapped = aead_seal(
         &kek,
@@ -427,6 +402,88 @@ pub(crate) fn list(conn: &Connection) -> Result<Vec<SlotInfo>, VaultError> {
     Ok(read_rows(conn)?.into_iter().map(|row| row.info).collect())
 }
 
+/// What a slot's key-encryption key is derived from, for its salt or a new one.
+enum Material<'a> {
+    Passphrase(&'a SecretBytes, Option<KdfParams>),
+    KeyFile(SecretBytes),
+    Keyring(Zeroizing<Vec<u8>>),
+}
+
+impl Material<'_> {
+    /// The material of `row` for `unlocker` (of the row's kind); `None` for a
+    /// keyring slot whose item is gone.
+    fn of<'u>(
+        row: &SlotRow,
+        vault_id: &[u8],
+        unlocker: &'u Unlocker,
+        keyring: Option<&keyring::Lookup>,
+    ) -> Result<Option<Material<'u>>, VaultError> {
+        Ok(Some(match (unlocker, keyring) {
+            (Unlocker::Passphrase(passphrase), _) => Material::Passphrase(passphrase, row.info.kdf),
+            (Unlocker::KeyFile(path), _) => Material::KeyFile(read_key_file(path)?),
+            (Unlocker::Keyring(_), Some(keyring)) => {
+                let item = ItemId {
+                    vault_id,
+                    slot: row.info.id,
+                };
+                match keyring.secret(&item)? {
+                    Some(secret) => Material::Keyring(secret),
+                    None => return Ok(None),
+                }
+            }
+            (Unlocker::Keyring(bus), None) => {
+                return Material::of(
+                    row,
+                    vault_id,
+                    unlocker,
+                    Some(&keyring::Lookup::connect(bus)?),
+                );
+            }
+        }))
+    }
+
+    fn kek(&self, salt: &[u8]) -> Result<Secret32, VaultError> {
+        match self {
+            Self::Passphrase(passphrase, kdf) => kdf
+                .ok_or_else(|| {
+                    VaultError::InvalidKdfParams("passphrase slot without parameters".into())
+                })?
+                .derive(passphrase.expose_secret(), salt),
+            Self::KeyFile(material) => Ok(derive_key(
+                material.expose_secret(),
+                Some(salt),
+                b"softkey-vault/v1/key-file",
+            )),
+            Self::Keyring(secret) => Ok(keyring_kek(secret, salt)),
+        }
+    }
+}
+
+/// Unwraps the master key of `row` with `kek`; `None` if it does not open.
+fn unwrap_master(
+    row: &SlotRow,
+    vault_id: &[u8],
+    kek: &Secret32,
+) -> Result<Option<Secret32>, VaultError> {
+    let aad = slot_aad(
+        vault_id,
+        row.info.id,
+        row.info.kind,
+        row.info.kdf,
+        &row.salt,
+    );
+    let Some(master) = aead_open(kek, &aad, &row.wrapped_key) else {
+        return Ok(None);
+    };
+    Secret32::from_slice(&master)
+        .map(Some)
+        .ok_or_else(|| VaultError::Undecodable {
+            table: "slots",
+            row: row.info.id.to_string(),
+            reason: "wrapped key is not 32 bytes".into(),
+        })
+}
+
 /// Finds the slot `unlocker` opens and unwraps the master key: `(master, slot id)`.
 pub(crate) fn unlock(
     conn: &Connection,
@@ -447,27 +504,11 @@ pub(crate) fn unlock(
     };
     let mut missing_items = Vec::new();
     for row in candidates {
-        let kek = match &keyring {
-            Some(keyring) => {
-                let item = ItemId {
-                    vault_id,
-                    slot: row.info.id,
-                };
-                let Some(secret) = keyring.secret(&item)? else {
-                    missing_items.push(row.info.id.to_string());
-                    continue;
-                };
-                keyring_kek(&secret, &row.salt)
-            }
-            None => slot_kek(unlocker, row.info.kdf, &row.salt)?,
+        let Some(material) = Material::of(&row, vault_id, unlocker, keyring.as_ref())? else {
+            missing_items.push(row.info.id.to_string());
+            continue;
         };
-        let aad = slot_aad(vault_id, row.info.id, kind, row.info.kdf, &row.salt);
-        if let Some(master) = aead_open(&kek, &aad, &row.wrapped_key) {
-            let master = Secret32::from_slice(&master).ok_or_else(|| VaultError::Undecodable {
-                table: "slots",
-                row: row.info.id.to_string(),
-                reason: "wrapped key is not 32 bytes".into(),
-            })?;
+        if let Some(master) = unwrap_master(&row, vault_id, &material.kek(&row.salt)?)? {
             return Ok((master, row.info.id));
         }
     }
@@ -478,6 +519,65 @@ pub(crate) fn unlock(
         },
         SlotKind::KeyFile | SlotKind::Keyring => VaultError::NoMatchingSlot { kind: kind.name() },
     })
+}
+
+/// A slot wrapped anew: its id, fresh salt and the new master key wrapped.
+pub(crate) struct Rewrapped {
+    id: i64,
+    salt: [u8; 32],
+    wrapped_key: Vec<u8>,
+}
+
+/// Checks that `unlocker` opens slot `id` to `master`, then wraps
+/// `new_master` for the same slot (kind, parameters, keyring item) under a
+/// fresh salt. Runs Argon2 twice for a passphrase slot.
+pub(crate) fn rewrap(
+    conn: &Connection,
+    vault_id: &[u8],
+    id: i64,
+    unlocker: &Unlocker,
+    master: &Secret32,
+    new_master: &Secret32,
+) -> Result<Rewrapped, VaultError> {
+    let row = read_rows(conn)?
+        .into_iter()
+        .find(|row| row.info.id == id)
+        .ok_or(VaultError::NoSuchSlot(id))?;
+    let refused = || {
+        VaultError::Usage(format!(
+            "slot {id} ({}) does not open with the {} given for it",
+            row.info.kind.name(),
+            unlocker.kind().name()
+        ))
+    };
+    if row.info.kind != unlocker.kind() {
+        return Err(refused());
+    }
+    let material = Material::of(&row, vault_id, unlocker, None)?.ok_or_else(|| {
+        VaultError::KeyringItemMissing {
+            slots: id.to_string(),
+        }
+    })?;
+    let opened = unwrap_master(&row, vault_id, &material.kek(&row.salt)?)?.ok_or_else(refused)?;
+    if !bool::from(opened.expose_secret().ct_eq(master.expose_secret())) {
+        return Err(refused());
+    }
+    let salt = random_bytes::<32>();
+    let aad = slot_aad(vault_id, id, row.info.kind, row.info.kdf, &salt);
+    Ok(Rewrapped {
+        id,
+        salt,
+        wrapped_key: aead_seal(&material.kek(&salt)?, &aad, new_master.expose_secret()),
+    })
+}
+
+/// Writes a slot wrapped anew (inside the rekey transaction).
+pub(crate) fn store_rewrapped(conn: &Connection, slot: &Rewrapped) -> Result<(), VaultError> {
+    conn.execute(
+        "UPDATE slots SET salt = ?1, wrapped_key = ?2 WHERE id = ?3",
+        params![&slot.salt[..], slot.wrapped_key, slot.id],
+    )?;
+    Ok(())
 }
 
 /// Deletes slot `id`, refusing to delete the last one; a keyring slot's item is

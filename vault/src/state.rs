@@ -345,6 +345,19 @@ impl State {
         Self::default()
     }
 
+    /// Nothing yet, at `generation` (a rekey builds the state anew on it).
+    pub(crate) fn at_generation(generation: u64) -> Self {
+        Self {
+            generation,
+            ..Self::default()
+        }
+    }
+
+    /// The generation this state is at.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// Reads the sealed manifest and every row, and checks that they are the
     /// state the manifest binds. `seen` is a generation this handle already
     /// saw (when reloading after another handle wrote): an older one is a

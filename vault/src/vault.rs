@@ -27,13 +27,15 @@ pub struct Vault {
     pub(crate) conn: Connection,
     path: PathBuf,
     pub(crate) keys: VaultKeys,
-    vault_id: Vec<u8>,
+    pub(crate) vault_id: Vec<u8>,
     /// The authenticated state every read and write is checked against.
-    state: State,
+    pub(crate) state: State,
+    /// `meta.key_epoch` as this handle found it (changed by a rekey).
+    pub(crate) key_epoch: Option<Vec<u8>>,
     unlocked_slot: i64,
     /// Where `remove_slot` deletes keyring items: the bus unlocked with, else
     /// the session bus.
-    keyring_bus: KeyringBus,
+    pub(crate) keyring_bus: KeyringBus,
 }
 
 impl std::fmt::Debug for Vault {
@@ -135,6 +137,7 @@ impl Vault {
             keys: VaultKeys::derive(random_secret()),
             vault_id: random_bytes::<16>().to_vec(),
             state: State::empty(),
+            key_epoch: None,
             unlocked_slot: 0,
             keyring_bus: keyring_bus_of(unlocker),
         };
@@ -183,12 +186,14 @@ impl Vault {
         schema::migrate(&mut conn, &keys, &vault_id)?;
         // Every row, once, against the sealed manifest.
         let state = State::load(&conn, &keys, &vault_id, None)?;
+        let key_epoch = read_key_epoch(&conn)?;
         let mut vault = Self {
             conn,
             path: path.to_owned(),
             keys,
             vault_id,
             state,
+            key_epoch,
             unlocked_slot: slot,
             keyring_bus: keyring_bus_of(unlocker),
         };
@@ -333,7 +338,13 @@ impl Vault {
         read: impl FnOnce(&Reader<'_>) -> Result<T, VaultError>,
     ) -> Result<T, VaultError> {
         let tx = self.conn.transaction()?;
-        state::refresh(&tx, &self.keys, &self.vault_id, &mut self.state)?;
+        refresh(
+            &tx,
+            &self.keys,
+            &self.vault_id,
+            &mut self.state,
+            &self.key_epoch,
+        )?;
         let value = read(&Reader {
             conn: &tx,
             keys: &self.keys,
@@ -366,7 +377,13 @@ impl Vault {
             TransactionBehavior::Immediate
         })?;
         if !first {
-            state::refresh(&tx, &self.keys, &self.vault_id, &mut self.state)?;
+            refresh(
+                &tx,
+                &self.keys,
+                &self.vault_id,
+                &mut self.state,
+                &self.key_epoch,
+            )?;
         }
         let mut writer = Writer {
             conn: &tx,
@@ -407,6 +424,35 @@ impl Vault {
             row: DEVICE_SECRET.into(),
             reason: "the device secret is not 32 bytes".into(),
         })
+    }
+}
+
+/// `meta.key_epoch`: absent until the first rekey, then 16 random bytes
+/// that each rekey replaces.
+pub(crate) fn read_key_epoch(conn: &Connection) -> Result<Option<Vec<u8>>, VaultError> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM meta WHERE key = 'key_epoch'")?
+        .query_row([], |r| r.get(0))
+        .optional()?)
+}
+
+/// [`state::refresh`], telling a rekey by another handle (the manifest no
+/// longer opens under this handle's keys, and the key epoch changed) from
+/// tampering.
+fn refresh(
+    conn: &Connection,
+    keys: &VaultKeys,
+    vault_id: &[u8],
+    state: &mut State,
+    key_epoch: &Option<Vec<u8>>,
+) -> Result<(), VaultError> {
+    match state::refresh(conn, keys, vault_id, state) {
+        Err(VaultError::Tampered { table, .. })
+            if table == state::MANIFEST && read_key_epoch(conn)? != *key_epoch =>
+        {
+            Err(VaultError::RekeyedElsewhere)
+        }
+        other => other.map(drop),
     }
 }
 

@@ -258,8 +258,14 @@ fn vault_operations_leave_no_secret_in_freed_memory() {
             .change_passphrase(slot, &new_passphrase, fast)
             .unwrap();
         drop(vault);
-        drop(Vault::open(&vault_path, &new_passphrase).unwrap());
+        let mut vault = Vault::open(&vault_path, &new_passphrase).unwrap();
+        vault.put_discoverable(&marked_credential(3)).unwrap();
+        let unlocked = vault.unlocked_slot();
+        vault
+            .rekey(&[(unlocked, &new_passphrase), (1, &key)])
+            .unwrap();
+        drop(vault.all_discoverable().unwrap());
     });
     writer.join().unwrap();
-    assert_none_left("passphrase from a pipe, passwd", &found);
+    assert_none_left("passphrase from a pipe, passwd, rekey", &found);
 }
