@@ -38,6 +38,8 @@
 //!   `payload` seals `created (8, big-endian unix seconds) ‖ StoredCredential::to_bytes()`.
 //! - `secrets(name, payload)`: `device_secret` (32 bytes), `global_counter`
 //!   (u32 big-endian), `setting/<SettingKey::name()>` (the core's opaque bytes).
+//!   A signature counter in the file (`global_counter`, a credential's
+//!   `sign_count`) is a bound: no value above it was handed out (`counters.rs`).
 //! - `manifest(id = 1, generation, payload)`: the sealed manifest that binds all
 //!   the rows above into one state (below, and `state.rs`).
 //!
@@ -80,7 +82,13 @@
 //! ## Guarantees
 //! - A `Store` method that returns `Ok` has committed one transaction, fsynced
 //!   (WAL, `synchronous=FULL`): a credential the relying party was told about
-//!   survives kill -9 and power loss (see `tests/crash.rs`).
+//!   survives kill -9 and power loss (see `tests/crash.rs`). The counters
+//!   (`next_sign_count`, `next_global_counter`) are the exception by design:
+//!   a range is reserved durably before its first value is handed out, the
+//!   values in it are counted in memory, and after a crash counting resumes
+//!   above the range, so no value is ever handed out twice or lower than one
+//!   before (`tests/crash.rs`, `tests/counters.rs`); a clean close gives the
+//!   unspent values back.
 //! - Nothing is silently skipped or defaulted: a tampered, missing, replayed or
 //!   foreign row fails the open, or the call that reads it (`tests/rollback.rs`).
 //! - Secrets in memory are `Zeroizing`/`ZeroizeOnDrop` with redacted `Debug`;
@@ -114,6 +122,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+mod counters;
 mod error;
 mod files;
 #[doc(hidden)]
