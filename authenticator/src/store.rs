@@ -53,6 +53,10 @@ pub enum SettingKey {
     /// The attestation key and certificate chain. Unlike every other setting
     /// it survives [`Store::wipe`]: it identifies the device, not its owner.
     AttestationIdentity,
+    /// The persistent pinUvAuthToken, the device identifier and the
+    /// credential store state (CTAP 2.2 §6.4 `encIdentifier`,
+    /// `encCredStoreState`): regenerated after [`Store::wipe`].
+    PersistentState,
 }
 
 impl SettingKey {
@@ -63,6 +67,7 @@ impl SettingKey {
             Self::Config => "config",
             Self::LargeBlobArray => "large_blob_array",
             Self::AttestationIdentity => "attestation_identity",
+            Self::PersistentState => "persistent_state",
         }
     }
 }
