@@ -112,7 +112,9 @@ pub struct RunArgs {
     #[arg(long, conflicts_with_all = ["vault", "key_file", "passphrase_file", "keyring"])]
     pub ephemeral: bool,
     /// Attest new credentials with the device's attestation certificate
-    /// (`packed` with x5c) instead of self attestation.
+    /// (`packed` with x5c) instead of self attestation. U2F registrations
+    /// then carry it too: relying parties can link them to one device.
+    /// Without this flag each U2F registration gets a single-use certificate.
     #[arg(long)]
     pub attestation_certificate: bool,
     /// Built-in user verification.

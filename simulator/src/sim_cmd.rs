@@ -111,6 +111,8 @@ pub struct SimArgs {
     pub vault: crate::run_cmd::VaultOptions,
     /// Attest new credentials with the device's attestation certificate
     /// (`packed` with x5c; `softkey vault attestation-root` prints its root).
+    /// U2F registrations then carry it too: relying parties can link them
+    /// to one device. Without this flag each gets a single-use certificate.
     #[arg(long)]
     pub attestation_certificate: bool,
     /// COSE algorithms new credentials may use, by IANA name, comma-separated
