@@ -110,6 +110,18 @@ pub trait Store {
     /// credentials (which have no row to keep their own).
     fn next_global_counter(&mut self) -> Result<u32, StoreError>;
 
+    /// Advances the signature counter of the discoverable `credential` (as
+    /// just read from this store) and returns it, also setting it in
+    /// `credential`. No value returned may ever be returned again or undercut,
+    /// also after a crash. The default stores the credential with its counter
+    /// plus one (a durable write per call); a store may reserve ranges durably
+    /// and count in memory instead.
+    fn next_sign_count(&mut self, credential: &mut StoredCredential) -> Result<u32, StoreError> {
+        credential.sign_count = credential.sign_count.wrapping_add(1);
+        self.put_discoverable(credential)?;
+        Ok(credential.sign_count)
+    }
+
     /// An opaque setting the core encoded itself.
     fn setting(&mut self, key: SettingKey) -> Result<Option<SecretBytes>, StoreError>;
 

@@ -8,7 +8,7 @@
 //! passphrase on the terminal (`/dev/tty`, echo off). A note goes to stderr
 //! while Argon2 runs, since it takes about half a second by design.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use softkey_authenticator::secret::SecretBytes;
@@ -75,6 +75,8 @@ pub enum VaultCommand {
         id: String,
     },
     /// Change the passphrase (of the slot you unlock with, or the only one).
+    /// Keeps the master key: if the old passphrase may have leaked, run
+    /// `rekey` afterwards (an old copy of the file opens with the old one).
     Passwd {
         /// Read the new passphrase from this file instead of prompting.
         #[arg(long, value_name = "PATH")]
@@ -100,9 +102,31 @@ pub enum VaultCommand {
         danger_fast_kdf: bool,
     },
     /// Remove a key slot (by the number `info` shows); the last one stays.
+    /// Keeps the master key: if the slot's secret may have leaked, run
+    /// `rekey` afterwards (an old copy of the file opens with it).
     RemoveKey {
         /// The slot number.
         slot: i64,
+    },
+    /// Replace the master key: every row sealed again and every kept slot
+    /// wrapped again, in one transaction. Use it after a passphrase or key
+    /// file may have leaked: `passwd` and `remove-key` keep the master key, so
+    /// an old copy of the file opens with the old secret, and its key opens
+    /// every row written since. Change or remove the leaked unlocker first,
+    /// then rekey. The slot you unlock with and keyring slots are kept; keep
+    /// others with --keep-key-file / --keep-passphrase-file, or remove them
+    /// with --remove-other-slots.
+    Rekey {
+        /// Keep key-file slot ID, opened with this key file (repeatable).
+        #[arg(long, value_name = "ID=PATH")]
+        keep_key_file: Vec<String>,
+        /// Keep passphrase slot ID, its passphrase read from the first line of
+        /// this file (repeatable).
+        #[arg(long, value_name = "ID=PATH")]
+        keep_passphrase_file: Vec<String>,
+        /// Remove every slot not kept, instead of refusing to.
+        #[arg(long)]
+        remove_other_slots: bool,
     },
 }
 
@@ -187,7 +211,7 @@ pub fn execute(args: VaultArgs, out: &mut dyn Write) -> Result<(), VaultError> {
             danger_fast_kdf,
         } => {
             let mut vault = open(&path, &args)?;
-            let slot = passphrase_slot(&vault)?;
+            let slot = passphrase_slot(&mut vault)?;
             let kdf = kdf_params(*danger_fast_kdf);
             let passphrase = new_passphrase(new_passphrase_file.as_deref())?;
             kdf_note(kdf);
@@ -222,8 +246,105 @@ pub fn execute(args: VaultArgs, out: &mut dyn Write) -> Result<(), VaultError> {
             open(&path, &args)?.remove_slot(*slot)?;
             writeln!(out, "Removed slot {slot}.").map_err(write_err)?;
         }
+        VaultCommand::Rekey {
+            keep_key_file,
+            keep_passphrase_file,
+            remove_other_slots,
+        } => {
+            let outcome = rekey(
+                &path,
+                &args,
+                keep_key_file,
+                keep_passphrase_file,
+                *remove_other_slots,
+            )?;
+            let list = |ids: &[i64]| {
+                if ids.is_empty() {
+                    "none".to_owned()
+                } else {
+                    ids.iter()
+                        .map(i64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            };
+            writeln!(
+                out,
+                "Rekeyed {}: a new master key; {} credentials and {} secrets sealed again; \
+                 slots kept: {}; removed: {}.",
+                path.display(),
+                outcome.credentials,
+                outcome.secrets,
+                list(&outcome.kept),
+                list(&outcome.removed)
+            )
+            .map_err(write_err)?;
+        }
     }
     Ok(())
+}
+
+/// `vault rekey`: the unlocking slot, keyring slots (with the feature) and
+/// the slots named on the command line are kept; any other slot is removed
+/// only with `remove_other_slots`.
+fn rekey(
+    path: &Path,
+    args: &VaultArgs,
+    keep_key_files: &[String],
+    keep_passphrase_files: &[String],
+    remove_other_slots: bool,
+) -> Result<crate::RekeyOutcome, VaultError> {
+    let (mut vault, unlocker) = open_with_unlocker(path, args)?;
+    let mut keep = vec![(vault.unlocked_slot(), unlocker)];
+    for entry in keep_key_files {
+        let (id, file) = slot_and_path(entry)?;
+        keep.push((id, Unlocker::KeyFile(file.into())));
+    }
+    for entry in keep_passphrase_files {
+        let (id, file) = slot_and_path(entry)?;
+        keep.push((
+            id,
+            Unlocker::Passphrase(passphrase_from_file(Path::new(file))?),
+        ));
+    }
+    let slots = vault.slots()?;
+    if cfg!(feature = "keyring") {
+        for slot in slots.iter().filter(|s| s.kind == SlotKind::Keyring) {
+            if !keep.iter().any(|(id, _)| *id == slot.id) {
+                keep.push((slot.id, Unlocker::Keyring(vault.keyring_bus.clone())));
+            }
+        }
+    }
+    let dropped: Vec<String> = slots
+        .iter()
+        .filter(|slot| !keep.iter().any(|(id, _)| *id == slot.id))
+        .map(|slot| format!("{} ({})", slot.id, slot.kind.name()))
+        .collect();
+    if !dropped.is_empty() && !remove_other_slots {
+        return Err(VaultError::Usage(format!(
+            "rekey would remove slot(s) {}: keep them with --keep-key-file ID=PATH or \
+             --keep-passphrase-file ID=PATH, or pass --remove-other-slots",
+            dropped.join(", ")
+        )));
+    }
+    if keep.iter().any(|(_, u)| u.kind() == SlotKind::Passphrase) {
+        eprintln!("Wrapping the new master key (Argon2id, twice per passphrase slot)…");
+    }
+    let keep: Vec<(i64, &Unlocker)> = keep.iter().map(|(id, u)| (*id, u)).collect();
+    vault.rekey(&keep)
+}
+
+/// `ID=PATH` of `--keep-key-file` / `--keep-passphrase-file`.
+fn slot_and_path(entry: &str) -> Result<(i64, &str), VaultError> {
+    entry
+        .split_once('=')
+        .and_then(|(id, path)| Some((id.trim().parse().ok()?, path)))
+        .filter(|(_, path)| !path.is_empty())
+        .ok_or_else(|| {
+            VaultError::Usage(format!(
+                "{entry:?} is not ID=PATH (a slot number, =, a file)"
+            ))
+        })
 }
 
 /// Prints `value` as pretty JSON, or with `human`.
@@ -307,6 +428,11 @@ fn attestation_identity(
 
 /// Opens the vault with the unlocker the arguments name, prompting if none.
 fn open(path: &Path, args: &VaultArgs) -> Result<Vault, VaultError> {
+    open_with_unlocker(path, args).map(|(vault, _)| vault)
+}
+
+/// [`open`], keeping the unlocker.
+fn open_with_unlocker(path: &Path, args: &VaultArgs) -> Result<(Vault, Unlocker), VaultError> {
     if !path.exists() {
         return Err(VaultError::Usage(format!(
             "no vault at {}; create one with `softkey vault init`",
@@ -318,7 +444,7 @@ fn open(path: &Path, args: &VaultArgs) -> Result<Vault, VaultError> {
         args.passphrase_file.as_deref(),
         args.keyring,
     )?;
-    Vault::open(path, &unlocker)
+    Ok((Vault::open(path, &unlocker)?, unlocker))
 }
 
 /// The unlocker named by `--key-file` / `--passphrase-file` / `--keyring`, or a
@@ -375,7 +501,7 @@ fn keyring_built() -> Result<(), VaultError> {
 }
 
 /// The slot `passwd` changes: the one unlocked with, else the only passphrase slot.
-fn passphrase_slot(vault: &Vault) -> Result<i64, VaultError> {
+fn passphrase_slot(vault: &mut Vault) -> Result<i64, VaultError> {
     let slots = vault.slots()?;
     let passphrase_slots: Vec<&SlotInfo> = slots
         .iter()
@@ -414,15 +540,50 @@ fn new_passphrase(file: Option<&Path>) -> Result<Unlocker, VaultError> {
     Ok(Unlocker::Passphrase(passphrase))
 }
 
+/// Longest passphrase read from a file or the terminal, in bytes.
+const MAX_PASSPHRASE_LEN: usize = 1024;
+
 /// The first line of `file`, without its line ending.
 fn passphrase_from_file(file: &Path) -> Result<SecretBytes, VaultError> {
-    let bytes =
-        Zeroizing::new(std::fs::read(file).map_err(|e| {
-            VaultError::io(format!("reading passphrase file {}", file.display()), e)
-        })?);
-    let line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    let reading = |e| VaultError::io(format!("reading passphrase file {}", file.display()), e);
+    let file = std::fs::File::open(file).map_err(reading)?;
+    read_first_line(file).map_err(reading)?
+}
+
+/// Reads up to the first line ending (or the end) into a fixed zeroizing
+/// buffer: no growing `Vec`, no `BufReader`, so no unzeroized copy of the
+/// passphrase is ever freed. (On a terminal in canonical mode each `read`
+/// returns at most one line.) The outer error is the read's; the inner one
+/// an empty or overlong passphrase.
+fn read_first_line(
+    mut reader: impl std::io::Read,
+) -> std::io::Result<Result<SecretBytes, VaultError>> {
+    let mut buffer = Zeroizing::new([0u8; MAX_PASSPHRASE_LEN + 1]);
+    let mut len = 0;
+    let end = loop {
+        if let Some(at) = buffer[..len].iter().position(|&b| b == b'\n') {
+            break at;
+        }
+        if len == buffer.len() {
+            return Ok(Err(VaultError::Usage(format!(
+                "the passphrase is longer than {MAX_PASSPHRASE_LEN} bytes"
+            ))));
+        }
+        match reader.read(&mut buffer[len..]) {
+            Ok(0) => break len,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    };
+    if end > MAX_PASSPHRASE_LEN {
+        return Ok(Err(VaultError::Usage(format!(
+            "the passphrase is longer than {MAX_PASSPHRASE_LEN} bytes"
+        ))));
+    }
+    let line = &buffer[..end];
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    non_empty(SecretBytes::from_slice(line))
+    Ok(non_empty(SecretBytes::from_slice(line)))
 }
 
 fn non_empty(passphrase: SecretBytes) -> Result<SecretBytes, VaultError> {
@@ -454,14 +615,12 @@ fn prompt(message: &str) -> Result<SecretBytes, VaultError> {
     silent.local_modes.remove(LocalModes::ECHO);
     silent.local_modes.insert(LocalModes::ECHONL);
     tcsetattr(&tty, OptionalActions::Flush, &silent).map_err(|e| tty_error(e.into()))?;
-    let mut line = Zeroizing::new(String::new());
-    let read = BufReader::new(&tty).read_line(&mut line);
+    let read = read_first_line(&tty);
     // Restore echo whatever happened.
     let restored = tcsetattr(&tty, OptionalActions::Flush, &original);
-    read.map_err(tty_error)?;
+    let typed = read.map_err(tty_error)?;
     restored.map_err(|e| tty_error(e.into()))?;
-    let typed = line.trim_end_matches(['\n', '\r']);
-    non_empty(SecretBytes::from_slice(typed.as_bytes()))
+    typed
 }
 
 fn write_info(out: &mut dyn Write, info: &crate::VaultInfo) -> std::io::Result<()> {
@@ -604,6 +763,21 @@ mod tests {
             Cli::try_parse_from(["softkey", "add-key", "--new-keyring", "--new-key-file", "k"])
                 .is_err()
         );
+    }
+
+    #[test]
+    fn passphrase_lines_are_read_up_to_their_end_and_bounded() {
+        let read = |input: &[u8]| read_first_line(input).unwrap();
+        assert!(read(b"hunter2\r\nsecond line").unwrap().ct_eq(b"hunter2"));
+        assert!(read(b"no newline").unwrap().ct_eq(b"no newline"));
+        assert!(matches!(read(b"\nrest"), Err(VaultError::Usage(_))));
+        let longest = vec![b'x'; MAX_PASSPHRASE_LEN];
+        assert_eq!(read(&longest).unwrap().len(), MAX_PASSPHRASE_LEN);
+        let mut line = longest.clone();
+        line.push(b'\n');
+        assert_eq!(read(&line).unwrap().len(), MAX_PASSPHRASE_LEN);
+        let too_long = vec![b'x'; MAX_PASSPHRASE_LEN + 1];
+        assert!(matches!(read(&too_long), Err(VaultError::Usage(_))));
     }
 
     #[test]

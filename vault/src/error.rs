@@ -27,6 +27,75 @@ pub enum VaultError {
         /// The row (its rowid or name).
         row: String,
     },
+    /// A row the vault's sealed manifest lists is gone: deleted outside softkey.
+    #[error(
+        "vault row {table}/{row} is missing although the vault's sealed state lists it: it was \
+         deleted outside softkey (tampering); restore the vault file from a backup"
+    )]
+    RowMissing {
+        /// The table that should hold the row.
+        table: &'static str,
+        /// The row (its rowid or name).
+        row: String,
+    },
+    /// A row holds another sealed version than the manifest lists: an older
+    /// version written back, or one from a copy of this vault.
+    #[error(
+        "vault row {table}/{row} is not the version the vault's sealed state lists: an older \
+         copy of it was written back, or it comes from a copy of this vault (tampering); \
+         restore the vault file from a backup"
+    )]
+    RowReplaced {
+        /// The table holding the row.
+        table: &'static str,
+        /// The row (its rowid or name).
+        row: String,
+    },
+    /// A validly sealed row the manifest does not list: one deleted earlier and
+    /// written back, or one from a copy of this vault.
+    #[error(
+        "vault row {table}/{row} is not part of the vault's sealed state: a row deleted earlier \
+         was written back, or it comes from a copy of this vault (tampering); restore the vault \
+         file from a backup"
+    )]
+    RowUnknown {
+        /// The table holding the row.
+        table: &'static str,
+        /// The row (its rowid or name).
+        row: String,
+    },
+    /// The credential rows are not the set the sealed state binds (their count
+    /// and keyed set hash): rows deleted, older ones written back, or rows of
+    /// a copy of this vault added.
+    #[error(
+        "the vault's credential rows are not the set its sealed state lists ({found} rows \
+         found, {listed} listed): rows were deleted, older versions written back or rows of a \
+         copy of this vault added outside softkey (tampering); restore the vault file from a \
+         backup"
+    )]
+    CredentialSetMismatch {
+        /// How many credential rows the file holds.
+        found: u64,
+        /// How many the sealed state lists.
+        listed: u64,
+    },
+    /// The file went back to an older state while this handle had it open.
+    #[error(
+        "the vault file went back to an older state (generation {found}) while softkey had \
+         generation {seen} open: an older copy of the whole file was written back (tampering)"
+    )]
+    RolledBack {
+        /// The generation now in the file.
+        found: u64,
+        /// The newer generation this handle had already seen.
+        seen: u64,
+    },
+    /// Another process rekeyed the vault while this handle had it open.
+    #[error(
+        "the vault's master key was changed (`softkey vault rekey`) since this softkey opened \
+         it; open the vault again (restart softkey)"
+    )]
+    RekeyedElsewhere,
     /// A row opened correctly but its content could not be decoded.
     #[error("vault row {table}/{row} could not be decoded: {reason}")]
     Undecodable {
@@ -163,6 +232,11 @@ impl From<VaultError> for StoreError {
     fn from(error: VaultError) -> Self {
         match error {
             VaultError::Tampered { .. }
+            | VaultError::RowMissing { .. }
+            | VaultError::RowReplaced { .. }
+            | VaultError::RowUnknown { .. }
+            | VaultError::CredentialSetMismatch { .. }
+            | VaultError::RolledBack { .. }
             | VaultError::Undecodable { .. }
             | VaultError::UnsupportedVersion { .. }
             | VaultError::NotAVault { .. } => StoreError::Corrupt(error.to_string()),

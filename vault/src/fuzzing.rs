@@ -3,8 +3,8 @@
 
 use softkey_authenticator::secret::Secret32;
 
+use crate::rows::{CredentialRow, open_credential};
 use crate::sealing::VaultKeys;
-use crate::vault::{CredentialRow, open_credential};
 
 fn keys() -> VaultKeys {
     VaultKeys::derive(Secret32::new([0x11; 32]))

@@ -14,7 +14,7 @@
 //!  authenticator core ──Store──► Vault ──rusqlite (WAL, synchronous=FULL)──► vault.sqlite (0600)
 //! ```
 //!
-//! ## On-disk format (schema version 1; a contract — see `schema.rs` for migrations)
+//! ## On-disk format (schema version 2; a contract — see `schema.rs` for migrations)
 //!
 //! - `PRAGMA application_id = 0x736b7674` ("skvt"), `PRAGMA user_version` = schema
 //!   version. WAL journal; the file, its `-wal` and `-shm` are mode 0600 in a
@@ -38,20 +38,59 @@
 //!   `payload` seals `created (8, big-endian unix seconds) ‖ StoredCredential::to_bytes()`.
 //! - `secrets(name, payload)`: `device_secret` (32 bytes), `global_counter`
 //!   (u32 big-endian), `setting/<SettingKey::name()>` (the core's opaque bytes).
+//!   A signature counter in the file (`global_counter`, a credential's
+//!   `sign_count`) is a bound: no value above it was handed out (`counters.rs`).
+//! - `manifest(id = 1, generation, payload)`: the sealed manifest that binds all
+//!   the rows above into one state (below, and `state.rs`).
 //!
 //! Every `payload` is `version (1) ‖ nonce (12) ‖ AES-256-GCM ciphertext ‖ tag (16)`
 //! under the seal key, with associated data `"softkey-vault" ‖ table ‖ row identity
 //! ‖ version` (each framed with a 4-byte length), where the row identity is the
-//! three MAC columns for `credentials` and the name for `secrets`. A row moved,
-//! swapped, edited or given another index value fails to open and is reported as
-//! [`VaultError::Tampered`] with its table and row. All integers, keys and MACs are
-//! fixed-width; HMACs are HMAC-SHA256 with length-framed inputs.
+//! three MAC columns for `credentials`, the name for `secrets` and the vault id
+//! for `manifest`; `version` is 2 (a version-1 row is only opened to migrate
+//! it). A row moved, swapped, edited or given another index value fails to open
+//! and is reported as [`VaultError::Tampered`] with its table and row. All
+//! integers, keys and MACs are fixed-width; HMACs are HMAC-SHA256 with
+//! length-framed inputs.
+//!
+//! ## One authenticated state
+//!
+//! Per-row sealing alone would let someone who can write the file (no key
+//! needed) delete a row (the PIN state: the PIN is gone), write an older row
+//! back (PIN retries refilled, a counter rolled back) or splice in a row from a
+//! copy of the vault. The manifest seals, under the seal key, a `generation`
+//! (one more per write transaction), the SHA-256 digest of every slot and
+//! secrets row, and the count and keyed set hash (HMAC-SHA256 under the
+//! `softkey-vault/v2/state` subkey, XORed over the rows: Clarke et al.'s
+//! MSet-XOR-Hash) of the credentials rows; it is rewritten in the same
+//! transaction as every write. Opening a vault checks every row against it; an
+//! open vault checks every row it reads against the digests it holds, and a
+//! change of generation by another handle makes it reload and re-check (a
+//! lower generation than one seen is [`VaultError::RolledBack`]). A missing,
+//! replayed or foreign row is [`VaultError::RowMissing`], [`VaultError::RowReplaced`],
+//! [`VaultError::RowUnknown`], [`VaultError::CredentialSetMismatch`] (credential
+//! rows, checked as a set at open) or, if it does not even open,
+//! [`VaultError::Tampered`]; never a default.
+//!
+//! **Not detectable from the file alone:** a copy of the *whole* file — every
+//! row with the manifest of the same moment — written back while no softkey
+//! has the vault open is a valid older state: it brings back deleted
+//! credentials, refills PIN retries spent since and lowers counters. Detecting
+//! it needs a monotonic anchor outside the file (a keyring item or TPM NV
+//! counter holding the generation), which this version does not keep.
 //!
 //! ## Guarantees
 //! - A `Store` method that returns `Ok` has committed one transaction, fsynced
 //!   (WAL, `synchronous=FULL`): a credential the relying party was told about
-//!   survives kill -9 and power loss (see `tests/crash.rs`).
-//! - Nothing is silently skipped: a tampered row fails the call that reads it.
+//!   survives kill -9 and power loss (see `tests/crash.rs`). The counters
+//!   (`next_sign_count`, `next_global_counter`) are the exception by design:
+//!   a range is reserved durably before its first value is handed out, the
+//!   values in it are counted in memory, and after a crash counting resumes
+//!   above the range, so no value is ever handed out twice or lower than one
+//!   before (`tests/crash.rs`, `tests/counters.rs`); a clean close gives the
+//!   unspent values back.
+//! - Nothing is silently skipped or defaulted: a tampered, missing, replayed or
+//!   foreign row fails the open, or the call that reads it (`tests/rollback.rs`).
 //! - Secrets in memory are `Zeroizing`/`ZeroizeOnDrop` with redacted `Debug`;
 //!   the master and derived keys live as long as the open [`Vault`], decrypted
 //!   credentials as long as the caller keeps them.
@@ -61,9 +100,19 @@
 //!   file, or desktop keyring on a [`KeyringBus`]) and [`KdfParams`]; then the
 //!   `Store` methods, or [`Vault::info`],
 //!   [`Vault::list`], [`Vault::delete`], [`Vault::add_slot`],
-//!   [`Vault::remove_slot`], [`Vault::change_passphrase`], [`Vault::put_many`].
+//!   [`Vault::remove_slot`], [`Vault::change_passphrase`], [`Vault::put_many`],
+//!   [`Vault::rekey`].
 //! - [`cli::VaultArgs`] + [`cli::run`]: `softkey vault init | info | list |
-//!   delete | passwd | add-key | remove-key`.
+//!   delete | passwd | add-key | remove-key | rekey`.
+//!
+//! ## When to rekey
+//! `passwd`, `add-key` and `remove-key` rewrite slots only; the master key
+//! stays. Someone holding an old copy of the file and a secret that opened
+//! it then (a passphrase since changed, a key file since removed) gets the
+//! master key, which opens every row written later. So after a passphrase or
+//! key file may have leaked: change or remove that unlocker, then
+//! `softkey vault rekey` (a new master key; every row sealed again and every
+//! kept slot wrapped again, in one transaction; see `rekey.rs`).
 //!
 //! ## Cargo features
 //! - `keyring` (off here, on in the `softkey` binary): the Secret Service client
@@ -73,18 +122,23 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+mod counters;
 mod error;
 mod files;
 #[doc(hidden)]
 pub mod fuzzing;
 mod keyring;
+mod rekey;
+mod rows;
 pub mod schema;
 mod sealing;
 mod slots;
+mod state;
 mod store;
 mod vault;
 
 pub use error::VaultError;
 pub use keyring::KeyringBus;
+pub use rekey::RekeyOutcome;
 pub use slots::{KdfParams, MIN_KEY_FILE_LEN, SlotInfo, SlotKind, Unlocker, generate_key_file};
 pub use vault::{CredentialSummary, Vault, VaultInfo};

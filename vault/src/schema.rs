@@ -4,21 +4,48 @@
 //! user_version` holds the schema version. Each migration moves the schema from
 //! one version to the next inside one transaction, so a vault is always at a
 //! version some softkey understands. Never edit a released migration: add one.
+//!
+//! - 0 → 1: the first format (meta, slots, credentials, secrets).
+//! - 1 → 2: the rows become one authenticated state (`state.rs`): the
+//!   `manifest` table, and every sealed row re-sealed under version 2 (which
+//!   needs the master key, so this step runs once the vault is unlocked). A
+//!   version-1 file must hold version-1 rows only: a version-2 row in a file
+//!   marked version 1 means someone lowered the version to have the manifest
+//!   rebuilt over rows they changed, and fails as [`VaultError::Tampered`].
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::error::VaultError;
+use crate::rows::{
+    CREDENTIALS, CredentialRow, SECRETS, credential_identity, decode_credential, select_credentials,
+};
+use crate::sealing::VaultKeys;
+use crate::slots;
+use crate::state::{self, Staged, State};
 
 /// The schema version this build writes. Also bound into every sealed row.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// `PRAGMA application_id` of a softkey vault: ASCII "skvt".
 pub(crate) const APPLICATION_ID: i64 = 0x736b_7674;
 
+/// Work on the rows of an unlocked vault (with its keys and vault id).
+type RowStep = fn(&Transaction<'_>, &VaultKeys, &[u8]) -> Result<(), VaultError>;
+
+/// One migration: `before` (checks and re-seals rows), the SQL, `after`
+/// (fills what the new layout adds). A new vault runs the SQL only.
+struct Migration {
+    before: Option<RowStep>,
+    sql: &'static str,
+    after: Option<RowStep>,
+}
+
 /// Migrations, in order: entry `i` moves the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[
-    // 0 → 1: the first format.
-    "CREATE TABLE meta (
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        before: None,
+        // 0 → 1: the first format.
+        sql: "CREATE TABLE meta (
          key   TEXT PRIMARY KEY,
          value BLOB NOT NULL
      ) STRICT;
@@ -44,6 +71,18 @@ const MIGRATIONS: &[&str] = &[
          name    TEXT PRIMARY KEY,
          payload BLOB NOT NULL
      ) STRICT;",
+        after: None,
+    },
+    Migration {
+        before: Some(reseal_v1_rows),
+        // 1 → 2: the sealed manifest (one row).
+        sql: "CREATE TABLE manifest (
+             id         INTEGER PRIMARY KEY CHECK (id = 1),
+             generation INTEGER NOT NULL,
+             payload    BLOB    NOT NULL
+         ) STRICT;",
+        after: Some(write_first_manifest),
+    },
 ];
 
 /// The schema version of an open database (0 for an empty one).
@@ -67,37 +106,144 @@ pub(crate) fn check_supported(found: i64) -> Result<(), VaultError> {
     Ok(())
 }
 
-/// Brings the schema up to [`SCHEMA_VERSION`], one transaction per step.
-pub(crate) fn migrate(conn: &mut Connection) -> Result<(), VaultError> {
-    let mut current = version(conn)?;
-    check_supported(current)?;
+/// Lays out the current schema in a new, empty database (nothing to re-seal).
+pub(crate) fn create(conn: &mut Connection) -> Result<(), VaultError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+    if version(&tx)? != 0 {
+        return Err(VaultError::Usage("internal: creating over a schema".into()));
+    }
     debug_assert_eq!(MIGRATIONS.len() as i64, SCHEMA_VERSION);
-    while current < SCHEMA_VERSION {
-        let step = usize::try_from(current).expect("schema versions are small and non-negative");
+    for migration in MIGRATIONS {
+        tx.execute_batch(migration.sql)?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Brings an unlocked vault's schema up to [`SCHEMA_VERSION`], one
+/// transaction per step.
+pub(crate) fn migrate(
+    conn: &mut Connection,
+    keys: &VaultKeys,
+    vault_id: &[u8],
+) -> Result<(), VaultError> {
+    loop {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
-        tx.execute_batch(MIGRATIONS[step])?;
-        tx.pragma_update(None, "user_version", current + 1)?;
-        if current == 0 {
-            tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+        // Read inside the lock: another process may have migrated meanwhile.
+        let current = version(&tx)?;
+        check_supported(current)?;
+        if current == SCHEMA_VERSION {
+            return Ok(());
         }
+        let step = usize::try_from(current).expect("schema versions are small and non-negative");
+        if step == 0 {
+            // Every vault was created at version 1 or later.
+            return Err(VaultError::Usage(
+                "internal: migrating an empty file".into(),
+            ));
+        }
+        let migration = &MIGRATIONS[step];
+        // The row checks first: a version-2 table in a "version-1" file must
+        // not turn into a database error ahead of the tamper error.
+        if let Some(before) = migration.before {
+            before(&tx, keys, vault_id)?;
+        }
+        tx.execute_batch(migration.sql)?;
+        if let Some(after) = migration.after {
+            after(&tx, keys, vault_id)?;
+        }
+        tx.pragma_update(None, "user_version", current + 1)?;
         tx.commit()?;
-        current += 1;
+    }
+}
+
+/// 1 → 2, first half: every sealed row must be a version-1 row; each is
+/// opened, checked and sealed again under version 2, in place (its plaintext
+/// bytes unchanged).
+fn reseal_v1_rows(
+    tx: &Transaction<'_>,
+    keys: &VaultKeys,
+    _vault_id: &[u8],
+) -> Result<(), VaultError> {
+    let secrets: Vec<(String, Vec<u8>)> = tx
+        .prepare("SELECT name, payload FROM secrets")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (name, payload) in secrets {
+        let plaintext =
+            keys.open_row_as(1, SECRETS, name.as_bytes(), &|| name.clone(), &payload)?;
+        let resealed = keys.seal_row(SECRETS, name.as_bytes(), &plaintext);
+        tx.execute(
+            "UPDATE secrets SET payload = ?1 WHERE name = ?2",
+            rusqlite::params![resealed, name],
+        )?;
+    }
+    for row in select_credentials(tx, "1", &[])? {
+        let identity = credential_identity(&row.id_mac, &row.rp_mac, &row.user_mac);
+        let plaintext =
+            keys.open_row_as(1, CREDENTIALS, &identity, &|| row.label(), &row.payload)?;
+        decode_credential(keys, &row, &plaintext)?;
+        let resealed = keys.seal_row(CREDENTIALS, &identity, &plaintext);
+        tx.execute(
+            "UPDATE credentials SET payload = ?1 WHERE id = ?2",
+            rusqlite::params![resealed, row.rowid],
+        )?;
     }
     Ok(())
+}
+
+/// 1 → 2, second half: the manifest of the re-sealed rows, generation 1.
+fn write_first_manifest(
+    tx: &Transaction<'_>,
+    keys: &VaultKeys,
+    vault_id: &[u8],
+) -> Result<(), VaultError> {
+    let empty = State::empty();
+    let mut staged = Staged::new(&empty);
+    for (id, digest) in slots::digests(tx)? {
+        staged.set_slot(id, Some(digest));
+    }
+    let mut statement = tx.prepare("SELECT name, payload FROM secrets")?;
+    for row in statement.query_map([], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+    })? {
+        let (name, payload) = row?;
+        staged.set_secret(&name, Some(state::secret_digest(&name, &payload)));
+    }
+    for row in select_credentials(tx, "1", &[])? {
+        let id_mac = listed_id(&row)?;
+        staged.set_credential(keys, id_mac, row.listed());
+    }
+    staged.finish(tx, keys, vault_id)?;
+    Ok(())
+}
+
+/// The `id_mac` of a row that opened and decoded (so it is 32 bytes).
+fn listed_id(row: &CredentialRow) -> Result<[u8; 32], VaultError> {
+    <[u8; 32]>::try_from(row.id_mac.as_slice()).map_err(|_| VaultError::Tampered {
+        table: CREDENTIALS,
+        row: row.label(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use softkey_authenticator::secret::Secret32;
+
     #[test]
-    fn migrates_an_empty_database_to_the_current_version() {
+    fn creates_the_current_version_in_an_empty_database() {
         let mut conn = Connection::open_in_memory().unwrap();
-        migrate(&mut conn).unwrap();
+        create(&mut conn).unwrap();
         assert_eq!(version(&conn).unwrap(), SCHEMA_VERSION);
         assert_eq!(application_id(&conn).unwrap(), APPLICATION_ID);
-        // Idempotent.
-        migrate(&mut conn).unwrap();
+        // Nothing left to migrate.
+        let keys = VaultKeys::derive(Secret32::new([1; 32]));
+        migrate(&mut conn, &keys, b"id").unwrap();
+        assert!(create(&mut conn).is_err());
     }
 
     #[test]
@@ -105,8 +251,9 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .unwrap();
+        let keys = VaultKeys::derive(Secret32::new([1; 32]));
         assert!(matches!(
-            migrate(&mut conn),
+            migrate(&mut conn, &keys, b"id"),
             Err(VaultError::UnsupportedVersion { found, .. }) if found == SCHEMA_VERSION + 1
         ));
     }

@@ -5,14 +5,17 @@
 //! master key (256 bit, random) ──HKDF-SHA256──┬─ "softkey-vault/v1/seal"        → row sealing key
 //!                                             ├─ "softkey-vault/v1/rp-index"    → HMAC key for rpIdHash
 //!                                             ├─ "softkey-vault/v1/id-index"    → HMAC key for credential ids
-//!                                             └─ "softkey-vault/v1/user-index"  → HMAC key for (rp, user handle)
+//!                                             ├─ "softkey-vault/v1/user-index"  → HMAC key for (rp, user handle)
+//!                                             └─ "softkey-vault/v2/state"       → HMAC key of the credential-set hash
 //! ```
 //!
 //! A sealed payload is `version (1) ‖ nonce (12) ‖ ciphertext ‖ tag (16)`, where
 //! `version` is the schema version the row was sealed under and the associated
-//! data is `"softkey-vault" ‖ len ‖ table ‖ len ‖ row identity ‖ version`.
+//! data is `"softkey-vault" ‖ len ‖ table ‖ len ‖ row identity ‖ version`. Rows
+//! open only under the version this build writes ([`SCHEMA_VERSION`]); the
+//! migration from version 1 opens version-1 rows by name ([`VaultKeys::open_row_as`]).
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
@@ -50,37 +53,42 @@ pub(crate) fn derive_key(ikm: &[u8], salt: Option<&[u8]>, info: &[u8]) -> Secret
     Secret32::new(*key)
 }
 
-/// AES-256-GCM with a random nonce: `nonce ‖ ciphertext ‖ tag`.
+/// AES-256-GCM with a random nonce: `nonce ‖ ciphertext ‖ tag`. The
+/// plaintext is copied only into a zeroizing buffer, encrypted in place there.
 pub(crate) fn aead_seal(key: &Secret32, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
     let cipher = Aes256Gcm::new(key.expose_secret().into());
     let nonce = random_bytes::<NONCE_LEN>();
-    let sealed = cipher
-        .encrypt(
-            &Nonce::from(nonce),
-            Payload {
-                msg: plaintext,
-                aad,
-            },
-        )
+    let mut buffer = Zeroizing::new(Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN));
+    buffer.extend_from_slice(&nonce);
+    buffer.extend_from_slice(plaintext);
+    let tag = cipher
+        .encrypt_inout_detached(&Nonce::from(nonce), aad, (&mut buffer[NONCE_LEN..]).into())
         .expect("AES-GCM encryption cannot fail for in-memory payloads this small");
-    let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
-    out.extend_from_slice(&nonce);
-    out.extend_from_slice(&sealed);
-    out
+    buffer.extend_from_slice(&tag);
+    std::mem::take(&mut *buffer)
 }
 
-/// Opens what [`aead_seal`] made; `None` when the key, data or AAD do not match.
+/// Opens what [`aead_seal`] made; `None` when the key, data or AAD do not
+/// match. The plaintext only ever exists in the zeroizing buffer returned.
 pub(crate) fn aead_open(key: &Secret32, aad: &[u8], sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     if sealed.len() < NONCE_LEN + TAG_LEN {
         return None;
     }
     let (nonce, body) = sealed.split_at(NONCE_LEN);
+    let (ciphertext, tag) = body.split_at(body.len() - TAG_LEN);
     let nonce: [u8; NONCE_LEN] = nonce.try_into().ok()?;
+    let tag: [u8; TAG_LEN] = tag.try_into().ok()?;
     let cipher = Aes256Gcm::new(key.expose_secret().into());
+    let mut buffer = Zeroizing::new(ciphertext.to_vec());
     cipher
-        .decrypt(&Nonce::from(nonce), Payload { msg: body, aad })
-        .ok()
-        .map(Zeroizing::new)
+        .decrypt_inout_detached(
+            &Nonce::from(nonce),
+            aad,
+            buffer.as_mut_slice().into(),
+            &tag.into(),
+        )
+        .ok()?;
+    Some(buffer)
 }
 
 /// Appends `bytes` with a 4-byte big-endian length prefix (unambiguous AAD/MAC input).
@@ -97,6 +105,7 @@ pub(crate) struct VaultKeys {
     rp_index: Secret32,
     id_index: Secret32,
     user_index: Secret32,
+    state: Secret32,
 }
 
 impl std::fmt::Debug for VaultKeys {
@@ -114,6 +123,7 @@ impl VaultKeys {
             rp_index: sub(b"softkey-vault/v1/rp-index"),
             id_index: sub(b"softkey-vault/v1/id-index"),
             user_index: sub(b"softkey-vault/v1/user-index"),
+            state: sub(b"softkey-vault/v2/state"),
             master,
         }
     }
@@ -149,18 +159,38 @@ impl VaultKeys {
         Self::mac(&self.user_index, &[rp_id_hash, user_handle])
     }
 
+    /// The keyed hash of one credential row's digest, XORed into the
+    /// credential-set hash the manifest seals (see `state.rs`).
+    pub(crate) fn credential_set_element(&self, digest: &[u8; 32]) -> [u8; 32] {
+        Self::mac(&self.state, &[b"credentials", digest])
+    }
+
     /// Seals a row payload under the current schema version.
     pub(crate) fn seal_row(&self, table: &str, row_identity: &[u8], plaintext: &[u8]) -> Vec<u8> {
-        let version = u8::try_from(SCHEMA_VERSION).expect("schema versions fit a byte");
-        let aad = row_aad(table, row_identity, version);
-        let mut out = vec![version];
+        let aad = row_aad(table, row_identity, ROW_VERSION);
+        let mut out = vec![ROW_VERSION];
         out.extend_from_slice(&aead_seal(&self.seal, &aad, plaintext));
         out
     }
 
-    /// Opens a row payload; a failure names the table and row.
+    /// Opens a row payload sealed under the current schema version; a failure
+    /// names the table and row.
     pub(crate) fn open_row(
         &self,
+        table: &'static str,
+        row_identity: &[u8],
+        row_label: &dyn Fn() -> String,
+        payload: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        self.open_row_as(ROW_VERSION, table, row_identity, row_label, payload)
+    }
+
+    /// Opens a row payload that must have been sealed under schema `version`
+    /// (a row of another version in its place was altered or moved between
+    /// versions of the file).
+    pub(crate) fn open_row_as(
+        &self,
+        version: u8,
         table: &'static str,
         row_identity: &[u8],
         row_label: &dyn Fn() -> String,
@@ -170,16 +200,20 @@ impl VaultKeys {
             table,
             row: row_label(),
         };
-        let (&version, sealed) = payload.split_first().ok_or_else(tampered)?;
-        // The file's schema version was checked at open; a row claiming another
-        // (newer) version than any this build writes was altered.
-        if version == 0 || i64::from(version) > SCHEMA_VERSION {
+        let (&found, sealed) = payload.split_first().ok_or_else(tampered)?;
+        if found != version {
             return Err(tampered());
         }
         let aad = row_aad(table, row_identity, version);
         aead_open(&self.seal, &aad, sealed).ok_or_else(tampered)
     }
 }
+
+/// The version byte of rows this build seals: the schema version.
+const ROW_VERSION: u8 = {
+    assert!(SCHEMA_VERSION > 0 && SCHEMA_VERSION < 256);
+    SCHEMA_VERSION as u8
+};
 
 fn row_aad(table: &str, row_identity: &[u8], version: u8) -> Vec<u8> {
     let mut aad = b"softkey-vault".to_vec();

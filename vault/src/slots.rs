@@ -12,23 +12,27 @@
 //!   item, salt, "softkey-vault/v1/keyring"); the item is found by the attributes
 //!   `softkey-vault` = vault id (hex) and `softkey-slot` = slot id (see `keyring`).
 //!
-//! Adding, removing or changing a slot rewrites that slot's row only; rows sealed
-//! under the master key are untouched. Adding a keyring slot stores its item
+//! Adding, removing or changing a slot rewrites that slot's row (and the
+//! manifest, which lists every slot row's digest, so that a removed slot
+//! written back is refused); rows sealed under the master key are untouched. Adding a keyring slot stores its item
 //! before the row is committed (a failed commit leaves an unused item, which the
 //! next keyring slot with that number replaces); removing one deletes its item
 //! (an item already gone is fine) before the row.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use softkey_authenticator::secret::{Secret32, SecretBytes};
+use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::error::VaultError;
 use crate::keyring::{self, ItemId, KeyringBus};
 use crate::sealing::{aead_open, aead_seal, derive_key, push_framed, random_bytes};
+use crate::state::{Digest, SLOTS, row_digest};
 
 /// Smallest key file accepted, in bytes.
 pub const MIN_KEY_FILE_LEN: usize = 32;
@@ -154,7 +158,10 @@ fn read_key_file(path: &Path) -> Result<SecretBytes, VaultError> {
     };
     let file = std::fs::File::open(path).map_err(|e| invalid(e.to_string()))?;
     crate::files::check_file(path)?;
-    let mut bytes = Zeroizing::new(Vec::new());
+    // Room for the most ever read: a growing Vec would free copies of the
+    // key material it outgrew without zeroizing them.
+    let capacity = usize::try_from(MAX_KEY_FILE_LEN + 1).expect("64 KiB fits usize");
+    let mut bytes = Zeroizing::new(Vec::with_capacity(capacity));
     file.take(MAX_KEY_FILE_LEN + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| invalid(e.to_string()))?;
@@ -247,33 +254,6 @@ fn keyring_kek(secret: &[u8], salt: &[u8]) -> Secret32 {
     derive_key(secret, Some(salt), b"softkey-vault/v1/keyring")
 }
 
-/// The key-encryption key of a passphrase or key-file slot for an unlocker of
-/// the right kind (a keyring slot's comes from its item: [`keyring_kek`]).
-fn slot_kek(
-    unlocker: &Unlocker,
-    kdf: Option<KdfParams>,
-    salt: &[u8],
-) -> Result<Secret32, VaultError> {
-    match unlocker {
-        Unlocker::Passphrase(passphrase) => kdf
-            .ok_or_else(|| {
-                VaultError::InvalidKdfParams("passphrase slot without parameters".into())
-            })?
-            .derive(passphrase.expose_secret(), salt),
-        Unlocker::KeyFile(path) => {
-            let material = read_key_file(path)?;
-            Ok(derive_key(
-                material.expose_secret(),
-                Some(salt),
-                b"softkey-vault/v1/key-file",
-            ))
-        }
-        Unlocker::Keyring(_) => Err(VaultError::Usage(
-            "internal: a keyring slot's key comes from its item".into(),
-        )),
-    }
-}
-
 /// Wraps `master` for `unlocker` into a new slot row; returns its id. Runs
 /// Argon2 for a passphrase (seconds with the recommended parameters).
 pub(crate) fn insert(
@@ -294,7 +274,8 @@ pub(crate) fn insert(
             let secret = keyring::create_secret(bus, &ItemId { vault_id, slot: id })?;
             keyring_kek(secret.as_ref(), &salt)
         }
-        _ => slot_kek(unlocker, kdf, &salt)?,
+        Unlocker::Passphrase(passphrase) => Material::Passphrase(passphrase, kdf).kek(&salt)?,
+        Unlocker::KeyFile(path) => Material::KeyFile(read_key_file(path)?).kek(&salt)?,
     };
     let wrapped = aead_seal(
         &kek,
@@ -312,7 +293,7 @@ pub(crate) fn insert(
             kdf.map(|k| k.p_cost),
             &salt[..],
             wrapped,
-            crate::vault::now()
+            crate::rows::now()
         ],
     )?;
     Ok(id)
@@ -364,9 +345,143 @@ fn read_rows(conn: &Connection) -> Result<Vec<SlotRow>, VaultError> {
     Ok(slots)
 }
 
+/// The digest of every slot row (all its columns), by slot id.
+pub(crate) fn digests(conn: &Connection) -> Result<BTreeMap<i64, Digest>, VaultError> {
+    digests_where(conn, "1", [])
+}
+
+/// The digest of slot row `id` (just written).
+pub(crate) fn digest_of(conn: &Connection, id: i64) -> Result<Digest, VaultError> {
+    digests_where(conn, "id = ?1", [id])?
+        .remove(&id)
+        .ok_or(VaultError::NoSuchSlot(id))
+}
+
+fn digests_where<P: rusqlite::Params>(
+    conn: &Connection,
+    condition: &str,
+    values: P,
+) -> Result<BTreeMap<i64, Digest>, VaultError> {
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT id, kind, m_cost_kib, t_cost, p_cost, salt, wrapped_key, created FROM slots
+         WHERE {condition}"
+    ))?;
+    let rows = statement.query_map(values, |row| {
+        let id: i64 = row.get(0)?;
+        let kind: String = row.get(1)?;
+        let cost = |index| -> rusqlite::Result<Vec<u8>> {
+            Ok(row
+                .get::<_, Option<i64>>(index)?
+                .map(|v| v.to_be_bytes().to_vec())
+                .unwrap_or_default())
+        };
+        let (m, t, p) = (cost(2)?, cost(3)?, cost(4)?);
+        let salt: Vec<u8> = row.get(5)?;
+        let wrapped: Vec<u8> = row.get(6)?;
+        let created: i64 = row.get(7)?;
+        let digest = row_digest(
+            SLOTS,
+            &[
+                &id.to_be_bytes(),
+                kind.as_bytes(),
+                &m,
+                &t,
+                &p,
+                &salt,
+                &wrapped,
+                &created.to_be_bytes(),
+            ],
+        );
+        Ok((id, digest))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Every slot's public facts.
 pub(crate) fn list(conn: &Connection) -> Result<Vec<SlotInfo>, VaultError> {
     Ok(read_rows(conn)?.into_iter().map(|row| row.info).collect())
+}
+
+/// What a slot's key-encryption key is derived from, for its salt or a new one.
+enum Material<'a> {
+    Passphrase(&'a SecretBytes, Option<KdfParams>),
+    KeyFile(SecretBytes),
+    Keyring(Zeroizing<Vec<u8>>),
+}
+
+impl Material<'_> {
+    /// The material of `row` for `unlocker` (of the row's kind); `None` for a
+    /// keyring slot whose item is gone.
+    fn of<'u>(
+        row: &SlotRow,
+        vault_id: &[u8],
+        unlocker: &'u Unlocker,
+        keyring: Option<&keyring::Lookup>,
+    ) -> Result<Option<Material<'u>>, VaultError> {
+        Ok(Some(match (unlocker, keyring) {
+            (Unlocker::Passphrase(passphrase), _) => Material::Passphrase(passphrase, row.info.kdf),
+            (Unlocker::KeyFile(path), _) => Material::KeyFile(read_key_file(path)?),
+            (Unlocker::Keyring(_), Some(keyring)) => {
+                let item = ItemId {
+                    vault_id,
+                    slot: row.info.id,
+                };
+                match keyring.secret(&item)? {
+                    Some(secret) => Material::Keyring(secret),
+                    None => return Ok(None),
+                }
+            }
+            (Unlocker::Keyring(bus), None) => {
+                return Material::of(
+                    row,
+                    vault_id,
+                    unlocker,
+                    Some(&keyring::Lookup::connect(bus)?),
+                );
+            }
+        }))
+    }
+
+    fn kek(&self, salt: &[u8]) -> Result<Secret32, VaultError> {
+        match self {
+            Self::Passphrase(passphrase, kdf) => kdf
+                .ok_or_else(|| {
+                    VaultError::InvalidKdfParams("passphrase slot without parameters".into())
+                })?
+                .derive(passphrase.expose_secret(), salt),
+            Self::KeyFile(material) => Ok(derive_key(
+                material.expose_secret(),
+                Some(salt),
+                b"softkey-vault/v1/key-file",
+            )),
+            Self::Keyring(secret) => Ok(keyring_kek(secret, salt)),
+        }
+    }
+}
+
+/// Unwraps the master key of `row` with `kek`; `None` if it does not open.
+fn unwrap_master(
+    row: &SlotRow,
+    vault_id: &[u8],
+    kek: &Secret32,
+) -> Result<Option<Secret32>, VaultError> {
+    let aad = slot_aad(
+        vault_id,
+        row.info.id,
+        row.info.kind,
+        row.info.kdf,
+        &row.salt,
+    );
+    let Some(master) = aead_open(kek, &aad, &row.wrapped_key) else {
+        return Ok(None);
+    };
+    Secret32::from_slice(&master)
+        .map(Some)
+        .ok_or_else(|| VaultError::Undecodable {
+            table: "slots",
+            row: row.info.id.to_string(),
+            reason: "wrapped key is not 32 bytes".into(),
+        })
 }
 
 /// Finds the slot `unlocker` opens and unwraps the master key: `(master, slot id)`.
@@ -389,27 +504,11 @@ pub(crate) fn unlock(
     };
     let mut missing_items = Vec::new();
     for row in candidates {
-        let kek = match &keyring {
-            Some(keyring) => {
-                let item = ItemId {
-                    vault_id,
-                    slot: row.info.id,
-                };
-                let Some(secret) = keyring.secret(&item)? else {
-                    missing_items.push(row.info.id.to_string());
-                    continue;
-                };
-                keyring_kek(&secret, &row.salt)
-            }
-            None => slot_kek(unlocker, row.info.kdf, &row.salt)?,
+        let Some(material) = Material::of(&row, vault_id, unlocker, keyring.as_ref())? else {
+            missing_items.push(row.info.id.to_string());
+            continue;
         };
-        let aad = slot_aad(vault_id, row.info.id, kind, row.info.kdf, &row.salt);
-        if let Some(master) = aead_open(&kek, &aad, &row.wrapped_key) {
-            let master = Secret32::from_slice(&master).ok_or_else(|| VaultError::Undecodable {
-                table: "slots",
-                row: row.info.id.to_string(),
-                reason: "wrapped key is not 32 bytes".into(),
-            })?;
+        if let Some(master) = unwrap_master(&row, vault_id, &material.kek(&row.salt)?)? {
             return Ok((master, row.info.id));
         }
     }
@@ -420,6 +519,65 @@ pub(crate) fn unlock(
         },
         SlotKind::KeyFile | SlotKind::Keyring => VaultError::NoMatchingSlot { kind: kind.name() },
     })
+}
+
+/// A slot wrapped anew: its id, fresh salt and the new master key wrapped.
+pub(crate) struct Rewrapped {
+    id: i64,
+    salt: [u8; 32],
+    wrapped_key: Vec<u8>,
+}
+
+/// Checks that `unlocker` opens slot `id` to `master`, then wraps
+/// `new_master` for the same slot (kind, parameters, keyring item) under a
+/// fresh salt. Runs Argon2 twice for a passphrase slot.
+pub(crate) fn rewrap(
+    conn: &Connection,
+    vault_id: &[u8],
+    id: i64,
+    unlocker: &Unlocker,
+    master: &Secret32,
+    new_master: &Secret32,
+) -> Result<Rewrapped, VaultError> {
+    let row = read_rows(conn)?
+        .into_iter()
+        .find(|row| row.info.id == id)
+        .ok_or(VaultError::NoSuchSlot(id))?;
+    let refused = || {
+        VaultError::Usage(format!(
+            "slot {id} ({}) does not open with the {} given for it",
+            row.info.kind.name(),
+            unlocker.kind().name()
+        ))
+    };
+    if row.info.kind != unlocker.kind() {
+        return Err(refused());
+    }
+    let material = Material::of(&row, vault_id, unlocker, None)?.ok_or_else(|| {
+        VaultError::KeyringItemMissing {
+            slots: id.to_string(),
+        }
+    })?;
+    let opened = unwrap_master(&row, vault_id, &material.kek(&row.salt)?)?.ok_or_else(refused)?;
+    if !bool::from(opened.expose_secret().ct_eq(master.expose_secret())) {
+        return Err(refused());
+    }
+    let salt = random_bytes::<32>();
+    let aad = slot_aad(vault_id, id, row.info.kind, row.info.kdf, &salt);
+    Ok(Rewrapped {
+        id,
+        salt,
+        wrapped_key: aead_seal(&material.kek(&salt)?, &aad, new_master.expose_secret()),
+    })
+}
+
+/// Writes a slot wrapped anew (inside the rekey transaction).
+pub(crate) fn store_rewrapped(conn: &Connection, slot: &Rewrapped) -> Result<(), VaultError> {
+    conn.execute(
+        "UPDATE slots SET salt = ?1, wrapped_key = ?2 WHERE id = ?3",
+        params![&slot.salt[..], slot.wrapped_key, slot.id],
+    )?;
+    Ok(())
 }
 
 /// Deletes slot `id`, refusing to delete the last one; a keyring slot's item is

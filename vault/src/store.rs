@@ -5,17 +5,16 @@
 //! every row it touches: a row that fails its integrity check fails the call
 //! with [`StoreError::Corrupt`]; it never silently disappears from a result.
 
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::params;
 use softkey_authenticator::credential::StoredCredential;
 use softkey_authenticator::secret::{Secret32, SecretBytes};
 use softkey_authenticator::store::{SettingKey, Store, StoreError};
 
+use crate::counters::Counter;
 use crate::error::VaultError;
-use crate::sealing::VaultKeys;
-use crate::vault::{
-    CredentialRow, DEVICE_SECRET, GLOBAL_COUNTER, SETTING_PREFIX, Vault, now, open_credential,
-    put_secret, read_secret, seal_credential,
-};
+use crate::rows::{self, DEVICE_SECRET, SETTING_PREFIX, now, open_credential, select_credentials};
+use crate::state::{self, Lookup};
+use crate::vault::{Vault, Writer};
 
 fn setting_row(key: SettingKey) -> String {
     format!("{SETTING_PREFIX}{}", key.name())
@@ -29,75 +28,51 @@ impl Vault {
         &mut self,
         credentials: impl IntoIterator<Item = &'a StoredCredential>,
     ) -> Result<usize, VaultError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut count = 0;
-        for credential in credentials {
-            put_in(&tx, &self.keys, credential)?;
-            count += 1;
-        }
-        tx.commit()?;
-        Ok(count)
+        self.write(|w| {
+            let mut count = 0;
+            for credential in credentials {
+                put_in(w, credential)?;
+                count += 1;
+            }
+            Ok(count)
+        })
     }
 
     fn put_credential(&mut self, credential: &StoredCredential) -> Result<(), VaultError> {
         self.put_many([credential]).map(drop)
     }
 
-    fn increment_counter(&mut self) -> Result<u32, VaultError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let current = match read_secret(&tx, &self.keys, GLOBAL_COUNTER)? {
-            None => 0,
-            Some(bytes) => u32::from_be_bytes(<[u8; 4]>::try_from(&bytes[..]).map_err(|_| {
-                VaultError::Undecodable {
-                    table: crate::vault::SECRETS,
-                    row: GLOBAL_COUNTER.into(),
-                    reason: "counter is not 4 bytes".into(),
-                }
-            })?),
-        };
-        let next = current.wrapping_add(1);
-        put_secret(&tx, &self.keys, GLOBAL_COUNTER, Some(&next.to_be_bytes()))?;
-        tx.commit()?;
-        Ok(next)
-    }
-
     fn write_setting(&mut self, key: SettingKey, value: Option<&[u8]>) -> Result<(), VaultError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        put_secret(&tx, &self.keys, &setting_row(key), value)?;
-        tx.commit()?;
-        Ok(())
+        self.write(|w| w.put_secret(&setting_row(key), value))
     }
 
     fn wipe_all(&mut self, new_device_secret: &Secret32) -> Result<(), VaultError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute("DELETE FROM credentials", [])?;
-        // The attestation identity survives a reset: it identifies the device.
-        let attestation = setting_row(SettingKey::AttestationIdentity);
-        tx.execute(
-            "DELETE FROM secrets WHERE name != ?1 AND name != ?2",
-            [DEVICE_SECRET, attestation.as_str()],
-        )?;
-        put_secret(
-            &tx,
-            &self.keys,
-            DEVICE_SECRET,
-            Some(new_device_secret.expose_secret()),
-        )?;
-        tx.commit()?;
+        self.write(|w| {
+            w.conn.execute("DELETE FROM credentials", [])?;
+            w.staged.clear_credentials();
+            // The attestation identity survives a reset: it identifies the device.
+            let attestation = setting_row(SettingKey::AttestationIdentity);
+            let names: Vec<String> = w
+                .conn
+                .prepare("SELECT name FROM secrets")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for name in names {
+                if name != DEVICE_SECRET && name != attestation {
+                    w.put_secret(&name, None)?;
+                }
+            }
+            w.put_secret(DEVICE_SECRET, Some(new_device_secret.expose_secret()))
+        })?;
+        // The counters start again with the rows they counted in.
+        self.counters.clear();
         Ok(())
     }
 }
 
-fn only_credentials(rows: Vec<(StoredCredential, i64)>) -> Vec<StoredCredential> {
-    rows.into_iter().map(|(credential, _)| credential).collect()
+/// What the Store methods keep of a credentials row.
+fn credential_only(credential: StoredCredential, _created: i64) -> StoredCredential {
+    credential
 }
 
 impl Store for Vault {
@@ -110,9 +85,7 @@ impl Store for Vault {
         rp_id_hash: &[u8; 32],
     ) -> Result<Vec<StoredCredential>, StoreError> {
         let rp_mac = self.keys.rp_mac(rp_id_hash);
-        Ok(only_credentials(
-            self.read_where("rp_mac = ?1", &[&&rp_mac[..]])?,
-        ))
+        Ok(self.read_credentials(Lookup::Rp(&rp_mac), credential_only)?)
     }
 
     fn discoverable_by_id(
@@ -120,23 +93,17 @@ impl Store for Vault {
         credential_id: &[u8],
     ) -> Result<Option<StoredCredential>, StoreError> {
         let id_mac = self.keys.id_mac(credential_id);
-        Ok(
-            only_credentials(self.read_where("id_mac = ?1", &[&&id_mac[..]])?)
-                .into_iter()
-                .next(),
-        )
+        Ok(self
+            .read_credentials(Lookup::Id(&id_mac), credential_only)?
+            .pop())
     }
 
     fn all_discoverable(&mut self) -> Result<Vec<StoredCredential>, StoreError> {
-        Ok(only_credentials(self.read_all()?))
+        Ok(self.read_credentials(Lookup::All, credential_only)?)
     }
 
     fn discoverable_count(&mut self) -> Result<usize, StoreError> {
-        let count: i64 = self
-            .conn
-            .query_row("SELECT COUNT(*) FROM credentials", [], |r| r.get(0))
-            .map_err(VaultError::from)?;
-        Ok(usize::try_from(count).unwrap_or(0))
+        Ok(self.read(|r| Ok(r.state.credential_count()))?)
     }
 
     fn put_discoverable(&mut self, credential: &StoredCredential) -> Result<(), StoreError> {
@@ -148,7 +115,13 @@ impl Store for Vault {
     }
 
     fn next_global_counter(&mut self) -> Result<u32, StoreError> {
-        Ok(self.increment_counter()?)
+        Ok(self.next_counter(Counter::Global)?)
+    }
+
+    fn next_sign_count(&mut self, credential: &mut StoredCredential) -> Result<u32, StoreError> {
+        let id_mac = self.keys.id_mac(&credential.credential_id);
+        credential.sign_count = self.next_counter(Counter::Credential(id_mac))?;
+        Ok(credential.sign_count)
     }
 
     fn setting(&mut self, key: SettingKey) -> Result<Option<SecretBytes>, StoreError> {
@@ -164,34 +137,33 @@ impl Store for Vault {
     }
 }
 
-/// Writes one credential inside `tx`.
-fn put_in(
-    tx: &rusqlite::Connection,
-    keys: &VaultKeys,
-    credential: &StoredCredential,
-) -> Result<(), VaultError> {
-    let id_mac = keys.id_mac(&credential.credential_id);
-    let existing = tx
-        .prepare_cached(&format!(
-            "SELECT {} FROM credentials WHERE id_mac = ?1",
-            CredentialRow::COLUMNS
-        ))?
-        .query_row([&id_mac[..]], CredentialRow::from_row)
-        .optional()?;
-    // An update keeps the creation time; a tampered row is reported, not overwritten.
-    let created = match existing {
-        Some(row) => open_credential(keys, &row)?.1,
-        None => now(),
+/// Writes one credential inside a write transaction.
+fn put_in(w: &mut Writer<'_>, credential: &StoredCredential) -> Result<(), VaultError> {
+    let id_mac = w.keys.id_mac(&credential.credential_id);
+    // A tampered row is reported, not overwritten.
+    let existing = match w.select_checked(&id_mac)?.first() {
+        Some(row) => Some(open_credential(w.keys, row)?),
+        None => None,
     };
-    let (id_mac, rp_mac, user_mac, payload) = seal_credential(keys, credential, created);
     // CTAP 2.1 §6.1.2 step 17: a new credential replaces the same (rp, user handle).
-    tx.prepare_cached("DELETE FROM credentials WHERE user_mac = ?1 AND id_mac != ?2")?
-        .execute(params![&user_mac[..], &id_mac[..]])?;
-    tx.prepare_cached(
-        "INSERT INTO credentials (id_mac, rp_mac, user_mac, payload) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT(id_mac) DO UPDATE SET
-             rp_mac = excluded.rp_mac, user_mac = excluded.user_mac, payload = excluded.payload",
-    )?
-    .execute(params![&id_mac[..], &rp_mac[..], &user_mac[..], payload])?;
-    Ok(())
+    let rp_id_hash = credential.rp_id_hash();
+    let user_mac = w.keys.user_mac(&rp_id_hash, &credential.user.id);
+    let replaced = select_credentials(
+        w.conn,
+        "user_mac = ?1 AND id_mac != ?2",
+        params![&user_mac[..], &id_mac[..]],
+    )?;
+    for row in &replaced {
+        state::check_credential(w.keys, w.staged.listed_credential(&row.id_mac), row)?;
+        rows::delete_credential_row(w.conn, w.keys, &mut w.staged, row)?;
+        w.forget_counter(&row.id_mac);
+    }
+    let Some((_, created)) = existing else {
+        return rows::write_credential_row(w.conn, w.keys, &mut w.staged, credential, now());
+    };
+    // An update keeps the creation time and stores the counter given (the
+    // core gives back the value it read, which is the one reached); the
+    // reservation, if any, ends: counting resumes above what is stored.
+    w.forget_counter(&id_mac);
+    rows::write_credential_row(w.conn, w.keys, &mut w.staged, credential, created)
 }

@@ -1,44 +1,44 @@
 //! [`Vault`]: creating, opening and managing a vault file (slots, listing,
-//! deleting). The [`Store`](softkey_authenticator::store::Store) methods are in
-//! `store.rs`.
+//! deleting), and the read and write transactions every operation runs in,
+//! checked against the authenticated state (`state.rs`). The
+//! [`Store`](softkey_authenticator::store::Store) methods are in `store.rs`.
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use softkey_authenticator::credential::StoredCredential;
 use softkey_authenticator::crypto::Algorithm;
 use softkey_authenticator::secret::Secret32;
 use zeroize::Zeroizing;
 
+use crate::counters::{Counter, Counters, Reservation};
 use crate::error::VaultError;
 use crate::files;
 use crate::keyring::KeyringBus;
+use crate::rows::{
+    self, CREDENTIALS, CredentialRow, DEVICE_SECRET, SECRETS, open_credential, select_credentials,
+};
 use crate::schema::{self, APPLICATION_ID};
-use crate::sealing::{VaultKeys, push_framed, random_bytes, random_secret};
+use crate::sealing::{VaultKeys, random_bytes, random_secret};
 use crate::slots::{self, KdfParams, SlotInfo, SlotKind, Unlocker};
-
-/// Name of the credentials table (in errors and associated data).
-pub(crate) const CREDENTIALS: &str = "credentials";
-/// Name of the secrets table (device secret, counter, settings).
-pub(crate) const SECRETS: &str = "secrets";
-/// `secrets` row holding the device secret.
-pub(crate) const DEVICE_SECRET: &str = "device_secret";
-/// `secrets` row holding the global signature counter.
-pub(crate) const GLOBAL_COUNTER: &str = "global_counter";
-/// Prefix of `secrets` rows holding settings.
-pub(crate) const SETTING_PREFIX: &str = "setting/";
+use crate::state::{self, Lookup, Staged, State};
 
 /// An open, unlocked vault.
 pub struct Vault {
     pub(crate) conn: Connection,
     path: PathBuf,
     pub(crate) keys: VaultKeys,
-    vault_id: Vec<u8>,
+    pub(crate) vault_id: Vec<u8>,
+    /// The authenticated state every read and write is checked against.
+    pub(crate) state: State,
+    /// `meta.key_epoch` as this handle found it (changed by a rekey).
+    pub(crate) key_epoch: Option<Vec<u8>>,
+    /// Signature-counter ranges reserved by this handle (`counters.rs`).
+    pub(crate) counters: Counters,
     unlocked_slot: i64,
     /// Where `remove_slot` deletes keyring items: the bus unlocked with, else
     /// the session bus.
-    keyring_bus: KeyringBus,
+    pub(crate) keyring_bus: KeyringBus,
 }
 
 impl std::fmt::Debug for Vault {
@@ -90,45 +90,6 @@ pub struct CredentialSummary {
     pub created: i64,
 }
 
-/// A credentials row as read from the file.
-pub(crate) struct CredentialRow {
-    pub(crate) rowid: i64,
-    pub(crate) id_mac: Vec<u8>,
-    pub(crate) rp_mac: Vec<u8>,
-    pub(crate) user_mac: Vec<u8>,
-    pub(crate) payload: Vec<u8>,
-}
-
-impl CredentialRow {
-    /// The columns, in the order [`CredentialRow::from_row`] reads them.
-    pub(crate) const COLUMNS: &'static str = "id, id_mac, rp_mac, user_mac, payload";
-
-    pub(crate) fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Self {
-            rowid: row.get(0)?,
-            id_mac: row.get(1)?,
-            rp_mac: row.get(2)?,
-            user_mac: row.get(3)?,
-            payload: row.get(4)?,
-        })
-    }
-}
-
-/// The associated data identity of a credentials row: its index columns.
-pub(crate) fn credential_identity(id_mac: &[u8], rp_mac: &[u8], user_mac: &[u8]) -> Vec<u8> {
-    let mut identity = Vec::with_capacity(3 * 36);
-    push_framed(&mut identity, id_mac);
-    push_framed(&mut identity, rp_mac);
-    push_framed(&mut identity, user_mac);
-    identity
-}
-
-pub(crate) fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 fn configure(conn: &Connection) -> Result<(), VaultError> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     // WAL + FULL: every committed transaction is fsynced before `commit` returns.
@@ -140,6 +101,9 @@ fn configure(conn: &Connection) -> Result<(), VaultError> {
     }
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "secure_delete", "ON")?;
+    // Every statement of the sign-in path stays prepared (the default 16
+    // would evict some in favour of the write path's).
+    conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }
 
@@ -172,30 +136,29 @@ impl Vault {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         configure(&conn)?;
-        schema::migrate(&mut conn)?;
-        let vault_id = random_bytes::<16>().to_vec();
-        let keys = VaultKeys::derive(random_secret());
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
-        tx.execute(
-            "INSERT INTO meta (key, value) VALUES ('vault_id', ?1)",
-            [&vault_id],
-        )?;
-        let slot = slots::insert(&tx, &vault_id, keys.master(), unlocker, kdf)?;
-        put_secret(
-            &tx,
-            &keys,
-            DEVICE_SECRET,
-            Some(random_secret().expose_secret()),
-        )?;
-        tx.commit()?;
-        Ok(Self {
+        schema::create(&mut conn)?;
+        let mut vault = Self {
             conn,
             path: path.to_owned(),
-            keys,
-            vault_id,
-            unlocked_slot: slot,
+            keys: VaultKeys::derive(random_secret()),
+            vault_id: random_bytes::<16>().to_vec(),
+            state: State::empty(),
+            key_epoch: None,
+            counters: Counters::default(),
+            unlocked_slot: 0,
             keyring_bus: keyring_bus_of(unlocker),
-        })
+        };
+        vault.unlocked_slot = vault.transact(true, |w| {
+            w.conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('vault_id', ?1)",
+                [w.vault_id],
+            )?;
+            let slot = w.insert_slot(unlocker, kdf)?;
+            let device_secret = random_secret();
+            w.put_secret(DEVICE_SECRET, Some(device_secret.expose_secret()))?;
+            Ok(slot)
+        })?;
+        Ok(vault)
     }
 
     /// Opens and unlocks the vault at `path`. Refuses a vault other users can
@@ -217,7 +180,6 @@ impl Vault {
         }
         schema::check_supported(schema::version(&conn)?)?;
         configure(&conn)?;
-        schema::migrate(&mut conn)?;
         let vault_id: Vec<u8> = conn
             .query_row("SELECT value FROM meta WHERE key = 'vault_id'", [], |r| {
                 r.get(0)
@@ -227,11 +189,19 @@ impl Vault {
                 path: path.to_owned(),
             })?;
         let (master, slot) = slots::unlock(&conn, &vault_id, unlocker)?;
-        let vault = Self {
+        let keys = VaultKeys::derive(master);
+        schema::migrate(&mut conn, &keys, &vault_id)?;
+        // Every row, once, against the sealed manifest.
+        let state = State::load(&conn, &keys, &vault_id, None)?;
+        let key_epoch = read_key_epoch(&conn)?;
+        let mut vault = Self {
             conn,
             path: path.to_owned(),
-            keys: VaultKeys::derive(master),
+            keys,
             vault_id,
+            state,
+            key_epoch,
+            counters: Counters::default(),
             unlocked_slot: slot,
             keyring_bus: keyring_bus_of(unlocker),
         };
@@ -251,30 +221,33 @@ impl Vault {
     }
 
     /// Schema version, credential count and slots.
-    pub fn info(&self) -> Result<VaultInfo, VaultError> {
-        let credentials: i64 =
-            self.conn
-                .query_row("SELECT COUNT(*) FROM credentials", [], |r| r.get(0))?;
+    pub fn info(&mut self) -> Result<VaultInfo, VaultError> {
+        let (schema_version, slots) = self.read(|r| {
+            r.state.check_slots(r.conn)?;
+            Ok((schema::version(r.conn)?, slots::list(r.conn)?))
+        })?;
         Ok(VaultInfo {
             path: self.path.clone(),
-            schema_version: schema::version(&self.conn)?,
-            credentials: usize::try_from(credentials).unwrap_or(0),
-            slots: slots::list(&self.conn)?,
+            schema_version,
+            credentials: self.state.credential_count(),
+            slots,
             unlocked_slot: self.unlocked_slot,
         })
     }
 
     /// The key slots.
-    pub fn slots(&self) -> Result<Vec<SlotInfo>, VaultError> {
-        slots::list(&self.conn)
+    pub fn slots(&mut self) -> Result<Vec<SlotInfo>, VaultError> {
+        self.read(|r| {
+            r.state.check_slots(r.conn)?;
+            slots::list(r.conn)
+        })
     }
 
     /// Every discoverable credential, decoded, without secrets; ordered by relying
     /// party then user name. Fails on the first tampered row.
-    pub fn list(&self) -> Result<Vec<CredentialSummary>, VaultError> {
-        let mut summaries = Vec::new();
-        for (credential, created) in self.read_all()? {
-            summaries.push(CredentialSummary {
+    pub fn list(&mut self) -> Result<Vec<CredentialSummary>, VaultError> {
+        let mut summaries =
+            self.read_credentials(Lookup::All, |credential, created| CredentialSummary {
                 credential_id: hex::encode(&credential.credential_id),
                 rp_id: credential.rp_id.clone(),
                 rp_name: credential.rp_name.clone(),
@@ -288,8 +261,7 @@ impl Vault {
                 sign_count: credential.sign_count,
                 cred_protect: credential.cred_protect,
                 created,
-            });
-        }
+            })?;
         summaries.sort_by(|a, b| (&a.rp_id, &a.user_name).cmp(&(&b.rp_id, &b.user_name)));
         Ok(summaries)
     }
@@ -297,32 +269,33 @@ impl Vault {
     /// Deletes a discoverable credential by ID; `Ok(false)` when there is none.
     pub fn delete(&mut self, credential_id: &[u8]) -> Result<bool, VaultError> {
         let id_mac = self.keys.id_mac(credential_id);
-        let deleted = self
-            .conn
-            .execute("DELETE FROM credentials WHERE id_mac = ?1", [&id_mac[..]])?;
-        Ok(deleted > 0)
+        self.write(|w| {
+            let rows = w.select_checked(&id_mac)?;
+            for row in &rows {
+                rows::delete_credential_row(w.conn, w.keys, &mut w.staged, row)?;
+                w.forget_counter(&row.id_mac);
+            }
+            Ok(!rows.is_empty())
+        })
     }
 
     /// Adds a key slot for `unlocker` (Argon2 `kdf` for a passphrase); returns its
     /// id. Rows are not re-encrypted.
     pub fn add_slot(&mut self, unlocker: &Unlocker, kdf: KdfParams) -> Result<i64, VaultError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let id = slots::insert(&tx, &self.vault_id, self.keys.master(), unlocker, kdf)?;
-        tx.commit()?;
-        Ok(id)
+        self.write(|w| {
+            w.staged.check_slots(w.conn)?;
+            w.insert_slot(unlocker, kdf)
+        })
     }
 
     /// Removes key slot `id`; the last slot cannot be removed. A keyring slot's
     /// item is deleted from the keyring first (see [`Vault::set_keyring_bus`]).
     pub fn remove_slot(&mut self, id: i64) -> Result<(), VaultError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        slots::remove(&tx, &self.vault_id, id, &self.keyring_bus)?;
-        tx.commit()?;
-        Ok(())
+        let bus = self.keyring_bus.clone();
+        self.write(|w| {
+            w.staged.check_slots(w.conn)?;
+            w.remove_slot(id, &bus)
+        })
     }
 
     /// Sets the bus on which [`Vault::remove_slot`] finds keyring items (by
@@ -344,7 +317,8 @@ impl Vault {
                 "the new unlocker must be a passphrase".into(),
             ));
         }
-        let existing = slots::list(&self.conn)?
+        let existing = self
+            .slots()?
             .into_iter()
             .find(|s| s.id == slot)
             .ok_or(VaultError::NoSuchSlot(slot))?;
@@ -353,59 +327,131 @@ impl Vault {
                 "slot {slot} is not a passphrase slot"
             )));
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let id = slots::insert(&tx, &self.vault_id, self.keys.master(), new_passphrase, kdf)?;
-        slots::remove(&tx, &self.vault_id, slot, &self.keyring_bus)?;
-        tx.commit()?;
+        let bus = self.keyring_bus.clone();
+        let id = self.write(|w| {
+            w.staged.check_slots(w.conn)?;
+            let id = w.insert_slot(new_passphrase, kdf)?;
+            w.remove_slot(slot, &bus)?;
+            Ok(id)
+        })?;
         if self.unlocked_slot == slot {
             self.unlocked_slot = id;
         }
         Ok(id)
     }
 
-    /// Opens a credentials row: the credential and its creation time.
-    pub(crate) fn open_credential(
-        &self,
-        row: &CredentialRow,
-    ) -> Result<(StoredCredential, i64), VaultError> {
-        open_credential(&self.keys, row)
-    }
-
-    /// Reads and opens every credentials row.
-    pub(crate) fn read_all(&self) -> Result<Vec<(StoredCredential, i64)>, VaultError> {
-        self.read_where("1", &[])
-    }
-
-    /// Reads and opens the credentials rows matching `condition`.
-    pub(crate) fn read_where(
-        &self,
-        condition: &str,
-        values: &[&dyn rusqlite::ToSql],
-    ) -> Result<Vec<(StoredCredential, i64)>, VaultError> {
-        let mut statement = self.conn.prepare_cached(&format!(
-            "SELECT {} FROM credentials WHERE {condition} ORDER BY id",
-            CredentialRow::COLUMNS
-        ))?;
-        let rows = statement.query_map(values, CredentialRow::from_row)?;
-        let mut credentials = Vec::new();
-        for row in rows {
-            credentials.push(self.open_credential(&row?)?);
+    /// Runs `read` in one read transaction (one snapshot of the file), after
+    /// taking in any other handle's writes.
+    pub(crate) fn read<T>(
+        &mut self,
+        read: impl FnOnce(&Reader<'_>) -> Result<T, VaultError>,
+    ) -> Result<T, VaultError> {
+        let tx = CachedTx::begin(&self.conn, "BEGIN DEFERRED")?;
+        if refresh(
+            &tx,
+            &self.keys,
+            &self.vault_id,
+            &mut self.state,
+            &self.key_epoch,
+        )? {
+            self.counters.clear();
         }
-        Ok(credentials)
+        let value = read(&Reader {
+            conn: &tx,
+            keys: &self.keys,
+            state: &self.state,
+            counters: &self.counters,
+        })?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    /// Runs `write` in one durable write transaction that also writes the
+    /// next generation of the sealed manifest; the state in memory follows
+    /// only once the transaction committed.
+    pub(crate) fn write<T>(
+        &mut self,
+        write: impl FnOnce(&mut Writer<'_>) -> Result<T, VaultError>,
+    ) -> Result<T, VaultError> {
+        self.transact(false, write)
+    }
+
+    /// [`Vault::write`]; `first` for the vault being created (no manifest
+    /// yet to refresh from).
+    fn transact<T>(
+        &mut self,
+        first: bool,
+        write: impl FnOnce(&mut Writer<'_>) -> Result<T, VaultError>,
+    ) -> Result<T, VaultError> {
+        let tx = CachedTx::begin(
+            &self.conn,
+            if first {
+                "BEGIN EXCLUSIVE"
+            } else {
+                "BEGIN IMMEDIATE"
+            },
+        )?;
+        // Another handle's writes drop every counter reservation: it may
+        // have raised the bounds they were taken from.
+        if !first
+            && refresh(
+                &tx,
+                &self.keys,
+                &self.vault_id,
+                &mut self.state,
+                &self.key_epoch,
+            )?
+        {
+            self.counters.clear();
+        }
+        let mut writer = Writer {
+            conn: &tx,
+            keys: &self.keys,
+            vault_id: &self.vault_id,
+            staged: Staged::new(&self.state),
+            counters: &self.counters,
+            counter_changes: Vec::new(),
+        };
+        let value = write(&mut writer)?;
+        let Writer {
+            staged,
+            counter_changes,
+            ..
+        } = writer;
+        let changes = staged.finish(&tx, &self.keys, &self.vault_id)?;
+        tx.commit()?;
+        self.state.apply(changes);
+        self.counters.apply(counter_changes);
+        Ok(value)
+    }
+
+    /// Whether the file is at the generation this handle last saw (no other
+    /// handle wrote since): one small read, no transaction.
+    pub(crate) fn unchanged(&self) -> Result<bool, VaultError> {
+        Ok(u64::try_from(state::generation_column(&self.conn)?).ok()
+            == Some(self.state.generation()))
+    }
+
+    /// Reads, checks and opens the credentials a lookup finds; `each` makes
+    /// an entry of the result from a credential and its creation time.
+    pub(crate) fn read_credentials<T>(
+        &mut self,
+        lookup: Lookup<'_>,
+        each: impl FnMut(StoredCredential, i64) -> T,
+    ) -> Result<Vec<T>, VaultError> {
+        self.read(|r| r.credentials(lookup, each))
     }
 
     /// Reads a `secrets` row.
-    pub(crate) fn secret(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, VaultError> {
-        read_secret(&self.conn, &self.keys, name)
+    pub(crate) fn secret(&mut self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, VaultError> {
+        self.read(|r| r.secret(name))
     }
+
     /// The device secret; its absence is corruption, never a reason to make one.
-    pub(crate) fn device_secret_row(&self) -> Result<Secret32, VaultError> {
-        let bytes = self.secret(DEVICE_SECRET)?.ok_or(VaultError::Undecodable {
+    pub(crate) fn device_secret_row(&mut self) -> Result<Secret32, VaultError> {
+        let bytes = self.secret(DEVICE_SECRET)?.ok_or(VaultError::RowMissing {
             table: SECRETS,
             row: DEVICE_SECRET.into(),
-            reason: "the device secret is missing".into(),
         })?;
         Secret32::from_slice(&bytes).ok_or(VaultError::Undecodable {
             table: SECRETS,
@@ -415,103 +461,196 @@ impl Vault {
     }
 }
 
+/// A transaction begun and ended with prepared statements kept in the
+/// connection's cache: rusqlite's `Transaction` parses the BEGIN and COMMIT
+/// text every time, which on the sign-in path cost as much as the lookup.
+/// Dropped without [`CachedTx::commit`], it rolls back.
+struct CachedTx<'c> {
+    conn: &'c Connection,
+    open: bool,
+}
+
+impl<'c> CachedTx<'c> {
+    fn begin(conn: &'c Connection, begin: &'static str) -> Result<Self, VaultError> {
+        conn.prepare_cached(begin)?.execute([])?;
+        Ok(Self { conn, open: true })
+    }
+
+    fn commit(mut self) -> Result<(), VaultError> {
+        self.conn.prepare_cached("COMMIT")?.execute([])?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Drop for CachedTx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self
+                .conn
+                .prepare_cached("ROLLBACK")
+                .and_then(|mut rollback| rollback.execute([]));
+        }
+    }
+}
+
+impl std::ops::Deref for CachedTx<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl Drop for Vault {
+    /// Gives unspent counter ranges back, so a clean restart skips no values
+    /// (best effort: if it fails, the next start resumes above the bounds).
+    fn drop(&mut self) {
+        let _ = self.release_counters();
+    }
+}
+
+/// `meta.key_epoch`: absent until the first rekey, then 16 random bytes
+/// that each rekey replaces.
+pub(crate) fn read_key_epoch(conn: &Connection) -> Result<Option<Vec<u8>>, VaultError> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM meta WHERE key = 'key_epoch'")?
+        .query_row([], |r| r.get(0))
+        .optional()?)
+}
+
+/// [`state::refresh`], telling a rekey by another handle (the manifest no
+/// longer opens under this handle's keys, and the key epoch changed) from
+/// tampering.
+fn refresh(
+    conn: &Connection,
+    keys: &VaultKeys,
+    vault_id: &[u8],
+    state: &mut State,
+    key_epoch: &Option<Vec<u8>>,
+) -> Result<bool, VaultError> {
+    match state::refresh(conn, keys, vault_id, state) {
+        Err(VaultError::Tampered { table, .. })
+            if table == state::MANIFEST && read_key_epoch(conn)? != *key_epoch =>
+        {
+            Err(VaultError::RekeyedElsewhere)
+        }
+        other => other,
+    }
+}
+
+/// A read transaction: the connection inside it, the keys and the state.
+pub(crate) struct Reader<'a> {
+    pub(crate) conn: &'a Connection,
+    pub(crate) keys: &'a VaultKeys,
+    pub(crate) state: &'a State,
+    /// For the signature counters reached (the rows hold bounds).
+    counters: &'a Counters,
+}
+
+impl Reader<'_> {
+    /// Reads, checks and opens the credentials a lookup finds; `each` makes
+    /// an entry of the result from a credential and its creation time. (The
+    /// result is allocated at its final size: a growing or converted `Vec`
+    /// would free copies of the keys held inline in the credentials.)
+    pub(crate) fn credentials<T>(
+        &self,
+        lookup: Lookup<'_>,
+        mut each: impl FnMut(StoredCredential, i64) -> T,
+    ) -> Result<Vec<T>, VaultError> {
+        let rows = match lookup {
+            Lookup::Rp(rp_mac) => select_credentials(self.conn, "rp_mac = ?1", &[&&rp_mac[..]])?,
+            Lookup::Id(id_mac) => select_credentials(self.conn, "id_mac = ?1", &[&&id_mac[..]])?,
+            Lookup::All => select_credentials(self.conn, "1", &[])?,
+        };
+        self.state.check_found(self.keys, &rows, lookup)?;
+        let mut found = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let (mut credential, created) = open_credential(self.keys, row)?;
+            if let Ok(id_mac) = <[u8; 32]>::try_from(row.id_mac.as_slice())
+                && let Some(last) = self.counters.last(Counter::Credential(id_mac))
+            {
+                credential.sign_count = last;
+            }
+            found.push(each(credential, created));
+        }
+        Ok(found)
+    }
+
+    /// Reads, checks and opens a `secrets` row.
+    pub(crate) fn secret(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, VaultError> {
+        rows::read_secret(self.conn, self.keys, name, self.state.listed_secret(name))
+    }
+}
+
+/// A write transaction: the connection inside it, the keys, the vault id
+/// and the state it is building.
+pub(crate) struct Writer<'a> {
+    pub(crate) conn: &'a Connection,
+    pub(crate) keys: &'a VaultKeys,
+    pub(crate) vault_id: &'a [u8],
+    pub(crate) staged: Staged<'a>,
+    /// The counter reservations as they stand (after the refresh).
+    pub(crate) counters: &'a Counters,
+    /// Reservations made (`Some`) or dropped (`None`), applied on commit.
+    pub(crate) counter_changes: Vec<(Counter, Option<Reservation>)>,
+}
+
+impl Writer<'_> {
+    /// Reads a `secrets` row, checked against the staged state.
+    pub(crate) fn secret(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, VaultError> {
+        rows::read_secret(self.conn, self.keys, name, self.staged.listed_secret(name))
+    }
+
+    /// Writes (`Some`) or deletes (`None`) a `secrets` row.
+    pub(crate) fn put_secret(
+        &mut self,
+        name: &str,
+        value: Option<&[u8]>,
+    ) -> Result<(), VaultError> {
+        rows::write_secret(self.conn, self.keys, &mut self.staged, name, value)
+    }
+
+    /// The credentials row with this `id_mac` (none or one), checked against
+    /// the staged state.
+    pub(crate) fn select_checked(
+        &self,
+        id_mac: &[u8; 32],
+    ) -> Result<Vec<CredentialRow>, VaultError> {
+        let rows = select_credentials(self.conn, "id_mac = ?1", &[&&id_mac[..]])?;
+        let listed = self.staged.listed_credential(id_mac);
+        for row in &rows {
+            state::check_credential(self.keys, listed, row)?;
+        }
+        if rows.is_empty() && listed.is_some() {
+            return Err(VaultError::RowMissing {
+                table: CREDENTIALS,
+                row: format!("id_mac {}…", hex::encode(&id_mac[..8])),
+            });
+        }
+        Ok(rows)
+    }
+
+    /// Adds a slot row for `unlocker` and stages it.
+    fn insert_slot(&mut self, unlocker: &Unlocker, kdf: KdfParams) -> Result<i64, VaultError> {
+        let id = slots::insert(self.conn, self.vault_id, self.keys.master(), unlocker, kdf)?;
+        self.staged
+            .set_slot(id, Some(slots::digest_of(self.conn, id)?));
+        Ok(id)
+    }
+
+    /// Removes slot row `id` (and a keyring slot's item) and stages it.
+    fn remove_slot(&mut self, id: i64, bus: &KeyringBus) -> Result<(), VaultError> {
+        slots::remove(self.conn, self.vault_id, id, bus)?;
+        self.staged.set_slot(id, None);
+        Ok(())
+    }
+}
+
 /// The bus of a keyring unlocker, else the session bus.
 fn keyring_bus_of(unlocker: &Unlocker) -> KeyringBus {
     match unlocker {
         Unlocker::Keyring(bus) => bus.clone(),
         _ => KeyringBus::Session,
     }
-}
-
-/// Writes (`Some`) or deletes (`None`) a `secrets` row inside `conn`'s transaction.
-pub(crate) fn put_secret(
-    conn: &Connection,
-    keys: &VaultKeys,
-    name: &str,
-    value: Option<&[u8]>,
-) -> Result<(), VaultError> {
-    match value {
-        Some(value) => {
-            let payload = keys.seal_row(SECRETS, name.as_bytes(), value);
-            conn.prepare_cached(
-                "INSERT INTO secrets (name, payload) VALUES (?1, ?2)
-                 ON CONFLICT(name) DO UPDATE SET payload = excluded.payload",
-            )?
-            .execute(params![name, payload])?;
-        }
-        None => {
-            conn.prepare_cached("DELETE FROM secrets WHERE name = ?1")?
-                .execute([name])?;
-        }
-    }
-    Ok(())
-}
-
-/// Opens a credentials row: the credential and its creation time.
-pub(crate) fn open_credential(
-    keys: &VaultKeys,
-    row: &CredentialRow,
-) -> Result<(StoredCredential, i64), VaultError> {
-    let label = || row.rowid.to_string();
-    let identity = credential_identity(&row.id_mac, &row.rp_mac, &row.user_mac);
-    let plaintext = keys.open_row(CREDENTIALS, &identity, &label, &row.payload)?;
-    let undecodable = |reason: String| VaultError::Undecodable {
-        table: CREDENTIALS,
-        row: label(),
-        reason,
-    };
-    if plaintext.len() < 8 {
-        return Err(undecodable("payload shorter than its header".into()));
-    }
-    let (created, body) = plaintext.split_at(8);
-    let created = i64::from_be_bytes(created.try_into().expect("split at 8"));
-    let credential = StoredCredential::from_bytes(body).map_err(|e| undecodable(e.to_string()))?;
-    let rp_id_hash = credential.rp_id_hash();
-    let consistent = keys.id_mac(&credential.credential_id)[..] == row.id_mac[..]
-        && keys.rp_mac(&rp_id_hash)[..] == row.rp_mac[..]
-        && keys.user_mac(&rp_id_hash, &credential.user.id)[..] == row.user_mac[..];
-    if !consistent {
-        return Err(VaultError::Tampered {
-            table: CREDENTIALS,
-            row: label(),
-        });
-    }
-    Ok((credential, created))
-}
-
-/// Seals a credential into the row values `(id_mac, rp_mac, user_mac, payload)`.
-pub(crate) fn seal_credential(
-    keys: &VaultKeys,
-    credential: &StoredCredential,
-    created: i64,
-) -> ([u8; 32], [u8; 32], [u8; 32], Vec<u8>) {
-    let rp_id_hash = credential.rp_id_hash();
-    let id_mac = keys.id_mac(&credential.credential_id);
-    let rp_mac = keys.rp_mac(&rp_id_hash);
-    let user_mac = keys.user_mac(&rp_id_hash, &credential.user.id);
-    let body = credential.to_bytes();
-    let mut plaintext = Zeroizing::new(Vec::with_capacity(8 + body.len()));
-    plaintext.extend_from_slice(&created.to_be_bytes());
-    plaintext.extend_from_slice(&body);
-    let identity = credential_identity(&id_mac, &rp_mac, &user_mac);
-    let payload = keys.seal_row(CREDENTIALS, &identity, &plaintext);
-    (id_mac, rp_mac, user_mac, payload)
-}
-
-/// Reads and opens a `secrets` row inside `conn` (or its transaction).
-pub(crate) fn read_secret(
-    conn: &Connection,
-    keys: &VaultKeys,
-    name: &str,
-) -> Result<Option<Zeroizing<Vec<u8>>>, VaultError> {
-    let payload: Option<Vec<u8>> = conn
-        .prepare_cached("SELECT payload FROM secrets WHERE name = ?1")?
-        .query_row([name], |r| r.get(0))
-        .optional()?;
-    payload
-        .map(|payload| {
-            let label = || name.to_owned();
-            keys.open_row(SECRETS, name.as_bytes(), &label, &payload)
-        })
-        .transpose()
 }

@@ -196,3 +196,79 @@ fn list_and_delete_credentials() {
     assert!(out.contains("Deleted"), "{out}");
     assert_eq!(fixture.open().discoverable_count().unwrap(), 0);
 }
+
+#[test]
+fn rekey_keeps_the_named_slots_and_removes_others_only_when_told() {
+    let fixture = Fixture::new();
+    let mut vault = fixture.create();
+    vault
+        .put_discoverable(&credential(&[0x81, 0xbb], "example.com", b"bob", "bob", 2))
+        .unwrap();
+    drop(vault);
+    let dir = fixture.dir.path();
+    let (vault, key) = (
+        fixture.vault_path.to_str().unwrap(),
+        fixture.key_file.to_str().unwrap(),
+    );
+    let pass = dir.join("pass");
+    write_private(&pass, "second slot\n");
+    let pass = pass.to_str().unwrap();
+    let fast = "--danger-fast-kdf";
+    run(&[
+        "--vault",
+        vault,
+        "--key-file",
+        key,
+        "add-key",
+        "--new-passphrase-file",
+        pass,
+        fast,
+    ])
+    .unwrap();
+
+    // The passphrase slot (2) is neither kept nor allowed to go: refused.
+    assert!(matches!(
+        run(&["--vault", vault, "--key-file", key, "rekey"]),
+        Err(VaultError::Usage(message)) if message.contains("2 (passphrase)")
+    ));
+    let kept = format!("2={pass}");
+    let out = run(&[
+        "--vault",
+        vault,
+        "--key-file",
+        key,
+        "rekey",
+        "--keep-passphrase-file",
+        &kept,
+    ])
+    .unwrap();
+    assert!(
+        out.contains("1 credentials") && out.contains("slots kept: 1, 2; removed: none"),
+        "{out}"
+    );
+    let out = run(&["--vault", vault, "--passphrase-file", pass, "list"]).unwrap();
+    assert!(out.starts_with("81bb  example.com  bob"), "{out}");
+    assert!(matches!(
+        run(&[
+            "--vault",
+            vault,
+            "--key-file",
+            key,
+            "rekey",
+            "--keep-key-file",
+            "x"
+        ]),
+        Err(VaultError::Usage(_))
+    ));
+    let out = run(&[
+        "--vault",
+        vault,
+        "--key-file",
+        key,
+        "rekey",
+        "--remove-other-slots",
+    ])
+    .unwrap();
+    assert!(out.contains("slots kept: 1; removed: 2"), "{out}");
+    assert!(run(&["--vault", vault, "--passphrase-file", pass, "list"]).is_err());
+}

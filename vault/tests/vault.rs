@@ -253,10 +253,22 @@ fn assert_tampered(vault: &mut Vault, expected_row: &str) {
     ));
 }
 
+/// Opening must fail, naming the credentials row.
+fn assert_open_fails_tampered(fixture: &Fixture, expected_row: &str) {
+    match Vault::open(&fixture.vault_path, &fixture.unlocker()) {
+        Err(VaultError::Tampered { table, row }) => {
+            assert_eq!((table, row.as_str()), ("credentials", expected_row));
+        }
+        other => panic!("expected a tamper error at open, got {other:?}"),
+    }
+}
+
 #[test]
 fn every_flipped_payload_byte_is_a_named_tamper_error() {
     let fixture = Fixture::new();
     two_credentials(&fixture);
+    // A vault open while the file is edited (the daemon), and fresh opens.
+    let mut vault = fixture.open();
     let select = "SELECT payload FROM credentials WHERE id = 1";
     let original = raw_blob(&fixture.vault_path, select);
     for index in 0..original.len() {
@@ -267,7 +279,7 @@ fn every_flipped_payload_byte_is_a_named_tamper_error() {
             "UPDATE credentials SET payload = ?1 WHERE id = 1",
             &flipped,
         );
-        let mut vault = fixture.open();
+        assert_open_fails_tampered(&fixture, "1");
         assert_tampered(&mut vault, "1");
         assert!(matches!(
             vault.discoverable_by_id(&ID_A),
@@ -291,6 +303,7 @@ fn every_flipped_payload_byte_is_a_named_tamper_error() {
         "UPDATE credentials SET payload = ?1 WHERE id = 1",
         &original,
     );
+    assert_eq!(vault.list().unwrap().len(), 2);
     assert_eq!(fixture.open().list().unwrap().len(), 2);
 }
 
@@ -298,21 +311,24 @@ fn every_flipped_payload_byte_is_a_named_tamper_error() {
 fn swapped_payloads_and_index_columns_are_detected() {
     let fixture = Fixture::new();
     two_credentials(&fixture);
+    let mut vault = fixture.open();
     let path = &fixture.vault_path;
     raw_sql(
         path,
         "UPDATE credentials SET payload = (SELECT payload FROM credentials WHERE id = 2) WHERE id = 1;",
     );
-    assert_tampered(&mut fixture.open(), "1");
+    assert_open_fails_tampered(&fixture, "1");
+    assert_tampered(&mut vault, "1");
 
     let fixture = Fixture::new();
     two_credentials(&fixture);
+    let mut vault = fixture.open();
     // Point rp B's index at credential A: A must not show up as B's (nor vanish).
     raw_sql(
         &fixture.vault_path,
         "UPDATE credentials SET rp_mac = (SELECT rp_mac FROM credentials WHERE id = 2) WHERE id = 1;",
     );
-    let mut vault = fixture.open();
+    assert_open_fails_tampered(&fixture, "1");
     assert!(matches!(
         vault.discoverable_for_rp(&sha256(b"other.org")),
         Err(StoreError::Corrupt(_))
@@ -321,6 +337,7 @@ fn swapped_payloads_and_index_columns_are_detected() {
 
     let fixture = Fixture::new();
     two_credentials(&fixture);
+    let mut vault = fixture.open();
     raw_sql(
         &fixture.vault_path,
         "UPDATE secrets SET payload = (SELECT payload FROM secrets WHERE name = 'device_secret')
@@ -328,10 +345,15 @@ fn swapped_payloads_and_index_columns_are_detected() {
          INSERT INTO secrets (name, payload)
              SELECT 'setting/pin_state', payload FROM secrets WHERE name = 'device_secret';",
     );
-    let mut vault = fixture.open();
     match vault.setting(SettingKey::PinState) {
         Err(StoreError::Corrupt(message)) => assert!(message.contains("secrets/setting/pin_state")),
         other => panic!("expected corruption, got {other:?}"),
+    }
+    match Vault::open(&fixture.vault_path, &fixture.unlocker()) {
+        Err(VaultError::Tampered { table, row }) => {
+            assert_eq!((table, row.as_str()), ("secrets", "setting/pin_state"));
+        }
+        other => panic!("expected a tamper error at open, got {other:?}"),
     }
 }
 
@@ -507,6 +529,10 @@ fn two_handles_on_one_vault_see_each_others_writes() {
     assert_eq!(cli.list().unwrap().len(), 1);
     assert!(cli.delete(&ID_A).unwrap());
     assert!(daemon.discoverable_by_id(&ID_A).unwrap().is_none());
-    assert_eq!(daemon.next_global_counter().unwrap(), 1);
-    assert_eq!(cli.next_global_counter().unwrap(), 2);
+    // Counters stay strictly increasing across handles, each counting from
+    // the range it reserved until the other one writes.
+    let first = daemon.next_global_counter().unwrap();
+    let second = cli.next_global_counter().unwrap();
+    let third = daemon.next_global_counter().unwrap();
+    assert!(first < second && second < third, "{first} {second} {third}");
 }

@@ -410,9 +410,7 @@ fn assertion<S: Store, R: rand_core::CryptoRng>(
     }
     // The counter is advanced and stored before the signature leaves.
     let sign_count = if credential.discoverable {
-        credential.sign_count = credential.sign_count.wrapping_add(1);
-        ctx.store.put_discoverable(&credential)?;
-        credential.sign_count
+        ctx.store.next_sign_count(&mut credential)?
     } else if let Some(count) = ctx.policy.next_sign_count(&credential.credential_id) {
         count
     } else {
