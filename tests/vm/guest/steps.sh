@@ -238,7 +238,13 @@ cryptenroll() {  # MODE: enroll softkey (hmac-secret) into /tmp/luks-MODE.img
     uv) opts="--fido2-with-client-pin=no --fido2-with-user-presence=yes --fido2-with-user-verification=yes" ;;
     pin) opts="--fido2-with-client-pin=yes --fido2-with-user-presence=yes --fido2-with-user-verification=no" ;;
   esac
-  PASSWORD=e2e-passphrase PIN=$E2E_PIN systemd-cryptenroll --fido2-device=auto $opts /tmp/luks-$1.img || return 1
+  # The PIN: once the key refuses makeCredential without it, bookworm's
+  # systemd-cryptenroll asks for it through the ask-password agents (with
+  # $PIN set it still waited for one, seen here), so the agent answers.
+  agent=; [ "$1" = pin ] && agent=$(pin_agent)
+  PASSWORD=e2e-passphrase PIN=$E2E_PIN systemd-cryptenroll --fido2-device=auto $opts /tmp/luks-$1.img
+  rc=$?; [ -n "$agent" ] && { kill $agent 2>/dev/null; cat /tmp/pin-agent.log; }
+  [ $rc -eq 0 ] || return 1
   cryptsetup luksDump /tmp/luks-$1.img | grep -A12 'systemd-fido2' | grep -E 'systemd-fido2|fido2-(clientPin|up|uv)-required|Keyslot'
 }
 
@@ -288,6 +294,24 @@ pin_set() {  # fido2-token -S reads the PIN twice, from stdin when there is no t
   printf '%s\n%s\n' "$E2E_PIN" "$E2E_PIN" | fido2-token -S "$DEV" || return 1
   fido2-token -I "$DEV" | grep -E 'options|pin retries'
   fido2-token -I "$DEV" | grep -q 'clientPin' && fido2-token -I "$DEV" | grep -q 'pin retries: 8'
+}
+
+# always_uv on|off: CTAP 2.1 alwaysUv (authenticatorConfig) through
+# fido2-token -S -u / -D -u (the PIN from stdin if libfido2 asks for it).
+# While it is on, getInfo says makeCredUvNotRqd: false and makeCredential
+# without user verification gets CTAP2_ERR_PUAT_REQUIRED.
+always_uv() {
+  case $1 in on) flag=-S want=true ;; off) flag=-D want=false ;; *) return 2 ;; esac
+  printf '%s\n' "$E2E_PIN" | fido2-token $flag -u "$DEV" || return 1
+  fido2-token -I "$DEV" > info.auv.txt; grep -E 'options' info.auv.txt
+  grep -q "alwaysUv" info.auv.txt || { echo "getInfo has no alwaysUv"; return 1; }
+  if [ $want = true ]; then
+    grep -q "noalwaysUv" info.auv.txt && { echo "alwaysUv is still off"; return 1; }
+    grep -q "nomakeCredUvNotRqd" info.auv.txt || { echo "makeCredUvNotRqd is still on"; return 1; }
+  else
+    grep -q "noalwaysUv" info.auv.txt || { echo "alwaysUv is still on"; return 1; }
+  fi
+  echo "alwaysUv $1"
 }
 
 cryptenroll_not_in_vault() {  # systemd makes non-discoverable credentials: not in the vault

@@ -143,8 +143,20 @@ step cryptenroll-presence 120 sh $G/steps.sh cryptenroll presence
 step unlock-presence 120 sh $G/steps.sh unlock presence
 step cryptenroll-uv 120 sh $G/steps.sh cryptenroll uv
 step unlock-uv 120 sh $G/steps.sh unlock uv
+# The PIN volume with alwaysUv on. bookworm's systemd 252 enrolls
+# --fido2-with-client-pin=yes by trying makeCredential without the PIN
+# first; on a key that makes non-discoverable credentials without user
+# verification (makeCredUvNotRqd, softkey's default, as CTAP 2.1 keys do)
+# that succeeds, and its assertion then goes without the PIN too: the volume
+# is bound to hmac-secret's secret without UV (CredRandomWithoutUV), while
+# unlocking sends the PIN and gets the one with UV, so it can never open
+# (systemd issue #31443; later systemd collects the PIN first). alwaysUv
+# makes the key refuse that first makeCredential (PUAT_REQUIRED), so systemd
+# enrolls with the PIN: enroll with the PIN, unlock with the PIN.
+step always-uv-on 60 sh $G/steps.sh always_uv on
 step cryptenroll-pin 120 sh $G/steps.sh cryptenroll pin
 step unlock-pin 120 sh $G/steps.sh unlock pin
+step always-uv-off 60 sh $G/steps.sh always_uv off
 step cryptenroll-credential-not-in-vault 30 sh $G/steps.sh cryptenroll_not_in_vault
 
 kill $SKPID 2>/dev/null
