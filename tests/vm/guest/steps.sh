@@ -245,6 +245,10 @@ cryptenroll() {  # MODE: enroll softkey (hmac-secret) into /tmp/luks-MODE.img
   PASSWORD=e2e-passphrase PIN=$E2E_PIN systemd-cryptenroll --fido2-device=auto $opts /tmp/luks-$1.img
   rc=$?; [ -n "$agent" ] && { kill $agent 2>/dev/null; cat /tmp/pin-agent.log; }
   [ $rc -eq 0 ] || return 1
+  # The PIN volume is only what its name says if systemd did use the PIN.
+  if [ "$1" = pin ] && ! grep -q 'answered: .*PIN' /tmp/pin-agent.log; then
+    echo "systemd-cryptenroll enrolled without asking for the PIN"; return 1
+  fi
   cryptsetup luksDump /tmp/luks-$1.img | grep -A12 'systemd-fido2' | grep -E 'systemd-fido2|fido2-(clientPin|up|uv)-required|Keyslot'
 }
 
