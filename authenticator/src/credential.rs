@@ -5,7 +5,9 @@
 //! A CBOR map with integer keys: 0 format version (1), 1 credential id, 2 rp id,
 //! 3 rp name, 4 user id, 5 user name, 6 user display name, 7 COSE algorithm,
 //! 8 private key, 9 signature counter, 10 credProtect level, 11 credRandom with
-//! UV, 12 credRandom without UV, 13 credBlob, 14 largeBlobKey.
+//! UV, 12 credRandom without UV, 13 credBlob, 14 largeBlobKey, 15 backup
+//! eligible (true, or absent), 16 backed up (true, or absent). Keys 15 and 16
+//! are written only when true, so a device-bound credential encodes as before.
 //!
 //! ## Sealed credential ID (non-discoverable credentials)
 //! `0x01 ‖ nonce (12) ‖ AES-256-GCM(key, nonce, payload, aad = rpIdHash)` where
@@ -24,6 +26,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::cbor::{self, IntMap};
 use crate::crypto::{Algorithm, PrivateKey, sha256};
+use crate::policy::BackupFlags;
 use crate::secret::{Secret32, SecretBytes};
 use crate::status::StatusCode;
 
@@ -76,6 +79,10 @@ pub struct StoredCredential {
     pub large_blob_key: Option<Secret32>,
     /// Whether the credential is discoverable (lives in the store).
     pub discoverable: bool,
+    /// The backup flags it was created with (BE) and whether it is backed up
+    /// (BS); kept with a discoverable credential only (a sealed ID does not
+    /// carry them).
+    pub backup: BackupFlags,
 }
 
 /// Why stored credential bytes could not be decoded.
@@ -132,6 +139,7 @@ impl StoredCredential {
             cred_blob: self.cred_blob.clone(),
             large_blob_key: self.large_blob_key.as_ref().map(Secret32::duplicate),
             discoverable: self.discoverable,
+            backup: self.backup,
         }
     }
 
@@ -154,6 +162,12 @@ impl StoredCredential {
             entries.push((cbor::int(6), cbor::text(name)));
         }
         entries.push((cbor::int(9), cbor::int(i64::from(self.sign_count))));
+        if self.backup.eligible {
+            entries.push((cbor::int(15), Value::Bool(true)));
+        }
+        if self.backup.state {
+            entries.push((cbor::int(16), Value::Bool(true)));
+        }
         self.push_secret_fields(&mut entries);
         encode_zeroizing(Value::Map(entries))
     }
@@ -240,7 +254,13 @@ impl StoredCredential {
                 }
             }
         };
+        let flag = |v: Option<Value>| v.map(|v| cbor::as_bool(&v)).transpose();
+        let backup = BackupFlags {
+            eligible: flag(map.take(15))?.unwrap_or(false),
+            state: flag(map.take(16))?.unwrap_or(false),
+        };
         Ok(Self {
+            backup,
             credential_id,
             rp_id,
             rp_name,
@@ -376,6 +396,7 @@ mod tests {
             cred_blob: Some(b"blob".to_vec()),
             large_blob_key: None,
             discoverable: true,
+            backup: BackupFlags::default(),
         }
     }
 
@@ -397,6 +418,42 @@ mod tests {
                 .secret_bytes()
                 .ct_eq(credential.private_key.secret_bytes().expose_secret())
         );
+    }
+
+    #[test]
+    fn stored_backup_flags_round_trip_and_leave_device_bound_encoding_unchanged() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let mut credential = sample(&mut rng);
+        let device_bound = credential.to_bytes();
+        assert_eq!(
+            StoredCredential::from_bytes(&device_bound).unwrap().backup,
+            BackupFlags::default()
+        );
+        let mut value = cbor::decode(&device_bound).unwrap();
+        let Value::Map(entries) = &mut value else {
+            panic!("not a map")
+        };
+        assert!(
+            !entries
+                .iter()
+                .any(|(k, _)| *k == cbor::int(15) || *k == cbor::int(16))
+        );
+        for flags in [
+            BackupFlags {
+                eligible: true,
+                state: false,
+            },
+            BackupFlags {
+                eligible: true,
+                state: true,
+            },
+        ] {
+            credential.backup = flags;
+            let bytes = credential.to_bytes();
+            assert!(cbor::is_canonical(&bytes));
+            assert_eq!(StoredCredential::from_bytes(&bytes).unwrap().backup, flags);
+        }
+        zeroize_value(&mut value);
     }
 
     #[test]

@@ -345,6 +345,7 @@ fn register<S: Store, R: rand_core::CryptoRng>(
         cred_blob: None,
         large_blob_key: None,
         discoverable: false,
+        backup: crate::policy::BackupFlags::default(),
     };
     let device_secret = ctx.store.device_secret()?;
     let key_handle = credential.seal_id(&device_secret, application, &mut ctx.rng)?;

@@ -369,8 +369,11 @@ fn assertion<S: Store, R: rand_core::CryptoRng>(
         let encrypted = salts.encrypted_outputs(cred_random, &mut ctx.rng);
         outputs.push(hmac_secret::NAME, Value::Bytes(encrypted));
     }
-    // The counter is advanced and stored before the signature leaves.
-    let sign_count = if credential.discoverable {
+    // The counter is advanced and stored before the signature leaves; a
+    // backup-eligible discoverable credential has none (policy.rs).
+    let sign_count = if credential.discoverable && credential.backup.eligible {
+        0
+    } else if credential.discoverable {
         credential.sign_count = credential.sign_count.wrapping_add(1);
         ctx.store.put_discoverable(&credential)?;
         credential.sign_count
@@ -379,7 +382,7 @@ fn assertion<S: Store, R: rand_core::CryptoRng>(
     } else {
         ctx.store.next_global_counter()?
     };
-    let flags = flags | ctx.policy.backup_flags(&credential.credential_id).bits();
+    let flags = flags | ctx.policy.backup_flags(&credential).bits();
     let auth_data = AuthenticatorData {
         rp_id_hash: *rp_id_hash,
         flags,

@@ -14,6 +14,7 @@ use crate::extensions::{
     MakeCredentialInputs, Outputs, cred_blob, cred_protect, hmac_secret, large_blob_key,
 };
 use crate::pin::{AuthenticatorSettings, Permissions, PinState, Protocol};
+use crate::policy::BackupFlags;
 use crate::request::{
     self, CredentialDescriptor, CredentialParameter, Options, RpEntity, parse_user,
 };
@@ -329,6 +330,7 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
         cred_blob: None,
         large_blob_key: None,
         discoverable,
+        backup: BackupFlags::default(),
     };
     let cred_blob_stored = inputs.cred_blob.as_deref().map(cred_blob::fits);
     if let Some(blob) = inputs.cred_blob.as_ref().filter(|b| cred_blob::fits(b)) {
@@ -348,6 +350,9 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
         ctx.rng.fill_bytes(&mut id);
         id[0] = DISCOVERABLE_ID_V1;
         credential.credential_id = id;
+        // The backup flags are stored with the credential, so that every
+        // assertion signs the BE it was created with.
+        credential.backup = ctx.policy.new_credential(&credential);
         // 17. Stored durably (replacing this user's older credential for the
         //     RP) before the response leaves.
         ctx.store.put_discoverable(&credential)?;
@@ -359,6 +364,7 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
         credential.user = UserEntity::default();
         let device_secret = ctx.store.device_secret()?;
         credential.credential_id = credential.seal_id(&device_secret, &rp_id_hash, &mut ctx.rng)?;
+        credential.backup = ctx.policy.new_credential(&credential);
         sign_count = 0;
     }
     // 19. A pinUvAuthToken serves one makeCredential: flags and permissions
@@ -389,8 +395,7 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
     let extensions = outputs.into_value();
     let auth_data = AuthenticatorData {
         rp_id_hash,
-        flags: (if uv { FLAG_UP | FLAG_UV } else { FLAG_UP })
-            | ctx.policy.new_credential(&credential.credential_id).bits(),
+        flags: (if uv { FLAG_UP | FLAG_UV } else { FLAG_UP }) | credential.backup.bits(),
         sign_count,
         attested: Some((&ctx.config.aaguid, &credential.credential_id, public_key)),
         extensions,

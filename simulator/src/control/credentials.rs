@@ -255,6 +255,7 @@ pub fn add(
         cred_blob: None,
         large_blob_key: None,
         discoverable: credential.resident,
+        backup: BackupFlags::default(),
     };
     if credential.resident {
         let mut stored = stored;
