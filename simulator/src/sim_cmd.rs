@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::ValueEnum;
+use softkey_authenticator::policy::CredentialPolicy;
 use softkey_authenticator::secret::Secret32;
 use softkey_authenticator::store::{MemoryStore, Store};
 use softkey_authenticator::{AAGUID, Config};
@@ -110,13 +111,21 @@ pub fn run(args: SimArgs, stop: &AtomicBool) -> anyhow::Result<()> {
     match &args.vault.vault {
         None => {
             let store = MemoryStore::new(Secret32::random(&mut rand::rng()));
-            serve(&args, store, "in-memory (ephemeral)".into(), stop)
+            serve(&args, store, "in-memory (ephemeral)".into(), None, stop)
         }
         Some(path) => {
             let unlocker = args.vault.unlocker()?;
-            let vault = softkey_vault::Vault::open(path, &unlocker)
+            let mut vault = softkey_vault::Vault::open(path, &unlocker)
                 .with_context(|| format!("opening the vault {}", path.display()))?;
-            serve(&args, vault, path.display().to_string(), stop)
+            // The vault's kind decides the backup flags new passkeys get.
+            let policy = vault.credential_policy()?;
+            serve(
+                &args,
+                vault,
+                path.display().to_string(),
+                Some(Box::new(policy)),
+                stop,
+            )
         }
     }
 }
@@ -125,6 +134,7 @@ fn serve<S: Store>(
     args: &SimArgs,
     store: S,
     vault: String,
+    policy: Option<Box<dyn CredentialPolicy>>,
     stop: &AtomicBool,
 ) -> anyhow::Result<()> {
     let config = Config {
@@ -146,6 +156,9 @@ fn serve<S: Store>(
     );
     if let Some(verifier) = args.verify.build()? {
         device.set_verifier(verifier);
+    }
+    if let Some(policy) = policy {
+        device.authenticator_mut().set_credential_policy(policy);
     }
     if args.transport == Transport::Uhid {
         tracing::info!(presence = presence_name, "softkey sim on UHID");
@@ -222,8 +235,10 @@ fn run_with_control(args: SimArgs, stop: &AtomicBool) -> anyhow::Result<()> {
         None => None,
         Some(path) => {
             let unlocker = args.vault.unlocker()?;
-            let vault = softkey_vault::Vault::open(path, &unlocker)
+            let mut vault = softkey_vault::Vault::open(path, &unlocker)
                 .with_context(|| format!("opening the vault {}", path.display()))?;
+            // A backup-eligible vault's new passkeys are backup eligible.
+            options.default_backup.eligible = vault.backup_eligible()?;
             Some((Box::new(vault) as Box<dyn Store + Send>, path.clone()))
         }
     };
