@@ -2,6 +2,11 @@
 # Runs python-fido2's own conformance suite (tests/device in its PyPI source
 # distribution, unedited) against a fresh `softkey sim` over UDP.
 #
+# The simulator attests with its attestation certificate and is enterprise-
+# attestation capable, with EP_RP_ID on its vendor-facilitated list: the
+# suite's enterprise-attestation tests compare an ordinary x5c attestation
+# with the enterprise one, and test_ep_vendor needs `--ep-rp-id`.
+#
 #   scripts/device-suite.sh [PYTHON]
 #
 # PYTHON defaults to .venv/bin/python (scripts/test.sh makes it). The sdist is
@@ -22,7 +27,9 @@ fi
 
 PORT=${SOFTKEY_UDP_PORT:-$("$PYTHON" -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 LOG=target/device-suite-sim.log
-"$SOFTKEY" sim --udp "127.0.0.1:$PORT" >"$LOG" 2>&1 &
+EP_RP_ID=${EP_RP_ID:-enterprise.example.com}
+"$SOFTKEY" sim --udp "127.0.0.1:$PORT" --attestation-certificate \
+    --enterprise-rp-id "$EP_RP_ID" >"$LOG" 2>&1 &
 SIM_PID=$!
 trap 'kill "$SIM_PID" 2>/dev/null || true; wait "$SIM_PID" 2>/dev/null || true' EXIT
 sleep 0.5
@@ -30,7 +37,7 @@ sleep 0.5
 cd "$SUITE_DIR/fido2-$VERSION"
 set +e
 SOFTKEY_UDP_PORT=$PORT PYTHONPATH="$OLDPWD/tests/python" \
-    "$PYTHON" -m pytest tests/device -p softkey_device_plugin -q -rfE \
+    "$PYTHON" -m pytest tests/device -p softkey_device_plugin -q -rfE --ep-rp-id "$EP_RP_ID" \
     -o cache_dir="$OLDPWD/target/.pytest-device-cache" 2>&1 | tee "$OLDPWD/target/device-suite.txt"
 status=${PIPESTATUS[0]}
 set -e

@@ -4,7 +4,9 @@
 #      vault crash test, relying party incl. the headless-Chromium test when
 #      Chromium is installed);
 #   2. python-fido2 (an independent client) against `softkey sim` over UDP;
-#   3. python-fido2's own device conformance suite against `softkey sim`.
+#   3. python-fido2's own device conformance suite against `softkey sim`;
+#   4. the README's (and docs/*.md's) shell and Python examples, run as
+#      written against fresh simulators (scripts/doc_examples.py).
 # Makes a Python venv in .venv (or $SOFTKEY_VENV) with pinned packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,3 +35,10 @@ SOFTKEY_BIN="$TARGET_DIR/debug/softkey" "$VENV/bin/python" -m pytest tests/pytho
 
 echo "== python-fido2 device suite"
 SOFTKEY_BIN="$TARGET_DIR/debug/softkey" scripts/device-suite.sh "$VENV/bin/python"
+
+echo "== the README's examples, as written"
+# `cargo run -p softkey` (the README's first command) resolves features without
+# the dev-dependencies that `--all-targets` unifies in, so it is a build of its
+# own: make it here, where a slow build is not mistaken for a hung example.
+cargo build -p softkey
+SOFTKEY_VENV="$VENV" python3 scripts/doc_examples.py README.md $(ls docs/*.md 2>/dev/null)

@@ -1,6 +1,8 @@
 //! Attestation identities: a per-vault certificate authority and the FIDO
 //! attestation certificate it issues, for `packed` attestation with `x5c`
-//! (WebAuthn §8.2) and U2F registration.
+//! (WebAuthn §8.2) and, when the embedder chose it, U2F registration; and
+//! single-use identities (a fresh key, a self-signed certificate) for U2F
+//! registrations otherwise, which link one registration to no other.
 //!
 //! The leaf follows "Packed Attestation Statement Certificate Requirements"
 //! (WebAuthn §8.2.1): X.509 v3; subject C, O, OU = "Authenticator
@@ -8,6 +10,13 @@
 //! extension (1.3.6.1.4.1.45724.1.1.4) holding the AAGUID, non-critical. The
 //! root is what relying parties are given to trust (`softkey vault
 //! attestation-root`).
+//!
+//! Beside it, the identity holds an *enterprise* attestation certificate
+//! (CTAP 2.1 §7.1): its own key, a CN naming this device's serial, issued by
+//! the same root, used only when enterprise attestation is enabled and asked
+//! for ([`crate::enterprise`]). An identity stored before enterprise
+//! attestation existed gets one on first use, issued by a root of its own
+//! (the vault root's key was never kept): [`AttestationIdentity::enterprise_root_der`].
 
 use std::str::FromStr;
 use std::time::{Duration, SystemTime};
@@ -27,7 +36,7 @@ use x509_cert::spki::{EncodePublicKey, SubjectPublicKeyInfo, SubjectPublicKeyInf
 use x509_cert::time::Validity;
 use zeroize::Zeroizing;
 
-use crate::authenticator::Context;
+use crate::authenticator::{AttestationMode, Context};
 use crate::cbor::{self, IntMap};
 use crate::secret::Secret32;
 use crate::status::StatusCode;
@@ -56,12 +65,15 @@ pub enum AttestationError {
 pub struct AttestationIdentity {
     key: Secret32,
     chain: Vec<Vec<u8>>,
+    /// The enterprise attestation key and its chain (leaf, then its root).
+    enterprise: Option<(Secret32, Vec<Vec<u8>>)>,
 }
 
 impl std::fmt::Debug for AttestationIdentity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AttestationIdentity")
             .field("chain_len", &self.chain.len())
+            .field("enterprise", &self.enterprise.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -157,30 +169,15 @@ impl AttestationIdentity {
     ) -> Result<Self, AttestationError> {
         let (_, root_key) = random_p256_key(rng);
         let (leaf_secret, leaf_key) = random_p256_key(rng);
-        let mut tag = [0u8; 4];
-        rng.fill_bytes(&mut tag);
-        let tag: String = tag.iter().map(|b| format!("{b:02x}")).collect();
-        let name =
-            |s: &str| Name::from_str(s).map_err(|e| AttestationError::Certificate(e.to_string()));
+        let tag = random_tag(rng, 4);
         let root_name = name(&format!("CN=softkey attestation root {tag},O=softkey,C=US"))?;
         let leaf_name = name(&format!(
             "CN=softkey authenticator {tag},OU=Authenticator Attestation,O=softkey,C=US"
         ))?;
-        let root = certificate(
-            FidoProfile {
-                issuer: root_name.clone(),
-                subject: root_name.clone(),
-                ca: true,
-                aaguid: None,
-            },
-            &root_key,
-            &root_key,
-            not_before,
-            rng,
-        )?;
+        let root = root_certificate(&root_name, &root_key, not_before, rng)?;
         let leaf = certificate(
             FidoProfile {
-                issuer: root_name,
+                issuer: root_name.clone(),
                 subject: leaf_name,
                 ca: false,
                 aaguid: Some(aaguid),
@@ -190,9 +187,89 @@ impl AttestationIdentity {
             not_before,
             rng,
         )?;
+        let (enterprise_secret, enterprise_leaf) =
+            enterprise_leaf(aaguid, &root_name, &root_key, not_before, rng)?;
         Ok(Self {
             key: leaf_secret,
-            chain: vec![leaf, root],
+            chain: vec![leaf, root.clone()],
+            enterprise: Some((enterprise_secret, vec![enterprise_leaf, root])),
+        })
+    }
+
+    /// Gives an identity stored without an enterprise certificate one, under
+    /// a root of its own (the vault root's key is gone). `false` if it had
+    /// one already.
+    pub fn ensure_enterprise<R: rand_core::CryptoRng + ?Sized>(
+        &mut self,
+        aaguid: [u8; 16],
+        not_before: SystemTime,
+        rng: &mut R,
+    ) -> Result<bool, AttestationError> {
+        if self.enterprise.is_some() {
+            return Ok(false);
+        }
+        let (_, root_key) = random_p256_key(rng);
+        let tag = random_tag(rng, 4);
+        let root_name = name(&format!(
+            "CN=softkey enterprise attestation root {tag},O=softkey,C=US"
+        ))?;
+        let root = root_certificate(&root_name, &root_key, not_before, rng)?;
+        let (secret, leaf) = enterprise_leaf(aaguid, &root_name, &root_key, not_before, rng)?;
+        self.enterprise = Some((secret, vec![leaf, root]));
+        Ok(true)
+    }
+
+    /// The enterprise attestation certificate (DER), if the identity has one.
+    pub fn enterprise_leaf_der(&self) -> Option<&[u8]> {
+        self.enterprise
+            .as_ref()
+            .and_then(|(_, chain)| chain.first().map(Vec::as_slice))
+    }
+
+    /// The root that issued the enterprise certificate (DER): the vault root,
+    /// or the enterprise root of an identity made before enterprise
+    /// attestation existed.
+    pub fn enterprise_root_der(&self) -> Option<&[u8]> {
+        self.enterprise
+            .as_ref()
+            .and_then(|(_, chain)| chain.last().map(Vec::as_slice))
+    }
+
+    /// Signs with the enterprise attestation key (ES256, ASN.1 DER).
+    pub fn enterprise_sign(&self, message: &[u8]) -> Result<Vec<u8>, StatusCode> {
+        let (key, _) = self.enterprise.as_ref().ok_or(StatusCode::Other)?;
+        sign_with(key, message)
+    }
+
+    /// An identity for one U2F registration: a fresh P-256 key and a
+    /// self-signed certificate under a fixed name, with a random serial
+    /// number. fido-u2f has no self attestation (WebAuthn §8.6 wants one
+    /// certificate whose P-256 key made the signature), and a device-wide
+    /// certificate would tell every relying party which registrations share
+    /// a key; this one tells nothing. Dropping it zeroizes the key.
+    pub fn single_use<R: rand_core::CryptoRng + ?Sized>(
+        not_before: SystemTime,
+        rng: &mut R,
+    ) -> Result<Self, AttestationError> {
+        let (secret, key) = random_p256_key(rng);
+        let name = Name::from_str("CN=softkey U2F attestation,O=softkey,C=US")
+            .map_err(|e| AttestationError::Certificate(e.to_string()))?;
+        let certificate = certificate(
+            FidoProfile {
+                issuer: name.clone(),
+                subject: name,
+                ca: false,
+                aaguid: None,
+            },
+            &key,
+            &key,
+            not_before,
+            rng,
+        )?;
+        Ok(Self {
+            key: secret,
+            chain: vec![certificate],
+            enterprise: None,
         })
     }
 
@@ -223,49 +300,131 @@ impl AttestationIdentity {
 
     /// Signs with the attestation key (ES256, ASN.1 DER signature).
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, StatusCode> {
-        use p256::ecdsa::signature::Signer as _;
-        let key =
-            SigningKey::from_slice(self.key.expose_secret()).map_err(|_| StatusCode::Other)?;
-        let signature: p256::ecdsa::Signature = key.sign(message);
-        Ok(signature.to_der().to_bytes().to_vec())
+        sign_with(&self.key, message)
     }
 
-    /// The stored form: CBOR {1: key, 2: [certificates]} (a storage contract).
+    /// The stored form: CBOR {1: key, 2: \[certificates\], 3: enterprise key,
+    /// 4: \[enterprise certificate, its root\]} (a storage contract; 3 and 4
+    /// absent in identities stored before enterprise attestation).
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
-        let chain = Value::Array(self.chain.iter().map(|c| cbor::bytes(c)).collect());
-        let mut value = Value::Map(vec![
+        let certificates =
+            |chain: &[Vec<u8>]| Value::Array(chain.iter().map(|c| cbor::bytes(c)).collect());
+        let mut entries = vec![
             (cbor::int(1), cbor::bytes(self.key.expose_secret())),
-            (cbor::int(2), chain),
-        ]);
-        let encoded = Zeroizing::new(cbor::encode(value.clone()));
-        if let Value::Map(entries) = &mut value
-            && let Some((_, Value::Bytes(key))) = entries.first_mut()
-        {
-            zeroize::Zeroize::zeroize(key);
+            (cbor::int(2), certificates(&self.chain)),
+        ];
+        if let Some((key, chain)) = &self.enterprise {
+            entries.push((cbor::int(3), cbor::bytes(key.expose_secret())));
+            entries.push((cbor::int(4), certificates(chain)));
         }
-        encoded
+        cbor::encode_secret(Value::Map(entries))
     }
 
     /// Reads the stored form.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, AttestationError> {
         let malformed = |_| AttestationError::Malformed;
         let mut map = IntMap::new(cbor::decode(bytes).map_err(malformed)?).map_err(malformed)?;
-        let key = Zeroizing::new(
-            cbor::into_bytes(map.require(1).map_err(malformed)?).map_err(malformed)?,
-        );
-        let key = Secret32::from_slice(&key).ok_or(AttestationError::Malformed)?;
-        SigningKey::from_slice(key.expose_secret()).map_err(|_| AttestationError::Malformed)?;
-        let chain = cbor::into_array(map.require(2).map_err(malformed)?)
-            .map_err(malformed)?
-            .into_iter()
-            .map(cbor::into_bytes)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(malformed)?;
-        if chain.is_empty() {
-            return Err(AttestationError::Malformed);
-        }
-        Ok(Self { key, chain })
+        let key = read_key(map.require(1).map_err(malformed)?)?;
+        let chain = read_chain(map.require(2).map_err(malformed)?)?;
+        let enterprise = match (map.take(3), map.take(4)) {
+            (None, None) => None,
+            (Some(key), Some(chain)) => Some((read_key(key)?, read_chain(chain)?)),
+            _ => return Err(AttestationError::Malformed),
+        };
+        Ok(Self {
+            key,
+            chain,
+            enterprise,
+        })
     }
+}
+
+fn name(text: &str) -> Result<Name, AttestationError> {
+    Name::from_str(text).map_err(|e| AttestationError::Certificate(e.to_string()))
+}
+
+fn random_tag<R: rand_core::CryptoRng + ?Sized>(rng: &mut R, len: usize) -> String {
+    let mut tag = vec![0u8; len];
+    rng.fill_bytes(&mut tag);
+    tag.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A self-signed CA certificate for `root_key`.
+fn root_certificate<R: rand_core::CryptoRng + ?Sized>(
+    root_name: &Name,
+    root_key: &SigningKey,
+    not_before: SystemTime,
+    rng: &mut R,
+) -> Result<Vec<u8>, AttestationError> {
+    certificate(
+        FidoProfile {
+            issuer: root_name.clone(),
+            subject: root_name.clone(),
+            ca: true,
+            aaguid: None,
+        },
+        root_key,
+        root_key,
+        not_before,
+        rng,
+    )
+}
+
+/// The enterprise attestation certificate: a key of its own and a CN that
+/// names this device's serial (enterprise attestation may identify the
+/// authenticator uniquely, CTAP 2.1 §7.1), issued by `root_key`.
+fn enterprise_leaf<R: rand_core::CryptoRng + ?Sized>(
+    aaguid: [u8; 16],
+    root_name: &Name,
+    root_key: &SigningKey,
+    not_before: SystemTime,
+    rng: &mut R,
+) -> Result<(Secret32, Vec<u8>), AttestationError> {
+    let (secret, key) = random_p256_key(rng);
+    let serial = random_tag(rng, 16);
+    let subject = name(&format!(
+        "CN=softkey enterprise authenticator {serial},OU=Authenticator Attestation,O=softkey,C=US"
+    ))?;
+    let leaf = certificate(
+        FidoProfile {
+            issuer: root_name.clone(),
+            subject,
+            ca: false,
+            aaguid: Some(aaguid),
+        },
+        &key,
+        root_key,
+        not_before,
+        rng,
+    )?;
+    Ok((secret, leaf))
+}
+
+fn sign_with(key: &Secret32, message: &[u8]) -> Result<Vec<u8>, StatusCode> {
+    use p256::ecdsa::signature::Signer as _;
+    let key = SigningKey::from_slice(key.expose_secret()).map_err(|_| StatusCode::Other)?;
+    let signature: p256::ecdsa::Signature = key.sign(message);
+    Ok(signature.to_der().to_bytes().to_vec())
+}
+
+fn read_key(value: Value) -> Result<Secret32, AttestationError> {
+    let bytes = Zeroizing::new(cbor::into_bytes(value).map_err(|_| AttestationError::Malformed)?);
+    let key = Secret32::from_slice(&bytes).ok_or(AttestationError::Malformed)?;
+    SigningKey::from_slice(key.expose_secret()).map_err(|_| AttestationError::Malformed)?;
+    Ok(key)
+}
+
+fn read_chain(value: Value) -> Result<Vec<Vec<u8>>, AttestationError> {
+    let chain = cbor::into_array(value)
+        .map_err(|_| AttestationError::Malformed)?
+        .into_iter()
+        .map(cbor::into_bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| AttestationError::Malformed)?;
+    if chain.is_empty() {
+        return Err(AttestationError::Malformed);
+    }
+    Ok(chain)
 }
 
 /// The attestation identity, made on first use and kept in the store (it
@@ -274,6 +433,21 @@ pub(crate) fn identity<S: Store, R: rand_core::CryptoRng>(
     ctx: &mut Context<S, R>,
 ) -> Result<AttestationIdentity, StatusCode> {
     load_or_create(&mut ctx.store, ctx.config.aaguid, &mut ctx.rng)
+}
+
+/// The identity that signs a U2F registration: the device's when the
+/// embedder chose [`AttestationMode::Certificate`], a single-use one
+/// otherwise.
+pub(crate) fn u2f_identity<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+) -> Result<AttestationIdentity, StatusCode> {
+    match ctx.config.attestation {
+        AttestationMode::Certificate => identity(ctx),
+        AttestationMode::SelfAttestation => {
+            AttestationIdentity::single_use(not_before(), &mut ctx.rng)
+                .map_err(|_| StatusCode::Other)
+        }
+    }
 }
 
 /// The device's attestation identity from `store`, made and stored first if
@@ -287,11 +461,30 @@ pub fn load_or_create<S: Store, R: rand_core::CryptoRng + ?Sized>(
         return AttestationIdentity::from_bytes(stored.expose_secret())
             .map_err(|_| StatusCode::Other);
     }
-    // No clock in the core: certificates are valid from a fixed date.
-    let not_before = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_735_689_600); // 2025-01-01
     let identity =
-        AttestationIdentity::generate(aaguid, not_before, rng).map_err(|_| StatusCode::Other)?;
+        AttestationIdentity::generate(aaguid, not_before(), rng).map_err(|_| StatusCode::Other)?;
     store.put_setting(SettingKey::AttestationIdentity, Some(&identity.to_bytes()))?;
+    Ok(identity)
+}
+
+/// No clock in the core: certificates are valid from a fixed date.
+fn not_before() -> SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_735_689_600) // 2025-01-01
+}
+
+/// The attestation identity with its enterprise certificate, which an
+/// identity stored before enterprise attestation existed gets now (stored).
+pub(crate) fn enterprise_identity<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+) -> Result<AttestationIdentity, StatusCode> {
+    let mut identity = identity(ctx)?;
+    if identity
+        .ensure_enterprise(ctx.config.aaguid, not_before(), &mut ctx.rng)
+        .map_err(|_| StatusCode::Other)?
+    {
+        ctx.store
+            .put_setting(SettingKey::AttestationIdentity, Some(&identity.to_bytes()))?;
+    }
     Ok(identity)
 }
 
@@ -389,6 +582,84 @@ mod tests {
                 .unwrap()
                 .starts_with("-----BEGIN CERTIFICATE-----")
         );
+    }
+
+    #[test]
+    fn identity_stored_before_enterprise_attestation_gets_its_own_root() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+        let full = identity();
+        // The stored form of an identity made before enterprise attestation:
+        // {1: key, 2: chain} only.
+        let legacy = cbor::encode(Value::Map(vec![
+            (cbor::int(1), cbor::bytes(full.key.expose_secret())),
+            (
+                cbor::int(2),
+                Value::Array(full.chain.iter().map(|c| cbor::bytes(c)).collect()),
+            ),
+        ]));
+        let mut upgraded = AttestationIdentity::from_bytes(&legacy).unwrap();
+        assert!(upgraded.enterprise_leaf_der().is_none());
+        assert!(upgraded.enterprise_sign(b"m").is_err());
+        assert!(
+            upgraded
+                .ensure_enterprise(crate::AAGUID, SystemTime::now(), &mut rng)
+                .unwrap()
+        );
+        assert!(
+            !upgraded
+                .ensure_enterprise(crate::AAGUID, SystemTime::now(), &mut rng)
+                .unwrap()
+        );
+        let root = upgraded.enterprise_root_der().unwrap().to_vec();
+        assert_ne!(root, upgraded.root_der(), "the vault root's key is gone");
+        let leaf =
+            x509_cert::Certificate::from_der(upgraded.enterprise_leaf_der().unwrap()).unwrap();
+        let root_cert = x509_cert::Certificate::from_der(&root).unwrap();
+        assert_eq!(
+            leaf.tbs_certificate().issuer(),
+            root_cert.tbs_certificate().subject()
+        );
+        let back = AttestationIdentity::from_bytes(&upgraded.to_bytes()).unwrap();
+        assert_eq!(back.enterprise_leaf_der(), upgraded.enterprise_leaf_der());
+        // A new identity's enterprise certificate comes from the vault root.
+        assert_eq!(full.enterprise_root_der(), Some(full.root_der()));
+        assert_ne!(full.enterprise_leaf_der(), Some(full.leaf_der()));
+        // Key 3 without key 4 is malformed.
+        let half = cbor::encode(Value::Map(vec![
+            (cbor::int(1), cbor::bytes(full.key.expose_secret())),
+            (
+                cbor::int(2),
+                Value::Array(full.chain.iter().map(|c| cbor::bytes(c)).collect()),
+            ),
+            (cbor::int(3), cbor::bytes(full.key.expose_secret())),
+        ]));
+        assert!(AttestationIdentity::from_bytes(&half).is_err());
+    }
+
+    #[test]
+    fn single_use_identity_is_self_signed_and_names_no_device() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+        let identity = AttestationIdentity::single_use(SystemTime::now(), &mut rng).unwrap();
+        assert_eq!(identity.x5c(), [identity.leaf_der().to_vec()]);
+        let leaf = x509_cert::Certificate::from_der(identity.leaf_der()).unwrap();
+        let tbs = leaf.tbs_certificate();
+        assert_eq!(tbs.issuer(), tbs.subject());
+        assert_eq!(
+            tbs.subject().to_string(),
+            "CN=softkey U2F attestation,O=softkey,C=US"
+        );
+        let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(
+            tbs.subject_public_key_info().subject_public_key.raw_bytes(),
+        )
+        .unwrap();
+        let signature = p256::ecdsa::Signature::from_der(leaf.signature().raw_bytes()).unwrap();
+        key.verify(&tbs.to_der().unwrap(), &signature).unwrap();
+        let signed = identity.sign(b"registration").unwrap();
+        key.verify(
+            b"registration",
+            &p256::ecdsa::Signature::from_der(&signed).unwrap(),
+        )
+        .unwrap();
     }
 
     #[test]

@@ -37,22 +37,36 @@ pub struct Config {
     /// authentication): then getInfo advertises `uv`, and the core asks for it
     /// with [`PromptAction::Verify`], answered `Approved` (verified) or `Denied`.
     pub built_in_uv: bool,
-    /// How `packed` attestation statements are signed.
+    /// How `packed` attestation statements and U2F registrations are
+    /// signed. The default links nothing; [`AttestationMode::Certificate`]
+    /// is the embedder's explicit choice of device attestation.
     pub attestation: AttestationMode,
     /// Whether the runtime routes CTAPHID MSG to [`Authenticator::handle_ctap1`]:
     /// then getInfo lists `U2F_V2` (unless alwaysUv is on).
     pub ctap1: bool,
+    /// Enterprise attestation capability, with the vendor-facilitated RP ID
+    /// list (`None`: not capable, getInfo has no `ep`). Capable is not
+    /// enabled: the platform enables it with authenticatorConfig.
+    pub enterprise_attestation: Option<crate::enterprise::EnterpriseAttestation>,
 }
 
 /// How makeCredential attests new credentials (unless the platform's
-/// attestationFormatsPreference asks for `none`).
+/// attestationFormatsPreference asks for `none`) and how U2F registrations
+/// are signed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum AttestationMode {
     /// `packed` self attestation: the credential key signs (WebAuthn §8.2).
+    /// U2F, which has no self attestation, signs each registration with a
+    /// fresh key under a self-signed certificate of its own. Nothing links
+    /// one credential to another.
     #[default]
     SelfAttestation,
-    /// `packed` with `x5c`: the device's attestation key signs, and its
-    /// certificate (issued by the per-vault root) is included.
+    /// Device attestation: `packed` with `x5c`, and every U2F registration,
+    /// signed by the device's attestation key with its certificate (issued
+    /// by the per-vault root, which relying parties may be given). Every
+    /// relying party sees the same certificate, so registrations can be
+    /// linked to one device, also across a reset (the identity survives
+    /// it): the user's choice, never a default.
     Certificate,
 }
 
@@ -66,6 +80,7 @@ impl Default for Config {
             built_in_uv: false,
             attestation: AttestationMode::SelfAttestation,
             ctap1: false,
+            enterprise_attestation: None,
         }
     }
 }
@@ -305,13 +320,18 @@ pub(crate) enum Step {
     AwaitUser(UserPrompt, Pending),
 }
 
+/// The reply bytes. A response may carry a secret (a largeBlobKey): it is
+/// encoded in zeroizing buffers, and the reply is allocated once, at its
+/// final size, so that no partial copy is left behind. The reply itself
+/// belongs to the runtime.
 fn encode_result(result: Result<Response, StatusCode>) -> Vec<u8> {
     match result {
         Ok(response) => {
-            let mut out = vec![StatusCode::Ok.code()];
-            if let Some(value) = response.0 {
-                out.extend_from_slice(&crate::cbor::encode(value));
-            }
+            let body = response.0.map(crate::cbor::encode_secret);
+            let body: &[u8] = body.as_deref().map_or(&[], |body| body.as_slice());
+            let mut out = Vec::with_capacity(1 + body.len());
+            out.push(StatusCode::Ok.code());
+            out.extend_from_slice(body);
             out
         }
         Err(status) => {

@@ -12,6 +12,7 @@
 use std::cmp::Ordering;
 
 pub use ciborium::Value;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::status::StatusCode;
 
@@ -36,6 +37,61 @@ pub fn encode(value: Value) -> Vec<u8> {
     let mut out = Vec::new();
     ciborium::ser::into_writer(&value, &mut out).expect("writing CBOR to a Vec cannot fail");
     out
+}
+
+/// Encodes `value` in CTAP2 canonical form for what holds secrets (stored
+/// credentials, sealed credential IDs, the PIN state, the attestation key,
+/// responses carrying a largeBlobKey), then overwrites every byte and text
+/// string of `value`.
+///
+/// No plain `Vec` holds any part of the encoding on the way: the output
+/// grows by moving into a larger zeroizing buffer, whose predecessor is
+/// wiped before it is freed, and canonicalizing moves the byte strings
+/// instead of copying them.
+pub fn encode_secret(value: Value) -> Zeroizing<Vec<u8>> {
+    let mut value = canonicalize(value);
+    let mut out = ZeroizingWriter(Zeroizing::new(Vec::new()));
+    ciborium::ser::into_writer(&value, &mut out).expect("writing CBOR to memory cannot fail");
+    zeroize_value(&mut value);
+    out.0
+}
+
+/// A `Write` into a zeroizing buffer that never reallocates in place.
+struct ZeroizingWriter(Zeroizing<Vec<u8>>);
+
+impl std::io::Write for ZeroizingWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let needed = self.0.len().saturating_add(data.len());
+        if needed > self.0.capacity() {
+            let capacity = needed.max(self.0.capacity().saturating_mul(2)).max(64);
+            let mut grown = Zeroizing::new(Vec::with_capacity(capacity));
+            grown.extend_from_slice(&self.0);
+            // The old buffer is zeroized (its whole capacity) as it drops.
+            self.0 = grown;
+        }
+        self.0.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Overwrites every byte and text string in `value` (the decoded or
+/// to-be-encoded form of something secret).
+pub fn zeroize_value(value: &mut Value) {
+    match value {
+        Value::Bytes(bytes) => bytes.zeroize(),
+        Value::Text(text) => text.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(zeroize_value),
+        Value::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+            zeroize_value(k);
+            zeroize_value(v);
+        }),
+        Value::Tag(_, inner) => zeroize_value(inner),
+        _ => {}
+    }
 }
 
 /// Sorts every map in `value` by the CTAP2 canonical key order.
@@ -70,26 +126,46 @@ pub fn canonical_key_order(a: &[u8], b: &[u8]) -> Ordering {
         .then(a.cmp(b))
 }
 
-/// An integer-keyed CBOR map being taken apart, as CTAP command parameters are.
+/// An integer-keyed CBOR map being taken apart, as CTAP command parameters
+/// and stored records are. Members nobody took are wiped when it drops (a
+/// record that fails half-way may still hold secrets).
 pub struct IntMap {
     entries: Vec<(i64, Value)>,
 }
 
+impl Drop for IntMap {
+    fn drop(&mut self) {
+        self.entries.iter_mut().for_each(|(_, v)| zeroize_value(v));
+    }
+}
+
 impl IntMap {
-    /// Takes a map whose keys are all integers; other values or keys are the wrong type.
-    pub fn new(value: Value) -> Result<Self, StatusCode> {
-        let Value::Map(raw) = value else {
+    /// Takes a map whose keys are all integers; other values or keys are the
+    /// wrong type (and what was given is wiped).
+    pub fn new(mut value: Value) -> Result<Self, StatusCode> {
+        let Value::Map(raw) = &mut value else {
+            zeroize_value(&mut value);
             return Err(StatusCode::CborUnexpectedType);
         };
-        let mut entries = Vec::with_capacity(raw.len());
-        for (key, value) in raw {
-            let key = as_i64(&key)?;
-            if entries.iter().any(|(k, _)| *k == key) {
-                return Err(StatusCode::InvalidCbor);
+        let mut map = Self {
+            entries: Vec::with_capacity(raw.len()),
+        };
+        let mut raw = std::mem::take(raw).into_iter();
+        while let Some((key, value)) = raw.next() {
+            let key = as_i64(&key).and_then(|key| {
+                if map.entries.iter().any(|(k, _)| *k == key) {
+                    Err(StatusCode::InvalidCbor)
+                } else {
+                    Ok(key)
+                }
+            });
+            map.entries.push((key.unwrap_or(i64::MIN), value));
+            if let Err(status) = key {
+                raw.for_each(|(_, mut rest)| zeroize_value(&mut rest));
+                return Err(status);
             }
-            entries.push((key, value));
         }
-        Ok(Self { entries })
+        Ok(map)
     }
 
     /// Removes and returns the member `key`, if present.

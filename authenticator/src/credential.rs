@@ -6,14 +6,15 @@
 //! 3 rp name, 4 user id, 5 user name, 6 user display name, 7 COSE algorithm,
 //! 8 private key, 9 signature counter, 10 credProtect level, 11 credRandom with
 //! UV, 12 credRandom without UV, 13 credBlob, 14 largeBlobKey, 15 backup
-//! eligible (true, or absent), 16 backed up (true, or absent). Keys 15 and 16
-//! are written only when true, so a device-bound credential encodes as before.
+//! eligible (true, or absent), 16 backed up (true, or absent), 20 made for
+//! third-party payment (`true`; absent otherwise). Keys 15 and 16 are written
+//! only when true, so a device-bound credential encodes as before.
 //!
 //! ## Sealed credential ID (non-discoverable credentials)
 //! `0x01 ‖ nonce (12) ‖ AES-256-GCM(key, nonce, payload, aad = rpIdHash)` where
 //! the key is HKDF-SHA256(device secret, info "softkey/credential-id/v1") and the
 //! payload is the CBOR map {7: algorithm, 8: private key, 10: credProtect, 11/12:
-//! credRandom}. Only this authenticator can open it, and only for the relying
+//! credRandom, 20: thirdPartyPayment}. Only this authenticator can open it, and only for the relying
 //! party it was made for. Discoverable credentials get random IDs with another
 //! first byte and live in the [`Store`](crate::store::Store).
 
@@ -22,7 +23,7 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use ciborium::Value;
 use hkdf::Hkdf;
 use sha2::Sha256;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::cbor::{self, IntMap};
 use crate::crypto::{Algorithm, PrivateKey, sha256};
@@ -83,6 +84,8 @@ pub struct StoredCredential {
     /// (BS); kept with a discoverable credential only (a sealed ID does not
     /// carry them).
     pub backup: BackupFlags,
+    /// Made with the thirdPartyPayment extension (CTAP 2.2 §12.9).
+    pub third_party_payment: bool,
 }
 
 /// Why stored credential bytes could not be decoded.
@@ -140,6 +143,7 @@ impl StoredCredential {
             large_blob_key: self.large_blob_key.as_ref().map(Secret32::duplicate),
             discoverable: self.discoverable,
             backup: self.backup,
+            third_party_payment: self.third_party_payment,
         }
     }
 
@@ -169,7 +173,7 @@ impl StoredCredential {
             entries.push((cbor::int(16), Value::Bool(true)));
         }
         self.push_secret_fields(&mut entries);
-        encode_zeroizing(Value::Map(entries))
+        cbor::encode_secret(Value::Map(entries))
     }
 
     fn push_secret_fields(&self, entries: &mut Vec<(Value, Value)>) {
@@ -191,18 +195,21 @@ impl StoredCredential {
         if let Some(key) = &self.large_blob_key {
             entries.push((cbor::int(14), cbor::bytes(key.expose_secret())));
         }
+        if self.third_party_payment {
+            entries.push((cbor::int(20), Value::Bool(true)));
+        }
     }
 
     /// Decodes the stored form.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CredentialDecodeError> {
-        let mut value = cbor::decode(bytes)?;
-        let result = Self::from_value(&mut value, true);
-        zeroize_value(&mut value);
-        result
+        Self::from_value(cbor::decode(bytes)?, true)
     }
 
-    fn from_value(value: &mut Value, stored: bool) -> Result<Self, CredentialDecodeError> {
-        let mut map = IntMap::new(std::mem::replace(value, Value::Null))?;
+    /// Takes the fields out of the decoded map; the secret ones move into
+    /// their zeroizing owners, and whatever is left, also on an error, is
+    /// wiped with the map.
+    fn from_value(value: Value, stored: bool) -> Result<Self, CredentialDecodeError> {
+        let mut map = IntMap::new(value)?;
         if stored {
             let version = cbor::as_i64(&map.require(0)?)?;
             if version != STORED_FORMAT_VERSION {
@@ -273,6 +280,11 @@ impl StoredCredential {
             cred_blob: map.take(13).map(cbor::into_bytes).transpose()?,
             large_blob_key: secret32(map.take(14))?,
             discoverable: stored,
+            third_party_payment: map
+                .take(20)
+                .map(|v| cbor::as_bool(&v))
+                .transpose()?
+                .unwrap_or(false),
         })
     }
 
@@ -286,7 +298,7 @@ impl StoredCredential {
     ) -> Result<Vec<u8>, StatusCode> {
         let mut entries = Vec::new();
         self.push_secret_fields(&mut entries);
-        let plaintext = encode_zeroizing(Value::Map(entries));
+        let plaintext = cbor::encode_secret(Value::Map(entries));
         let cipher = wrap_cipher(device_secret);
         let mut nonce = [0u8; NONCE_LEN];
         rng.fill_bytes(&mut nonce);
@@ -332,10 +344,7 @@ impl StoredCredential {
                 )
                 .ok()?,
         );
-        let mut value = cbor::decode(&plaintext).ok()?;
-        let credential = Self::from_value(&mut value, false).ok();
-        zeroize_value(&mut value);
-        let mut credential = credential?;
+        let mut credential = Self::from_value(cbor::decode(&plaintext).ok()?, false).ok()?;
         credential.credential_id = credential_id.to_vec();
         Some(credential)
     }
@@ -350,27 +359,6 @@ fn wrap_cipher(device_secret: &Secret32) -> Aes256Gcm {
     hkdf.expand(b"softkey/credential-id/v1", key.as_mut())
         .expect("32 bytes is a valid HKDF-SHA256 output length");
     Aes256Gcm::new(&(*key).into())
-}
-
-fn encode_zeroizing(mut value: Value) -> Zeroizing<Vec<u8>> {
-    let encoded = Zeroizing::new(cbor::encode(value.clone()));
-    zeroize_value(&mut value);
-    encoded
-}
-
-/// Overwrites every byte and text string in `value`.
-fn zeroize_value(value: &mut Value) {
-    match value {
-        Value::Bytes(bytes) => bytes.zeroize(),
-        Value::Text(text) => text.zeroize(),
-        Value::Array(items) => items.iter_mut().for_each(zeroize_value),
-        Value::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
-            zeroize_value(k);
-            zeroize_value(v);
-        }),
-        Value::Tag(_, inner) => zeroize_value(inner),
-        _ => {}
-    }
 }
 
 #[cfg(test)]
@@ -397,6 +385,7 @@ mod tests {
             large_blob_key: None,
             discoverable: true,
             backup: BackupFlags::default(),
+            third_party_payment: false,
         }
     }
 
@@ -453,7 +442,7 @@ mod tests {
             assert!(cbor::is_canonical(&bytes));
             assert_eq!(StoredCredential::from_bytes(&bytes).unwrap().backup, flags);
         }
-        zeroize_value(&mut value);
+        cbor::zeroize_value(&mut value);
     }
 
     #[test]

@@ -5,7 +5,10 @@
 //! A U2F key handle *is* a sealed non-discoverable credential ID (see
 //! [`crate::credential`]) with the application parameter in place of the
 //! rpIdHash, so a credential registered over either protocol signs over the
-//! other (WebAuthn's FIDO AppID and CTAP2's U2F interoperability).
+//! other (WebAuthn's FIDO AppID and CTAP2's U2F interoperability) — except
+//! a credential made with credProtect userVerificationRequired: U2F cannot
+//! verify the user, so its key handle is answered as a foreign one
+//! (`SW_WRONG_DATA`, for every control byte).
 //!
 //! Requests are ISO 7816-4 APDUs in short or extended encoding; responses are
 //! data followed by a status word.
@@ -13,6 +16,7 @@
 use crate::authenticator::{Context, PromptAction, UserPrompt};
 use crate::credential::{StoredCredential, UserEntity};
 use crate::crypto::{Algorithm, PrivateKey};
+use crate::extensions::cred_protect;
 use crate::status::StatusCode;
 use crate::store::Store;
 
@@ -314,7 +318,10 @@ fn prompt(action: PromptAction) -> UserPrompt {
     }
 }
 
-/// A key handle of ours for this application, usable over U2F (ES256 only).
+/// A key handle of ours for this application, usable over U2F: ES256, and
+/// not userVerificationRequired (CTAP 2.1 §12.1: such a credential is never
+/// used without user verification, which U2F does not have). A key handle
+/// U2F may not use is `None`, exactly like one another device made.
 fn open_key_handle<S: Store, R: rand_core::CryptoRng>(
     ctx: &mut Context<S, R>,
     key_handle: &[u8],
@@ -322,8 +329,10 @@ fn open_key_handle<S: Store, R: rand_core::CryptoRng>(
 ) -> Result<Option<StoredCredential>, StatusCode> {
     let device_secret = ctx.store.device_secret()?;
     Ok(
-        StoredCredential::open_id(key_handle, &device_secret, application)
-            .filter(|c| c.algorithm() == Algorithm::Es256),
+        StoredCredential::open_id(key_handle, &device_secret, application).filter(|c| {
+            c.algorithm() == Algorithm::Es256
+                && cred_protect::Level::from_stored(c.cred_protect).permits(false, true)
+        }),
     )
 }
 
@@ -346,6 +355,7 @@ fn register<S: Store, R: rand_core::CryptoRng>(
         large_blob_key: None,
         discoverable: false,
         backup: crate::policy::BackupFlags::default(),
+        third_party_payment: false,
     };
     let device_secret = ctx.store.device_secret()?;
     let key_handle = credential.seal_id(&device_secret, application, &mut ctx.rng)?;
@@ -353,7 +363,8 @@ fn register<S: Store, R: rand_core::CryptoRng>(
         return Err(StatusCode::Other);
     }
     let public_key = credential.private_key.sec1_public_key()?;
-    let identity = crate::attestation::identity(ctx)?;
+    // A single-use identity unless the embedder chose device attestation.
+    let identity = crate::attestation::u2f_identity(ctx)?;
     // Signed: 0x00 ‖ application ‖ challenge ‖ key handle ‖ public key.
     let mut signed = vec![0x00];
     signed.extend_from_slice(application);

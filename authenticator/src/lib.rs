@@ -19,6 +19,14 @@
 //! §6 (authenticator API), §8 (message encoding), §6.1–§6.9 and §6.11 for the
 //! commands built here (clientPIN with PIN/UV auth protocols one and two in
 //! [`pin`], credential management, authenticatorConfig).
+//!
+//! CTAP 2.2 additions built on top: the persistentPinUvAuthToken and the
+//! `pcmr` permission with getInfo's encIdentifier/encCredStoreState
+//! ([`pin::persistent`]), the PIN complexity policy ([`pin::complexity`]),
+//! the thirdPartyPayment and pinComplexityPolicy extensions, enterprise
+//! attestation ([`enterprise`]) and getInfo's new members. getInfo still
+//! claims FIDO_2_1: `docs/ctap-conformance.md` lists each CTAP 2.2/2.3
+//! requirement with where it is built and what keeps `FIDO_2_3` out.
 #![forbid(unsafe_code)]
 
 pub mod attestation;
@@ -29,6 +37,7 @@ pub mod commands;
 pub mod credential;
 pub mod crypto;
 pub mod ctap1;
+pub mod enterprise;
 pub mod extensions;
 #[doc(hidden)]
 pub mod fuzzing;

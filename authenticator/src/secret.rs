@@ -60,25 +60,39 @@ impl std::fmt::Debug for SecretBytes {
 }
 
 /// A 256-bit secret key.
-#[derive(Zeroize, ZeroizeOnDrop)]
-pub struct Secret32([u8; 32]);
+///
+/// The bytes live on the heap, in a box of their own: moving a `Secret32`
+/// (into a `Vec` that then grows, out of one by `remove`) copies only the
+/// pointer, and the one copy of the bytes is wiped when it drops. Kept
+/// inline, every such move would leave a copy behind in memory that is
+/// freed unwiped.
+pub struct Secret32(Box<[u8; 32]>);
 
 impl Secret32 {
     /// Wraps 32 bytes.
     pub fn new(bytes: [u8; 32]) -> Self {
-        Self(bytes)
+        Self(Box::new(bytes))
+    }
+
+    fn zeroed() -> Self {
+        Self(Box::new([0u8; 32]))
     }
 
     /// Draws a fresh key from `rng`.
     pub fn random<R: rand_core::CryptoRng + ?Sized>(rng: &mut R) -> Self {
-        let mut bytes = [0u8; 32];
-        rng.fill_bytes(&mut bytes);
-        Self(bytes)
+        let mut secret = Self::zeroed();
+        rng.fill_bytes(secret.0.as_mut_slice());
+        secret
     }
 
     /// Copies from a slice, which must be 32 bytes long.
     pub fn from_slice(bytes: &[u8]) -> Option<Self> {
-        <[u8; 32]>::try_from(bytes).ok().map(Self)
+        if bytes.len() != 32 {
+            return None;
+        }
+        let mut secret = Self::zeroed();
+        secret.0.copy_from_slice(bytes);
+        Some(secret)
     }
 
     /// The key bytes. Keep the borrow short.
@@ -88,9 +102,25 @@ impl Secret32 {
 
     /// An explicit copy.
     pub fn duplicate(&self) -> Self {
-        Self(self.0)
+        let mut copy = Self::zeroed();
+        copy.0.copy_from_slice(self.0.as_slice());
+        copy
     }
 }
+
+impl Zeroize for Secret32 {
+    fn zeroize(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl Drop for Secret32 {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for Secret32 {}
 
 impl std::fmt::Debug for Secret32 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

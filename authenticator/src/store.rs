@@ -53,6 +53,10 @@ pub enum SettingKey {
     /// The attestation key and certificate chain. Unlike every other setting
     /// it survives [`Store::wipe`]: it identifies the device, not its owner.
     AttestationIdentity,
+    /// The persistent pinUvAuthToken, the device identifier and the
+    /// credential store state (CTAP 2.2 §6.4 `encIdentifier`,
+    /// `encCredStoreState`): regenerated after [`Store::wipe`].
+    PersistentState,
 }
 
 impl SettingKey {
@@ -63,6 +67,7 @@ impl SettingKey {
             Self::Config => "config",
             Self::LargeBlobArray => "large_blob_array",
             Self::AttestationIdentity => "attestation_identity",
+            Self::PersistentState => "persistent_state",
         }
     }
 }
@@ -104,6 +109,18 @@ pub trait Store {
     /// Increments and returns the signature counter shared by non-discoverable
     /// credentials (which have no row to keep their own).
     fn next_global_counter(&mut self) -> Result<u32, StoreError>;
+
+    /// Advances the signature counter of the discoverable `credential` (as
+    /// just read from this store) and returns it, also setting it in
+    /// `credential`. No value returned may ever be returned again or undercut,
+    /// also after a crash. The default stores the credential with its counter
+    /// plus one (a durable write per call); a store may reserve ranges durably
+    /// and count in memory instead.
+    fn next_sign_count(&mut self, credential: &mut StoredCredential) -> Result<u32, StoreError> {
+        credential.sign_count = credential.sign_count.wrapping_add(1);
+        self.put_discoverable(credential)?;
+        Ok(credential.sign_count)
+    }
 
     /// An opaque setting the core encoded itself.
     fn setting(&mut self, key: SettingKey) -> Result<Option<SecretBytes>, StoreError>;

@@ -3,146 +3,19 @@
 //! exact status code, and the lockout rules.
 #![allow(missing_docs, clippy::unwrap_used)]
 
+mod platform;
 mod support;
 
 use std::time::Duration;
 
 use ciborium::Value;
+use platform::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use softkey_authenticator::cbor::{self, bytes, int, text};
-use softkey_authenticator::pin::{KeyAgreementKey, Protocol, SharedSecret};
+use softkey_authenticator::pin::Protocol;
 use softkey_authenticator::{Authenticator, Config, Outcome, StatusCode, Verdict};
 use support::*;
-
-const PIN: &str = "1234";
-const MC: u64 = 0x01;
-const GA: u64 = 0x02;
-const CM: u64 = 0x04;
-const ACFG: u64 = 0x20;
-
-/// The platform's side of a PIN/UV auth protocol.
-struct Platform {
-    protocol: Protocol,
-    rng: StdRng,
-}
-
-impl Platform {
-    fn new(protocol: Protocol) -> Self {
-        Self {
-            protocol,
-            rng: StdRng::seed_from_u64(7),
-        }
-    }
-
-    fn number(&self) -> Value {
-        int(self.protocol.number() as i64)
-    }
-
-    /// getKeyAgreement, then our key and the shared secret.
-    fn agree(&mut self, h: &mut Harness) -> (Value, SharedSecret) {
-        let reply = h
-            .call(&client_pin(vec![(int(1), self.number()), (int(2), int(2))]))
-            .unwrap();
-        let theirs = field(&reply, 1).unwrap().clone();
-        let ours = KeyAgreementKey::generate(&mut self.rng);
-        let shared = ours.shared_secret(self.protocol, theirs).unwrap();
-        (ours.cose_public_key(), shared)
-    }
-
-    fn padded(pin: &[u8]) -> Vec<u8> {
-        let mut padded = pin.to_vec();
-        padded.resize(64, 0);
-        padded
-    }
-
-    fn set_pin_request(&mut self, h: &mut Harness, pin: &[u8]) -> Vec<u8> {
-        let (key, shared) = self.agree(h);
-        let new_pin_enc = shared.encrypt(&mut self.rng, &Self::padded(pin));
-        let param = shared.authenticate(&new_pin_enc);
-        client_pin(vec![
-            (int(1), self.number()),
-            (int(2), int(3)),
-            (int(3), key),
-            (int(4), bytes(&param)),
-            (int(5), bytes(&new_pin_enc)),
-        ])
-    }
-
-    fn set_pin(&mut self, h: &mut Harness, pin: &str) -> Result<Value, StatusCode> {
-        let request = self.set_pin_request(h, pin.as_bytes());
-        h.call(&request)
-    }
-
-    fn change_pin(&mut self, h: &mut Harness, old: &str, new: &str) -> Result<Value, StatusCode> {
-        let (key, shared) = self.agree(h);
-        let pin_hash_enc = shared.encrypt(&mut self.rng, &sha256(old.as_bytes())[..16]);
-        let new_pin_enc = shared.encrypt(&mut self.rng, &Self::padded(new.as_bytes()));
-        let mut message = new_pin_enc.clone();
-        message.extend_from_slice(&pin_hash_enc);
-        let param = shared.authenticate(&message);
-        h.call(&client_pin(vec![
-            (int(1), self.number()),
-            (int(2), int(4)),
-            (int(3), key),
-            (int(4), bytes(&param)),
-            (int(5), bytes(&new_pin_enc)),
-            (int(6), bytes(&pin_hash_enc)),
-        ]))
-    }
-
-    /// getPinUvAuthTokenUsingPinWithPermissions (or getPinToken without
-    /// permissions); returns the decrypted token.
-    fn token(
-        &mut self,
-        h: &mut Harness,
-        pin: &str,
-        permissions: Option<u64>,
-        rp_id: Option<&str>,
-    ) -> Result<Vec<u8>, StatusCode> {
-        let (key, shared) = self.agree(h);
-        let pin_hash_enc = shared.encrypt(&mut self.rng, &sha256(pin.as_bytes())[..16]);
-        let mut params = vec![
-            (int(1), self.number()),
-            (int(2), int(if permissions.is_some() { 9 } else { 5 })),
-            (int(3), key),
-            (int(6), bytes(&pin_hash_enc)),
-        ];
-        if let Some(permissions) = permissions {
-            params.push((int(9), int(permissions as i64)));
-        }
-        if let Some(rp_id) = rp_id {
-            params.push((int(10), text(rp_id)));
-        }
-        let reply = h.call(&client_pin(params))?;
-        let encrypted = field(&reply, 2).unwrap().as_bytes().unwrap();
-        Ok(shared.decrypt(encrypted).unwrap().to_vec())
-    }
-
-    fn mac(&self, token: &[u8], message: &[u8]) -> Vec<u8> {
-        self.protocol.authenticate(token, message).to_vec()
-    }
-}
-
-fn client_pin(params: Vec<(Value, Value)>) -> Vec<u8> {
-    request(0x06, params)
-}
-
-fn retries(h: &mut Harness) -> Result<i128, StatusCode> {
-    let reply = h.call(&client_pin(vec![(int(1), int(2)), (int(2), int(1))]))?;
-    Ok(field(&reply, 3).unwrap().as_integer().unwrap().into())
-}
-
-fn with_pin(protocol: Protocol) -> (Harness, Platform) {
-    let mut h = Harness::new();
-    let mut p = Platform::new(protocol);
-    p.set_pin(&mut h, PIN).unwrap();
-    (h, p)
-}
-
-fn both() -> [Protocol; 2] {
-    [Protocol::One, Protocol::Two]
-}
 
 #[test]
 fn subcommand_and_parameter_errors() {
@@ -249,8 +122,9 @@ fn set_pin_rules() {
         // Four code points of two bytes each are long enough.
         p.set_pin(&mut h, "éééé").unwrap();
         assert_eq!(retries(&mut h), Ok(8));
-        // Set once; afterwards changePIN.
-        assert_eq!(p.set_pin(&mut h, "5678"), Err(StatusCode::NotAllowed));
+        // Set once; afterwards changePIN (CTAP 2.1/2.3 §6.5.5.5 step 3:
+        // "If a PIN has already been set, … CTAP2_ERR_PIN_AUTH_INVALID").
+        assert_eq!(p.set_pin(&mut h, "5678"), Err(StatusCode::PinAuthInvalid));
         assert!(p.token(&mut h, "éééé", Some(MC), None).is_ok());
     }
 }
@@ -433,25 +307,6 @@ fn permission_errors() {
     );
 }
 
-fn make_credential(
-    h: &mut Harness,
-    rk: bool,
-    auth: Option<(Vec<u8>, Value)>,
-) -> Result<Value, StatusCode> {
-    let mut req = MakeCredential {
-        rk: Some(rk),
-        ..MakeCredential::default()
-    }
-    .encode();
-    if let Some((param, protocol)) = auth {
-        let mut map = cbor::decode(&req[1..]).unwrap().into_map().unwrap();
-        map.push((int(8), bytes(&param)));
-        map.push((int(9), protocol));
-        req = request(0x01, map);
-    }
-    h.call(&req)
-}
-
 #[test]
 fn make_credential_with_a_pin() {
     for protocol in both() {
@@ -580,32 +435,6 @@ fn get_assertion_with_a_pin_returns_names_with_uv() {
     map.push((int(6), bytes(&[])));
     map.push((int(7), int(2)));
     assert_eq!(h.call(&request(0x02, map)), Err(StatusCode::PinInvalid));
-}
-
-fn credman(
-    h: &mut Harness,
-    p: &Platform,
-    token: &[u8],
-    sub: u64,
-    params: Option<Value>,
-) -> Result<Value, StatusCode> {
-    let mut message = vec![sub as u8];
-    if let Some(params) = &params {
-        message.extend_from_slice(&cbor::encode(params.clone()));
-    }
-    let mut map = vec![
-        (int(1), int(sub as i64)),
-        (int(3), p.number()),
-        (int(4), bytes(&p.mac(token, &message))),
-    ];
-    if let Some(params) = params {
-        map.push((int(2), params));
-    }
-    h.call(&request(0x0A, map))
-}
-
-fn metadata(h: &mut Harness, p: &Platform, token: &[u8]) -> Result<Value, StatusCode> {
-    credman(h, p, token, 1, None)
 }
 
 #[test]
@@ -741,35 +570,6 @@ fn credential_management() {
     );
     let own = Value::Map(vec![(int(1), bytes(&sha256(b"b.example")))]);
     assert!(credman(&mut h, &p, &scoped, 4, Some(own)).is_ok());
-}
-
-fn config(
-    h: &mut Harness,
-    p: &Platform,
-    token: Option<&[u8]>,
-    sub: u64,
-    params: Option<Value>,
-) -> Result<Value, StatusCode> {
-    let mut message = vec![0xff; 32];
-    message.push(0x0d);
-    message.push(sub as u8);
-    if let Some(params) = &params {
-        message.extend_from_slice(&cbor::encode(params.clone()));
-    }
-    let mut map = vec![(int(1), int(sub as i64))];
-    if let Some(token) = token {
-        map.push((int(3), p.number()));
-        map.push((int(4), bytes(&p.mac(token, &message))));
-    }
-    if let Some(params) = params {
-        map.push((int(2), params));
-    }
-    h.call(&request(0x0D, map))
-}
-
-fn info_option(h: &mut Harness, name: &str) -> Option<Value> {
-    let info = h.call(&[0x04]).unwrap();
-    text_field(field(&info, 4).unwrap(), name).cloned()
 }
 
 #[test]

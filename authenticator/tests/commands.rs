@@ -109,7 +109,9 @@ fn get_info_lists_what_is_built() {
             Value::Text("hmac-secret".into()),
             Value::Text("hmac-secret-mc".into()),
             Value::Text("largeBlobKey".into()),
-            Value::Text("minPinLength".into())
+            Value::Text("minPinLength".into()),
+            Value::Text("pinComplexityPolicy".into()),
+            Value::Text("thirdPartyPayment".into())
         ]))
     );
     assert_eq!(

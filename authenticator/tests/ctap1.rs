@@ -6,98 +6,8 @@ mod support;
 
 use ciborium::Value;
 use p256::ecdsa::signature::Verifier as _;
-use softkey_authenticator::{Outcome, Verdict};
+use softkey_authenticator::Verdict;
 use support::*;
-
-fn apdu(ins: u8, p1: u8, data: &[u8]) -> Vec<u8> {
-    let mut apdu = vec![0, ins, p1, 0, 0];
-    apdu.extend_from_slice(&u16::try_from(data.len()).unwrap().to_be_bytes());
-    apdu.extend_from_slice(data);
-    apdu.extend_from_slice(&[0, 0]);
-    apdu
-}
-
-fn ctap1(h: &mut Harness, apdu: &[u8], verdict: Verdict) -> (Vec<u8>, u16) {
-    let reply = match h.auth.handle_ctap1(apdu, h.now) {
-        Outcome::Reply(reply) => reply,
-        Outcome::AwaitUser(_) => match h.auth.resume(verdict, h.now) {
-            Outcome::Reply(reply) => reply,
-            Outcome::AwaitUser(_) => panic!("prompted twice"),
-        },
-    };
-    let (data, status) = reply.split_at(reply.len() - 2);
-    (data.to_vec(), u16::from_be_bytes([status[0], status[1]]))
-}
-
-struct U2fRegistration {
-    public_key: Vec<u8>,
-    key_handle: Vec<u8>,
-}
-
-fn u2f_register(h: &mut Harness, application: &[u8; 32]) -> U2fRegistration {
-    let challenge = [0x5c; 32];
-    let mut data = challenge.to_vec();
-    data.extend_from_slice(application);
-    let (response, status) = ctap1(h, &apdu(0x01, 0, &data), Verdict::Approved);
-    assert_eq!(status, 0x9000);
-    assert_eq!(response[0], 0x05);
-    let public_key = response[1..66].to_vec();
-    let kh_len = usize::from(response[66]);
-    let key_handle = response[67..67 + kh_len].to_vec();
-    let rest = &response[67 + kh_len..];
-    // The attestation certificate is one DER SEQUENCE with a two-byte length.
-    assert_eq!(rest[0], 0x30);
-    let cert_len = 4 + usize::from(u16::from_be_bytes([rest[2], rest[3]]));
-    let certificate =
-        <x509_cert::Certificate as x509_cert::der::Decode>::from_der(&rest[..cert_len]).unwrap();
-    let signature = &rest[cert_len..];
-    let spki = certificate.tbs_certificate().subject_public_key_info();
-    let attestation_key =
-        p256::ecdsa::VerifyingKey::from_sec1_bytes(spki.subject_public_key.raw_bytes()).unwrap();
-    let mut signed = vec![0u8];
-    signed.extend_from_slice(application);
-    signed.extend_from_slice(&challenge);
-    signed.extend_from_slice(&key_handle);
-    signed.extend_from_slice(&public_key);
-    attestation_key
-        .verify(
-            &signed,
-            &p256::ecdsa::Signature::from_der(signature).unwrap(),
-        )
-        .unwrap();
-    U2fRegistration {
-        public_key,
-        key_handle,
-    }
-}
-
-fn u2f_authenticate(
-    h: &mut Harness,
-    application: &[u8; 32],
-    key_handle: &[u8],
-    p1: u8,
-) -> (Vec<u8>, u16) {
-    let mut data = [0x77u8; 32].to_vec();
-    data.extend_from_slice(application);
-    data.push(u8::try_from(key_handle.len()).unwrap());
-    data.extend_from_slice(key_handle);
-    ctap1(h, &apdu(0x02, p1, &data), Verdict::Approved)
-}
-
-fn verify_u2f_signature(public_key: &[u8], application: &[u8; 32], response: &[u8]) -> u32 {
-    let counter = u32::from_be_bytes(response[1..5].try_into().unwrap());
-    let mut signed = application.to_vec();
-    signed.push(response[0]);
-    signed.extend_from_slice(&response[1..5]);
-    signed.extend_from_slice(&[0x77; 32]);
-    let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(public_key).unwrap();
-    key.verify(
-        &signed,
-        &p256::ecdsa::Signature::from_der(&response[5..]).unwrap(),
-    )
-    .unwrap();
-    counter
-}
 
 #[test]
 fn version_register_authenticate() {
@@ -186,9 +96,14 @@ fn ctap2_credential_signs_in_over_u2f() {
     assert_eq!(u2f_authenticate(&mut h, &app, &eddsa, 0x03).1, 0x6A80);
 }
 
+/// With device attestation chosen, U2F signs with the vault's identity,
+/// which survives reset (it identifies the device, not its credentials).
 #[test]
 fn attestation_identity_survives_reset() {
-    let mut h = Harness::new();
+    let mut h = Harness::with_config(softkey_authenticator::Config {
+        attestation: softkey_authenticator::AttestationMode::Certificate,
+        ..softkey_authenticator::Config::default()
+    });
     let app = sha256(b"example.com");
     let challenge = [1u8; 32];
     let mut data = challenge.to_vec();

@@ -29,7 +29,7 @@ proptest! {
         exclude in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 16..80), 0..5),
         client_data_hash in any::<[u8; 32]>(),
     ) {
-        let request = MakeCredential { rp_id, user_id, user_name, algs, rk, up, uv, exclude, client_data_hash };
+        let request = MakeCredential { rp_id, user_id, user_name, algs, rk, up, uv, exclude, client_data_hash, extensions: vec![] };
         let bytes = request.encode();
         let ours = match commands::parse(&bytes).unwrap() {
             Command::MakeCredential(request) => request,
@@ -59,7 +59,7 @@ proptest! {
         uv in proptest::option::of(any::<bool>()),
         client_data_hash in any::<[u8; 32]>(),
     ) {
-        let request = GetAssertion { rp_id, allow, up, uv, rk: None, client_data_hash };
+        let request = GetAssertion { rp_id, allow, up, uv, rk: None, client_data_hash, extensions: vec![] };
         let bytes = request.encode();
         let ours = match commands::parse(&bytes).unwrap() {
             Command::GetAssertion(request) => request,

@@ -6,10 +6,8 @@
 mod support;
 
 use ciborium::Value;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use softkey_authenticator::cbor::{bytes, int, text};
-use softkey_authenticator::pin::{KeyAgreementKey, Protocol, SharedSecret};
+use softkey_authenticator::pin::Protocol;
 use softkey_authenticator::{Config, StatusCode};
 use support::*;
 
@@ -74,36 +72,6 @@ fn get_assertion(
         params.push((int(5), Value::Map(vec![(text("uv"), Value::Bool(true))])));
     }
     h.call(&request(0x02, params))
-}
-
-fn credential_id(reply: &Value) -> Vec<u8> {
-    let auth_data = field(reply, 2).unwrap().as_bytes().unwrap();
-    let len = usize::from(u16::from_be_bytes([auth_data[53], auth_data[54]]));
-    auth_data[55..55 + len].to_vec()
-}
-
-/// The extensions map at the end of authData (ED flag set), if any.
-fn extension_outputs(auth_data: &[u8]) -> Option<Value> {
-    if auth_data[32] & 0x80 == 0 {
-        return None;
-    }
-    // Skip the attested credential data if present, then decode the map.
-    let mut offset = 37;
-    if auth_data[32] & 0x40 != 0 {
-        let len = usize::from(u16::from_be_bytes([auth_data[53], auth_data[54]]));
-        offset = 55 + len;
-        let mut cursor = std::io::Cursor::new(&auth_data[offset..]);
-        let _key: Value = ciborium::de::from_reader(&mut cursor).unwrap();
-        offset += cursor.position() as usize;
-    }
-    let mut cursor = std::io::Cursor::new(&auth_data[offset..]);
-    let value: Value = ciborium::de::from_reader(&mut cursor).unwrap();
-    assert_eq!(offset + cursor.position() as usize, auth_data.len());
-    Some(value)
-}
-
-fn outputs_of(reply: &Value, auth_data_key: i64) -> Option<Value> {
-    extension_outputs(field(reply, auth_data_key).unwrap().as_bytes().unwrap())
 }
 
 fn extensions_in_info(h: &mut Harness) -> Vec<String> {
@@ -261,64 +229,6 @@ fn exclude_list_skips_level_three_without_uv() {
     };
     assert!(h.call(&exclude(false)).is_ok());
     assert_eq!(h.call(&exclude(true)), Err(StatusCode::CredentialExcluded));
-}
-
-fn credential_id_of(assertion: &Value) -> Vec<u8> {
-    let descriptor = field(assertion, 1).unwrap();
-    text_field(descriptor, "id")
-        .unwrap()
-        .as_bytes()
-        .unwrap()
-        .clone()
-}
-
-/// The platform's half of an hmac-secret exchange.
-struct SaltSender {
-    protocol: Protocol,
-    shared: SharedSecret,
-    key: Value,
-    rng: StdRng,
-}
-
-impl SaltSender {
-    fn new(h: &mut Harness, protocol: Protocol) -> Self {
-        let number = int(protocol.number() as i64);
-        let reply = h
-            .call(&request(0x06, vec![(int(1), number), (int(2), int(2))]))
-            .unwrap();
-        let theirs = field(&reply, 1).unwrap().clone();
-        let mut rng = StdRng::seed_from_u64(3);
-        let ours = KeyAgreementKey::generate(&mut rng);
-        let shared = ours.shared_secret(protocol, theirs).unwrap();
-        Self {
-            protocol,
-            shared,
-            key: ours.cose_public_key(),
-            rng,
-        }
-    }
-
-    /// The input map for salts (32 or 64 bytes).
-    fn input(&mut self, salts: &[u8]) -> Value {
-        let salt_enc = self.shared.encrypt(&mut self.rng, salts);
-        let salt_auth = self.shared.authenticate(&salt_enc).to_vec();
-        Value::Map(vec![
-            (int(1), self.key.clone()),
-            (int(2), bytes(&salt_enc)),
-            (int(3), bytes(&salt_auth)),
-            (int(4), int(self.protocol.number() as i64)),
-        ])
-    }
-
-    fn open(&self, outputs: &Value) -> Vec<u8> {
-        // getAssertion answers under "hmac-secret"; makeCredential under
-        // "hmac-secret-mc" (its "hmac-secret" is `true`).
-        let encrypted = text_field(outputs, "hmac-secret-mc")
-            .or_else(|| text_field(outputs, "hmac-secret"))
-            .and_then(Value::as_bytes)
-            .unwrap();
-        self.shared.decrypt(encrypted).unwrap().to_vec()
-    }
 }
 
 fn hmac_secret_output(
@@ -590,6 +500,7 @@ fn sealed_id_with_every_optional_field_fits_the_advertised_length() {
                 (text("credProtect"), int(3)),
                 (text("credBlob"), bytes(&[7; 32])),
                 (text("hmac-secret"), Value::Bool(true)),
+                (text("thirdPartyPayment"), Value::Bool(true)),
             ]),
         ));
         params.push((int(7), Value::Map(vec![(text("uv"), Value::Bool(true))])));

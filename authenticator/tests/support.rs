@@ -10,12 +10,14 @@
 use std::time::{Duration, Instant};
 
 use ciborium::Value;
+use p256::ecdsa::signature::Verifier as _;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use softkey_authenticator::cbor::{self, bytes, int, text};
+use softkey_authenticator::pin::{KeyAgreementKey, Protocol, SharedSecret};
 use softkey_authenticator::secret::Secret32;
 use softkey_authenticator::store::MemoryStore;
-use softkey_authenticator::{Authenticator, Config, Outcome, StatusCode, Verdict};
+use softkey_authenticator::{Authenticator, Config, Outcome, StatusCode, UserPrompt, Verdict};
 
 pub type TestAuthenticator = Authenticator<MemoryStore, StdRng>;
 
@@ -50,6 +52,38 @@ impl Harness {
                 Outcome::Reply(reply) => reply,
                 Outcome::AwaitUser(prompt) => panic!("prompted twice: {prompt:?}"),
             },
+        }
+    }
+
+    /// Sends a request that must wait for the person; returns the prompt.
+    pub fn prompt_for(&mut self, request: &[u8]) -> UserPrompt {
+        match self.auth.handle(request, self.now) {
+            Outcome::AwaitUser(prompt) => prompt,
+            Outcome::Reply(reply) => panic!("answered without a prompt: {reply:02x?}"),
+        }
+    }
+
+    /// Answers the waiting prompt with `verdict`; returns the reply.
+    pub fn answer(&mut self, verdict: Verdict) -> Vec<u8> {
+        match self.auth.resume(verdict, self.now) {
+            Outcome::Reply(reply) => reply,
+            Outcome::AwaitUser(prompt) => panic!("prompted twice: {prompt:?}"),
+        }
+    }
+
+    /// Sends a request that must be answered without asking the person.
+    pub fn reply_now(&mut self, request: &[u8]) -> Vec<u8> {
+        match self.auth.handle(request, self.now) {
+            Outcome::Reply(reply) => reply,
+            Outcome::AwaitUser(prompt) => panic!("asked the person: {prompt:?}"),
+        }
+    }
+
+    /// Sends a CTAP1/U2F APDU that must be answered without asking the person.
+    pub fn ctap1_now(&mut self, apdu: &[u8]) -> Vec<u8> {
+        match self.auth.handle_ctap1(apdu, self.now) {
+            Outcome::Reply(reply) => reply,
+            Outcome::AwaitUser(prompt) => panic!("asked the person: {prompt:?}"),
         }
     }
 
@@ -111,6 +145,8 @@ pub struct MakeCredential {
     pub uv: Option<bool>,
     pub exclude: Vec<Vec<u8>>,
     pub client_data_hash: [u8; 32],
+    /// Extension inputs (0x06), if any.
+    pub extensions: Vec<(Value, Value)>,
 }
 
 impl Default for MakeCredential {
@@ -125,6 +161,7 @@ impl Default for MakeCredential {
             uv: None,
             exclude: vec![],
             client_data_hash: [0x11; 32],
+            extensions: vec![],
         }
     }
 }
@@ -159,6 +196,9 @@ impl MakeCredential {
                 Value::Array(self.exclude.iter().map(|id| descriptor(id)).collect()),
             ));
         }
+        if !self.extensions.is_empty() {
+            params.push((int(6), Value::Map(self.extensions.clone())));
+        }
         let mut options = vec![];
         for (name, value) in [("rk", self.rk), ("up", self.up), ("uv", self.uv)] {
             if let Some(v) = value {
@@ -179,6 +219,8 @@ pub struct GetAssertion {
     pub uv: Option<bool>,
     pub rk: Option<bool>,
     pub client_data_hash: [u8; 32],
+    /// Extension inputs (0x04), if any.
+    pub extensions: Vec<(Value, Value)>,
 }
 
 impl Default for GetAssertion {
@@ -190,6 +232,7 @@ impl Default for GetAssertion {
             uv: None,
             rk: None,
             client_data_hash: [0x22; 32],
+            extensions: vec![],
         }
     }
 }
@@ -205,6 +248,9 @@ impl GetAssertion {
                 int(3),
                 Value::Array(allow.iter().map(|id| descriptor(id)).collect()),
             ));
+        }
+        if !self.extensions.is_empty() {
+            params.push((int(4), Value::Map(self.extensions.clone())));
         }
         let mut options = vec![];
         for (name, value) in [("rk", self.rk), ("up", self.up), ("uv", self.uv)] {
@@ -277,7 +323,6 @@ pub fn parse_auth_data(data: &[u8]) -> AuthData {
 
 /// Verifies `signature` over `message` with a COSE public key (ES256 or EdDSA).
 pub fn verify(public_key: &Value, message: &[u8], signature: &[u8]) -> bool {
-    use p256::ecdsa::signature::Verifier as _;
     let alg = field(public_key, 3)
         .and_then(|v| v.as_integer())
         .map(i128::from);
@@ -314,4 +359,198 @@ pub fn verify(public_key: &Value, message: &[u8], signature: &[u8]) -> bool {
 
 pub fn sha256(data: &[u8]) -> [u8; 32] {
     softkey_authenticator::crypto::sha256(data)
+}
+
+// --- Extension outputs and the platform's side of hmac-secret. ---
+
+pub fn credential_id(reply: &Value) -> Vec<u8> {
+    let auth_data = field(reply, 2).unwrap().as_bytes().unwrap();
+    let len = usize::from(u16::from_be_bytes([auth_data[53], auth_data[54]]));
+    auth_data[55..55 + len].to_vec()
+}
+
+/// The extensions map at the end of authData (ED flag set), if any.
+pub fn extension_outputs(auth_data: &[u8]) -> Option<Value> {
+    if auth_data[32] & 0x80 == 0 {
+        return None;
+    }
+    // Skip the attested credential data if present, then decode the map.
+    let mut offset = 37;
+    if auth_data[32] & 0x40 != 0 {
+        let len = usize::from(u16::from_be_bytes([auth_data[53], auth_data[54]]));
+        offset = 55 + len;
+        let mut cursor = std::io::Cursor::new(&auth_data[offset..]);
+        let _key: Value = ciborium::de::from_reader(&mut cursor).unwrap();
+        offset += cursor.position() as usize;
+    }
+    let mut cursor = std::io::Cursor::new(&auth_data[offset..]);
+    let value: Value = ciborium::de::from_reader(&mut cursor).unwrap();
+    assert_eq!(offset + cursor.position() as usize, auth_data.len());
+    Some(value)
+}
+
+pub fn outputs_of(reply: &Value, auth_data_key: i64) -> Option<Value> {
+    extension_outputs(field(reply, auth_data_key).unwrap().as_bytes().unwrap())
+}
+
+pub fn credential_id_of(assertion: &Value) -> Vec<u8> {
+    let descriptor = field(assertion, 1).unwrap();
+    text_field(descriptor, "id")
+        .unwrap()
+        .as_bytes()
+        .unwrap()
+        .clone()
+}
+
+/// The platform's half of an hmac-secret exchange.
+pub struct SaltSender {
+    pub protocol: Protocol,
+    pub shared: SharedSecret,
+    pub key: Value,
+    pub rng: StdRng,
+}
+
+impl SaltSender {
+    pub fn new(h: &mut Harness, protocol: Protocol) -> Self {
+        let number = int(protocol.number() as i64);
+        let reply = h
+            .call(&request(0x06, vec![(int(1), number), (int(2), int(2))]))
+            .unwrap();
+        let theirs = field(&reply, 1).unwrap().clone();
+        let mut rng = StdRng::seed_from_u64(3);
+        let ours = KeyAgreementKey::generate(&mut rng);
+        let shared = ours.shared_secret(protocol, theirs).unwrap();
+        Self {
+            protocol,
+            shared,
+            key: ours.cose_public_key(),
+            rng,
+        }
+    }
+
+    /// The input map for salts (32 or 64 bytes).
+    pub fn input(&mut self, salts: &[u8]) -> Value {
+        let salt_enc = self.shared.encrypt(&mut self.rng, salts);
+        let salt_auth = self.shared.authenticate(&salt_enc).to_vec();
+        Value::Map(vec![
+            (int(1), self.key.clone()),
+            (int(2), bytes(&salt_enc)),
+            (int(3), bytes(&salt_auth)),
+            (int(4), int(self.protocol.number() as i64)),
+        ])
+    }
+
+    pub fn open(&self, outputs: &Value) -> Vec<u8> {
+        // getAssertion answers under "hmac-secret"; makeCredential under
+        // "hmac-secret-mc" (its "hmac-secret" is `true`).
+        let encrypted = text_field(outputs, "hmac-secret-mc")
+            .or_else(|| text_field(outputs, "hmac-secret"))
+            .and_then(Value::as_bytes)
+            .unwrap();
+        self.shared.decrypt(encrypted).unwrap().to_vec()
+    }
+}
+
+// --- CTAP1/U2F. ---
+
+pub fn apdu(ins: u8, p1: u8, data: &[u8]) -> Vec<u8> {
+    let mut apdu = vec![0, ins, p1, 0, 0];
+    apdu.extend_from_slice(&u16::try_from(data.len()).unwrap().to_be_bytes());
+    apdu.extend_from_slice(data);
+    apdu.extend_from_slice(&[0, 0]);
+    apdu
+}
+
+pub fn ctap1(h: &mut Harness, apdu: &[u8], verdict: Verdict) -> (Vec<u8>, u16) {
+    let reply = match h.auth.handle_ctap1(apdu, h.now) {
+        Outcome::Reply(reply) => reply,
+        Outcome::AwaitUser(_) => match h.auth.resume(verdict, h.now) {
+            Outcome::Reply(reply) => reply,
+            Outcome::AwaitUser(_) => panic!("prompted twice"),
+        },
+    };
+    let (data, status) = reply.split_at(reply.len() - 2);
+    (data.to_vec(), u16::from_be_bytes([status[0], status[1]]))
+}
+
+pub struct U2fRegistration {
+    pub public_key: Vec<u8>,
+    pub key_handle: Vec<u8>,
+    /// The attestation certificate (DER).
+    pub certificate: Vec<u8>,
+}
+
+pub fn u2f_register(h: &mut Harness, application: &[u8; 32]) -> U2fRegistration {
+    let challenge = [0x5c; 32];
+    let mut data = challenge.to_vec();
+    data.extend_from_slice(application);
+    let (response, status) = ctap1(h, &apdu(0x01, 0, &data), Verdict::Approved);
+    assert_eq!(status, 0x9000);
+    assert_eq!(response[0], 0x05);
+    let public_key = response[1..66].to_vec();
+    let kh_len = usize::from(response[66]);
+    let key_handle = response[67..67 + kh_len].to_vec();
+    let rest = &response[67 + kh_len..];
+    // The attestation certificate is one DER SEQUENCE with a two-byte length.
+    assert_eq!(rest[0], 0x30);
+    let cert_len = 4 + usize::from(u16::from_be_bytes([rest[2], rest[3]]));
+    let certificate =
+        <x509_cert::Certificate as x509_cert::der::Decode>::from_der(&rest[..cert_len]).unwrap();
+    let signature = &rest[cert_len..];
+    let spki = certificate.tbs_certificate().subject_public_key_info();
+    let attestation_key =
+        p256::ecdsa::VerifyingKey::from_sec1_bytes(spki.subject_public_key.raw_bytes()).unwrap();
+    let mut signed = vec![0u8];
+    signed.extend_from_slice(application);
+    signed.extend_from_slice(&challenge);
+    signed.extend_from_slice(&key_handle);
+    signed.extend_from_slice(&public_key);
+    attestation_key
+        .verify(
+            &signed,
+            &p256::ecdsa::Signature::from_der(signature).unwrap(),
+        )
+        .unwrap();
+    U2fRegistration {
+        public_key,
+        key_handle,
+        certificate: rest[..cert_len].to_vec(),
+    }
+}
+
+/// U2F_AUTHENTICATE with challenge 0x77…, control byte `p1`.
+pub fn u2f_authenticate_apdu(application: &[u8; 32], key_handle: &[u8], p1: u8) -> Vec<u8> {
+    let mut data = [0x77u8; 32].to_vec();
+    data.extend_from_slice(application);
+    data.push(u8::try_from(key_handle.len()).unwrap());
+    data.extend_from_slice(key_handle);
+    apdu(0x02, p1, &data)
+}
+
+pub fn u2f_authenticate(
+    h: &mut Harness,
+    application: &[u8; 32],
+    key_handle: &[u8],
+    p1: u8,
+) -> (Vec<u8>, u16) {
+    ctap1(
+        h,
+        &u2f_authenticate_apdu(application, key_handle, p1),
+        Verdict::Approved,
+    )
+}
+
+pub fn verify_u2f_signature(public_key: &[u8], application: &[u8; 32], response: &[u8]) -> u32 {
+    let counter = u32::from_be_bytes(response[1..5].try_into().unwrap());
+    let mut signed = application.to_vec();
+    signed.push(response[0]);
+    signed.extend_from_slice(&response[1..5]);
+    signed.extend_from_slice(&[0x77; 32]);
+    let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(public_key).unwrap();
+    key.verify(
+        &signed,
+        &p256::ecdsa::Signature::from_der(&response[5..]).unwrap(),
+    )
+    .unwrap();
+    counter
 }

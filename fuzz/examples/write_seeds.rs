@@ -55,6 +55,9 @@ fn main() {
         "client_pin_get_retries",
         &with_command(ctap::CLIENT_PIN, &ctap::client_pin_seeds()[0].1),
     );
+    for (name, data) in ctap::ctap22_seeds() {
+        write("ctap2_request", name, &data);
+    }
     for (name, data) in softkey::fuzzing::seeds() {
         write("sim_control_inputs", name, &data);
     }

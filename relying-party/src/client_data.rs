@@ -6,7 +6,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq as _;
 
 use crate::Error;
-use crate::config::RelyingParty;
+use crate::config::{CrossOriginPolicy, RelyingParty};
 
 /// Which ceremony a clientDataJSON belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,12 +82,15 @@ impl CollectedClientData {
         }
         // Step 10–11 / 14–15: crossOrigin and topOrigin.
         if self.cross_origin == Some(true) {
-            match &rp.cross_origin {
-                crate::config::CrossOriginPolicy::Deny => return Err(Error::CrossOriginNotAllowed),
-                crate::config::CrossOriginPolicy::AllowTopOrigins(allowed) => {
-                    if let Some(top_origin) = &self.top_origin
-                        && !allowed.iter().any(|origin| origin == top_origin)
-                    {
+            match (&rp.cross_origin, &self.top_origin) {
+                (CrossOriginPolicy::Deny, _) => return Err(Error::CrossOriginNotAllowed),
+                (CrossOriginPolicy::AllowAnyTopOrigin, _) => {}
+                // An allow list needs the top origin to check it against.
+                (CrossOriginPolicy::AllowTopOrigins(_), None) => {
+                    return Err(Error::TopOriginMissing);
+                }
+                (CrossOriginPolicy::AllowTopOrigins(allowed), Some(top_origin)) => {
+                    if !allowed.iter().any(|origin| origin == top_origin) {
                         return Err(Error::TopOriginNotAllowed(top_origin.clone()));
                     }
                 }

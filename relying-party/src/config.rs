@@ -11,8 +11,13 @@ pub enum CrossOriginPolicy {
     /// `crossOrigin: true` is rejected (the default, and what most sites want).
     #[default]
     Deny,
-    /// Allowed when the `topOrigin` (if present) is one of these origins.
+    /// Allowed when the client names the `topOrigin` and it is one of these
+    /// origins; `crossOrigin: true` without a `topOrigin` is refused
+    /// ([`crate::Error::TopOriginMissing`]): the list could not be checked.
     AllowTopOrigins(Vec<String>),
+    /// Allowed inside any top-level page, also when the client does not say
+    /// which (clients before WebAuthn Level 3 send no `topOrigin`).
+    AllowAnyTopOrigin,
 }
 
 /// The `userVerification` requirement ([§5.8.6](https://www.w3.org/TR/webauthn-3/#enumdef-userverificationrequirement)).

@@ -45,6 +45,11 @@ pub enum Error {
     /// clientDataJSON `topOrigin` is not one of the allowed top-level origins.
     #[error("top origin {0:?} is not allowed")]
     TopOriginNotAllowed(String),
+    /// clientDataJSON says `crossOrigin: true` but names no `topOrigin`, and
+    /// this relying party allows cross-origin ceremonies only under listed
+    /// top origins.
+    #[error("cross-origin ceremony without a top origin, under a top-origin allow list")]
+    TopOriginMissing,
     /// Malformed authenticator data.
     #[error("malformed authenticator data: {0}")]
     MalformedAuthenticatorData(&'static str),
@@ -96,6 +101,17 @@ pub enum Error {
     /// The attestation certificate chain does not lead to a configured trust anchor.
     #[error("attestation certificate chain not trusted: {0}")]
     UntrustedAttestation(&'static str),
+    /// A certificate in the attestation chain (or the trust anchor) issues
+    /// another but is not a CA: basicConstraints cA missing or false.
+    #[error("attestation chain passes through a certificate that is not a CA")]
+    IssuerNotCa,
+    /// An issuer's keyUsage extension does not allow signing certificates
+    /// (no keyCertSign).
+    #[error("attestation chain issuer's keyUsage lacks keyCertSign")]
+    IssuerWithoutKeyCertSign,
+    /// More intermediate CAs below an issuer than its pathLenConstraint allows.
+    #[error("attestation chain is longer than an issuer's pathLenConstraint allows")]
+    PathLengthExceeded,
     /// The attestation was of a type this relying party's policy refuses.
     #[error("attestation type {0} refused by policy")]
     AttestationRefused(&'static str),
@@ -136,6 +152,7 @@ impl Error {
             Error::OriginMismatch(_) => "origin_mismatch",
             Error::CrossOriginNotAllowed => "cross_origin_not_allowed",
             Error::TopOriginNotAllowed(_) => "top_origin_not_allowed",
+            Error::TopOriginMissing => "top_origin_missing",
             Error::MalformedAuthenticatorData(_) => "malformed_authenticator_data",
             Error::RpIdHashMismatch => "rp_id_hash_mismatch",
             Error::UserNotPresent => "user_not_present",
@@ -153,6 +170,9 @@ impl Error {
             Error::UnsupportedAttestationFormat(_) => "unsupported_attestation_format",
             Error::InvalidAttestation(_) => "invalid_attestation",
             Error::UntrustedAttestation(_) => "untrusted_attestation",
+            Error::IssuerNotCa => "issuer_not_ca",
+            Error::IssuerWithoutKeyCertSign => "issuer_without_key_cert_sign",
+            Error::PathLengthExceeded => "path_len_exceeded",
             Error::AttestationRefused(_) => "attestation_refused",
             Error::BadSignature => "bad_signature",
             Error::UnknownCredential => "unknown_credential",

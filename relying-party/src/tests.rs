@@ -163,8 +163,13 @@ fn authenticate_vector(
 
 #[test]
 fn every_supported_vector_registers_and_authenticates() {
-    let rp = rp();
     for name in SUPPORTED {
+        let mut rp = rp();
+        if *name == "none-es256-crossOrigin" {
+            // Its client names no topOrigin: only a policy that allows any top
+            // origin accepts it (see the test below).
+            rp.cross_origin = CrossOriginPolicy::AllowAnyTopOrigin;
+        }
         let registration = register_vector(&rp, name)
             .unwrap_or_else(|error| panic!("{name}: registration: {error:?}"));
         let expected_type = match *name {
@@ -351,6 +356,27 @@ fn registration_cross_origin_denied_by_default() {
         register_vector(&rp, "none-es256-topOrigin").unwrap_err(),
         Error::TopOriginNotAllowed("https://example.com".into())
     );
+}
+
+#[test]
+fn cross_origin_without_top_origin_is_refused_under_top_origin_policy() {
+    // The W3C vector's client says crossOrigin = true and names no topOrigin:
+    // an allow list of top origins cannot be checked against it.
+    let rp = rp();
+    assert!(matches!(
+        rp.cross_origin,
+        CrossOriginPolicy::AllowTopOrigins(_)
+    ));
+    let error = register_vector(&rp, "none-es256-crossOrigin").unwrap_err();
+    assert_eq!(error.name(), "top_origin_missing", "{error:?}");
+    assert_eq!(error, Error::TopOriginMissing);
+    // With a named top origin on the list, the same policy accepts.
+    register_vector(&rp, "none-es256-topOrigin").unwrap();
+    // A relying party that allows any embedding page accepts both.
+    let mut rp = rp;
+    rp.cross_origin = CrossOriginPolicy::AllowAnyTopOrigin;
+    register_vector(&rp, "none-es256-crossOrigin").unwrap();
+    register_vector(&rp, "none-es256-topOrigin").unwrap();
 }
 
 #[test]

@@ -98,6 +98,11 @@ pub enum ConfigCommand {
         #[arg(long)]
         force_change: bool,
     },
+    /// Turn on the PIN complexity policy: no repeated, sequential or common
+    /// PINs from the next PIN set or change on (only a reset turns it off).
+    PinComplexity,
+    /// Enable enterprise attestation (the key must be capable of it).
+    EnterpriseAttestation,
 }
 
 /// Runs `softkey client` over UDP, printing to stdout.
@@ -445,6 +450,11 @@ impl<P: PacketIo> Client<P> {
                         }
                         self.config(pin.as_deref(), 3, Some(Value::Map(params)))?;
                     }
+                    ConfigCommand::PinComplexity => {
+                        let params = Value::Map(vec![(int(4), Value::Bool(true))]);
+                        self.config(pin.as_deref(), 3, Some(params))?;
+                    }
+                    ConfigCommand::EnterpriseAttestation => self.config(pin.as_deref(), 1, None)?,
                 }
                 writeln!(out, "configured")?;
             }
@@ -611,6 +621,22 @@ mod tests {
             )?;
             run(
                 &mut client,
+                ClientCommand::Config(ConfigCommand::PinComplexity),
+                Some("56789"),
+            )?;
+            let not_capable = run(
+                &mut client,
+                ClientCommand::Config(ConfigCommand::EnterpriseAttestation),
+                Some("56789"),
+            );
+            assert!(
+                not_capable
+                    .unwrap_err()
+                    .to_string()
+                    .contains("INVALID_SUBCOMMAND")
+            );
+            run(
+                &mut client,
                 ClientCommand::Config(ConfigCommand::MinPin {
                     length: Some(6),
                     rp_ids: vec![],
@@ -630,14 +656,19 @@ mod tests {
         assert!(lines[0].contains("\"clientPin\": false"), "{}", lines[0]);
         assert_eq!(lines[1..4], ["PIN set", "8", "PIN changed"]);
         // No discoverable credentials: creds list prints nothing.
-        assert_eq!(lines[4..6], ["configured", "configured"]);
-        assert!(lines[6].contains("\"alwaysUv\": true"), "{}", lines[6]);
-        assert!(lines[6].contains("13: 6"), "minPINLength 6: {}", lines[6]);
+        assert_eq!(lines[4..7], ["configured", "configured", "configured"]);
+        assert!(lines[7].contains("\"alwaysUv\": true"), "{}", lines[7]);
+        assert!(lines[7].contains("13: 6"), "minPINLength 6: {}", lines[7]);
         assert!(
-            lines[6].contains("12: true"),
+            lines[7].contains("12: true"),
             "forcePINChange: {}",
-            lines[6]
+            lines[7]
         );
-        assert!(lines[7].starts_with("reset"));
+        assert!(
+            lines[7].contains("27: true"),
+            "pinComplexityPolicy: {}",
+            lines[7]
+        );
+        assert!(lines[8].starts_with("reset"));
     }
 }

@@ -4,6 +4,7 @@
 //! ```text
 //!  uhid module ─► /dev/uhid access ─► (softkey run) ─► hidraw node for the user
 //!  vault folder private          presence provider (notify-send + D-Bus session)
+//!  fingerprint verification (fprintd on the system bus: a reader, an enrolled finger)
 //! ```
 //!
 //! Each check reads the file system only; none creates a device. Paths are
@@ -83,6 +84,9 @@ pub struct DoctorOptions {
     pub dbus_address: Option<String>,
     /// `XDG_RUNTIME_DIR` (its `bus` socket is the usual session bus).
     pub runtime_dir: Option<PathBuf>,
+    /// Where to ask fprintd (for `--verify fprintd`); `None` skips the check.
+    #[cfg(feature = "fprintd")]
+    pub fprintd: Option<crate::verify::fprintd::FprintdBus>,
 }
 
 impl DoctorOptions {
@@ -103,6 +107,8 @@ impl DoctorOptions {
             path_var: std::env::var("PATH").ok(),
             dbus_address: std::env::var("DBUS_SESSION_BUS_ADDRESS").ok(),
             runtime_dir: env_path("XDG_RUNTIME_DIR"),
+            #[cfg(feature = "fprintd")]
+            fprintd: Some(crate::verify::fprintd::FprintdBus::System),
         }
     }
 }
@@ -124,13 +130,22 @@ pub fn run_cli(args: &DoctorArgs) -> io::Result<bool> {
 
 /// Runs every check.
 pub fn run(options: &DoctorOptions) -> Vec<Check> {
-    vec![
+    let checks = vec![
         check_module(options),
         check_uhid_access(options),
         check_vault_dir(options),
         check_presence(options),
         check_hidraw(options),
-    ]
+    ];
+    #[cfg(feature = "fprintd")]
+    let checks = {
+        let mut checks = checks;
+        if let Some(bus) = &options.fprintd {
+            checks.push(check_fprintd(bus));
+        }
+        checks
+    };
+    checks
 }
 
 /// Prints the checks; `true` when none failed.
@@ -247,7 +262,10 @@ fn check_vault_dir(options: &DoctorOptions) -> Check {
                 Status::Warn,
                 format!("{} does not exist yet", dir.display()),
             )
-            .fix("create a vault with `softkey vault create`");
+            .fix(
+                "create a vault with `softkey vault init` (with `--key-file PATH` for a key \
+                 file instead of a passphrase)",
+            );
         }
         Err(error) => return Check::new(NAME, Status::Fail, format!("{}: {error}", dir.display())),
     };
@@ -323,6 +341,36 @@ fn check_presence(options: &DoctorOptions) -> Check {
     } else {
         Check::new(NAME, Status::Warn, "no D-Bus session bus: notifications cannot be shown")
             .fix("run softkey inside your desktop session (systemctl --user), not from a bare tty or ssh")
+    }
+}
+
+/// Fingerprint verification (`--verify fprintd`) is optional: fprintd
+/// missing altogether is fine; fprintd without a reader or a finger is worth
+/// a warning, since someone installed it to use it.
+#[cfg(feature = "fprintd")]
+pub fn check_fprintd(bus: &crate::verify::fprintd::FprintdBus) -> Check {
+    use crate::verify::fprintd::{FprintdError, probe};
+    const NAME: &str = "fingerprint verification (fprintd, optional)";
+    match probe(bus) {
+        Ok(status) => Check::new(
+            NAME,
+            Status::Ok,
+            format!(
+                "{}, {} finger(s) enrolled: `softkey run --verify fprintd` can verify you",
+                status.device,
+                status.fingers.len()
+            ),
+        ),
+        Err(FprintdError::Absent { reason }) => Check::new(
+            NAME,
+            Status::Ok,
+            format!("fprintd is not available ({reason}); --verify fprintd cannot be used"),
+        ),
+        Err(error @ FprintdError::NoEnrolledFinger) => {
+            Check::new(NAME, Status::Warn, error.to_string())
+                .fix("fprintd-enroll, then `softkey run --verify fprintd`")
+        }
+        Err(error) => Check::new(NAME, Status::Warn, error.to_string()),
     }
 }
 
@@ -426,6 +474,8 @@ mod tests {
             path_var: Some(root.join("bin").display().to_string()),
             dbus_address: None,
             runtime_dir: None,
+            #[cfg(feature = "fprintd")]
+            fprintd: None,
         }
     }
 
@@ -455,6 +505,10 @@ mod tests {
         let text = String::from_utf8(out).expect("utf8");
         assert!(text.contains("[FAIL] uhid kernel module"), "{text}");
         assert!(text.contains("[warn] vault folder"), "{text}");
+        assert!(
+            text.contains("`softkey vault init`"),
+            "the fix names the real command: {text}"
+        );
         let ok = [Check::new("x", Status::Ok, "fine")];
         let mut out = Vec::new();
         assert!(report(&ok, &mut out).expect("write"));

@@ -9,15 +9,18 @@
 //!                         presence::PresenceProvider (danger auto-approve, command, …)
 //! ```
 //!
-//! The binary (`src/main.rs`) is the command-line front end: `softkey sim`,
-//! `softkey run` ([`run_cmd`]), `softkey doctor` ([`doctor`]), and the other
-//! subcommands as they are built.
+//! The binary (`src/main.rs`) is the command-line front end whose definition
+//! is [`cli`]: `softkey sim` ([`sim_cmd`]), `softkey run` ([`run_cmd`]),
+//! `softkey doctor` ([`doctor`]), `softkey client` ([`client`]), `softkey
+//! vault` and `softkey rp`.
 #![forbid(unsafe_code)]
 
+pub mod cli;
 pub mod client;
 pub mod control;
 #[cfg(target_os = "linux")]
 pub mod doctor;
+pub mod enterprise_args;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod presence;

@@ -5,55 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
-use softkey::sim_cmd::{self, SimArgs};
-
-/// softkey: a software FIDO2 security key.
-#[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
-struct Cli {
-    #[command(subcommand)]
-    command: Commands,
-}
-
-#[derive(Subcommand, Debug)]
-enum Commands {
-    /// Run softkey as your security key: one authenticator on /dev/uhid, with
-    /// your vault.
-    Run(softkey::run_cmd::RunArgs),
-    /// Run a simulated authenticator for testing (CTAPHID over loopback UDP).
-    Sim(SimArgs),
-    /// Create, inspect and manage the encrypted passkey vault.
-    Vault(softkey_vault::cli::VaultArgs),
-    /// Talk CTAP to a security key (softkey or any other): info, PIN,
-    /// credentials, reset, configuration.
-    Client(softkey::client::ClientArgs),
-    /// Check this machine's setup for `softkey run` and say what to fix.
-    Doctor(softkey::doctor::DoctorArgs),
-    /// Run the demo WebAuthn relying party: a web page to sign up and sign in
-    /// with passkeys, and its JSON API.
-    Rp(RpArgs),
-}
-
-/// Arguments of `softkey rp`.
-#[derive(clap::Args, Debug)]
-struct RpArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    listen: std::net::SocketAddr,
-    /// The relying party id (a registrable domain suffix of the origin's host).
-    #[arg(long, default_value = "localhost")]
-    rp_id: String,
-    /// The relying party name shown by authenticators.
-    #[arg(long, default_value = "softkey demo")]
-    rp_name: String,
-    /// The exact origin browsers will report [default: http://localhost:PORT].
-    #[arg(long)]
-    origin: Option<String>,
-    /// SQLite database for users and passkeys [default: in memory].
-    #[arg(long)]
-    db: Option<std::path::PathBuf>,
-}
+use clap::Parser as _;
+use softkey::cli::{Cli, Commands, RpArgs};
+use softkey::sim_cmd;
 
 fn rp(args: RpArgs) -> anyhow::Result<()> {
     let origin = args
@@ -87,6 +41,14 @@ fn rp(args: RpArgs) -> anyhow::Result<()> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Commands::Run(args) = &cli.command
+        && let Err(message) = args.refuse_dangers()
+    {
+        use clap::CommandFactory as _;
+        Cli::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, message)
+            .exit();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SOFTKEY_LOG")

@@ -4,6 +4,14 @@
 //! [`PresenceProvider`], and polls the [`PendingVerdict`] while it keeps the
 //! CTAPHID channel alive with keepalives. Dropping a pending verdict abandons
 //! the question (the host cancelled, or the device was power-cycled).
+//!
+//! The names in a prompt (relying party id, user name) come from the
+//! platform, that is from any program that can write to the device. Every
+//! provider that shows or passes them on takes them through
+//! [`sanitize_prompt`] first: no control characters (terminal escapes
+//! included), no bidi overrides or invisible format characters, a capped
+//! length; the desktop notification escapes its markup on top
+//! ([`escape_markup`]).
 
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -39,6 +47,161 @@ impl PendingVerdict for Ready {
 /// can ask).
 pub fn answered(verdict: Verdict) -> Box<dyn PendingVerdict> {
     Box::new(Ready(Some(verdict)))
+}
+
+/// At most this many characters of a user name reach a prompt (CTAP lets
+/// an authenticator truncate `user.name` to 64 bytes).
+pub const MAX_USER_NAME_CHARS: usize = 64;
+/// At most this many characters of a relying party id reach a prompt; a
+/// longer one keeps its end, where its registrable domain is.
+pub const MAX_RP_ID_CHARS: usize = 128;
+
+/// Which end of an over-long name [`sanitize_for_display`] keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keep {
+    /// The beginning (user names).
+    Start,
+    /// The end (domain names: `login.bank.example.<long>.attacker.example`
+    /// must not show as `login.bank.example…`).
+    End,
+}
+
+/// The prompt with its names made safe to show: see [`sanitize_for_display`].
+/// Every provider that shows names or passes them on calls this.
+pub fn sanitize_prompt(prompt: &UserPrompt) -> UserPrompt {
+    UserPrompt {
+        action: prompt.action,
+        rp_id: prompt
+            .rp_id
+            .as_deref()
+            .map(|rp_id| sanitize_for_display(rp_id, MAX_RP_ID_CHARS, Keep::End)),
+        user_name: prompt
+            .user_name
+            .as_deref()
+            .map(|name| sanitize_for_display(name, MAX_USER_NAME_CHARS, Keep::Start)),
+    }
+}
+
+/// Text from the platform, made safe for a terminal, a notification or a
+/// command's environment: terminal escape sequences (CSI, OSC and the other
+/// string sequences, 7- and 8-bit) are removed whole, other control
+/// characters and invisible format characters (bidi embeddings, overrides
+/// and isolates, zero-width characters, tags) are removed, whitespace
+/// (line breaks included) becomes single spaces, and at most `max_chars`
+/// characters are kept, from the `keep` end, with "…" where the rest was.
+pub fn sanitize_for_display(raw: &str, max_chars: usize, keep: Keep) -> String {
+    let mut clean = String::with_capacity(raw.len().min(4 * max_chars));
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => match chars.peek().copied() {
+                Some('[') => {
+                    chars.next();
+                    skip_control_sequence(&mut chars);
+                }
+                Some(']' | 'P' | 'X' | '^' | '_') => {
+                    chars.next();
+                    skip_control_string(&mut chars);
+                }
+                // A two-character escape (ESC c, ESC 7, …).
+                Some(' '..='~') => {
+                    chars.next();
+                }
+                _ => {}
+            },
+            '\u{9b}' => skip_control_sequence(&mut chars),
+            '\u{90}' | '\u{98}' | '\u{9d}' | '\u{9e}' | '\u{9f}' => skip_control_string(&mut chars),
+            c if c.is_whitespace() => {
+                if !clean.is_empty() && !clean.ends_with(' ') {
+                    clean.push(' ');
+                }
+            }
+            c if c.is_control() || is_invisible_format(c) => {}
+            c => clean.push(c),
+        }
+    }
+    let clean = clean.trim_end();
+    let count = clean.chars().count();
+    if count <= max_chars {
+        return clean.to_owned();
+    }
+    let kept = max_chars.saturating_sub(1);
+    match keep {
+        Keep::Start => clean.chars().take(kept).chain(['…']).collect(),
+        Keep::End => ['…']
+            .into_iter()
+            .chain(clean.chars().skip(count - kept))
+            .collect(),
+    }
+}
+
+/// Skips a CSI sequence's parameter and intermediate bytes and its final
+/// byte (ECMA-48 §5.4); stops early at anything else.
+fn skip_control_sequence(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    while let Some(&c) = chars.peek() {
+        match c {
+            '\u{20}'..='\u{3f}' => {
+                chars.next();
+            }
+            '\u{40}'..='\u{7e}' => {
+                chars.next();
+                return;
+            }
+            _ => return,
+        }
+    }
+}
+
+/// Skips a control string (OSC, DCS, SOS, PM, APC) up to and including its
+/// terminator: BEL, ESC \ or the 8-bit ST.
+fn skip_control_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{7}' | '\u{9c}' => return,
+            '\u{1b}' => {
+                if chars.peek() == Some(&'\\') {
+                    chars.next();
+                }
+                return;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Format characters that reorder or hide text: bidi marks, embeddings,
+/// overrides and isolates, zero-width characters, invisible operators,
+/// the BOM, interlinear annotations and tag characters.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{ad}'
+            | '\u{61c}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{206f}'
+            | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}'
+            | '\u{e0000}'..='\u{e007f}'
+    )
+}
+
+/// Escapes text for the body of a freedesktop notification, which servers
+/// read as a small markup language (`<b>`, `<i>`, `<a href>`, `<img>`, entities).
+pub fn escape_markup(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
 }
 
 /// Conveniences that remove the person from the loop. Never for daily use.
@@ -192,6 +355,7 @@ impl Drop for CommandVerdict {
 
 impl PresenceProvider for CommandPresence {
     fn ask(&mut self, prompt: &UserPrompt) -> Box<dyn PendingVerdict> {
+        let prompt = sanitize_prompt(prompt);
         let (sender, answer) = mpsc::channel();
         let spawned = Command::new("sh")
             .arg("-c")
@@ -224,8 +388,9 @@ impl PresenceProvider for CommandPresence {
     }
 }
 
-/// The question a prompt asks, in words.
+/// The question a prompt asks, in words (its names sanitised).
 pub fn describe(prompt: &UserPrompt) -> String {
+    let prompt = sanitize_prompt(prompt);
     let rp = prompt.rp_id.as_deref().unwrap_or("this computer");
     let user = prompt
         .user_name
@@ -390,8 +555,9 @@ impl PresenceProvider for DesktopNotification {
                 "--action=allow=Allow",
                 "--action=deny=Deny",
                 "--wait",
+                "--",
                 "softkey",
-                &describe(prompt),
+                &escape_markup(&describe(prompt)),
             ])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -470,18 +636,148 @@ mod tests {
         );
     }
 
+    /// A user name a hostile platform (or web page) could choose: terminal
+    /// escapes (clear screen, set the window title), a bidi override that
+    /// reverses what follows, notification markup, a line break, and far
+    /// too many characters.
+    const HOSTILE_USER: &str = "\u{1b}[2J\u{1b}]0;pwned\u{7}ad\u{202e}min\u{2066} <b>bold</b> & <a href='x'>y</a>\r\nnext\u{9b}31m";
+
+    fn hostile_prompt() -> UserPrompt {
+        UserPrompt {
+            action: PromptAction::Register,
+            rp_id: Some(format!("bank.example.{}.attacker.example", "a".repeat(300))),
+            user_name: Some(format!("{HOSTILE_USER}{}", "z".repeat(300))),
+        }
+    }
+
+    fn has_control_or_bidi(text: &str) -> bool {
+        text.chars().any(|c| {
+            c.is_control()
+                || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+        })
+    }
+
+    #[test]
+    fn hostile_names_reach_terminal_prompt_sanitised() {
+        let question = describe(&hostile_prompt());
+        assert!(!has_control_or_bidi(&question), "{question:?}");
+        assert!(question.chars().count() < 250, "{question:?}");
+        // What is left is readable: the escapes are gone whole, not half.
+        assert!(
+            !question.contains("[2J") && !question.contains("pwned"),
+            "{question:?}"
+        );
+        assert!(question.contains("admin"), "{question:?}");
+        // A long rp id keeps its end, where the registrable domain is.
+        assert!(question.contains("a.attacker.example"), "{question:?}");
+        assert!(!question.contains("bank.example"), "{question:?}");
+    }
+
+    #[test]
+    fn sanitiser_keeps_ordinary_names_and_is_idempotent() {
+        for name in ["alice", "Zoë 山田 🔑", "login.example.com", "a b"] {
+            assert_eq!(sanitize_for_display(name, 64, Keep::Start), name);
+        }
+        let once = sanitize_for_display(HOSTILE_USER, 64, Keep::Start);
+        assert_eq!(sanitize_for_display(&once, 64, Keep::Start), once);
+        // Unterminated sequences at the end are dropped, not a panic.
+        for tail in [
+            "\u{1b}",
+            "\u{1b}[",
+            "\u{1b}]0;title",
+            "\u{9b}12;",
+            "\u{1b}P",
+        ] {
+            assert_eq!(
+                sanitize_for_display(&format!("ok{tail}"), 64, Keep::Start),
+                "ok"
+            );
+        }
+    }
+
+    #[test]
+    fn sanitiser_caps_length_at_the_chosen_end() {
+        let long = "x".repeat(10) + &"y".repeat(10);
+        assert_eq!(sanitize_for_display(&long, 5, Keep::Start), "xxxx…");
+        assert_eq!(sanitize_for_display(&long, 5, Keep::End), "…yyyy");
+        assert_eq!(sanitize_for_display(&long, 20, Keep::End), long);
+    }
+
+    fn recording_program(dir: &std::path::Path, name: &str, body: &str) -> String {
+        std::fs::create_dir_all(dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        let mut perms = std::fs::metadata(&path).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(&path, perms).unwrap();
+        path.to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn notification_body_escapes_markup_from_hostile_names() {
+        let dir =
+            std::env::temp_dir().join(format!("softkey-notify-hostile-{}", std::process::id()));
+        let recorded = dir.join("body");
+        // Record the last argument (the body), then press Allow.
+        let program = recording_program(
+            &dir,
+            "notify",
+            &format!(
+                "for last; do :; done; printf '%s' \"$last\" > '{}'; echo allow",
+                recorded.display()
+            ),
+        );
+        let mut provider = DesktopNotification::with_program(program);
+        assert_eq!(
+            wait(&mut provider.ask(&hostile_prompt())),
+            Verdict::Approved
+        );
+        let body = std::fs::read_to_string(&recorded).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(!has_control_or_bidi(&body), "{body:?}");
+        assert!(!body.contains('<') && !body.contains('>'), "{body:?}");
+        assert!(
+            body.contains("&lt;b&gt;bold&lt;/b&gt; &amp; &lt;a href=&#39;x&#39;&gt;"),
+            "{body:?}"
+        );
+    }
+
+    #[test]
+    fn command_provider_environment_gets_sanitised_names() {
+        let dir =
+            std::env::temp_dir().join(format!("softkey-command-hostile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let recorded = dir.join("env");
+        let mut provider = CommandPresence::new(format!(
+            "printf '%s\\n%s' \"$SOFTKEY_USER_NAME\" \"$SOFTKEY_RP_ID\" > '{}'",
+            recorded.display()
+        ));
+        assert_eq!(
+            wait(&mut provider.ask(&hostile_prompt())),
+            Verdict::Approved
+        );
+        let written = std::fs::read_to_string(&recorded).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let (user, rp) = written.split_once('\n').unwrap();
+        assert!(
+            !has_control_or_bidi(user) && !has_control_or_bidi(rp),
+            "{written:?}"
+        );
+        assert!(
+            user.starts_with("admin <b>bold</b> & <a href='x'>y</a> next"),
+            "{user:?}"
+        );
+        assert!(user.chars().count() <= 64, "{user:?}");
+        assert!(
+            rp.ends_with(".attacker.example") && rp.chars().count() <= 128,
+            "{rp:?}"
+        );
+    }
+
     #[test]
     fn desktop_notification_allow_button_approves() {
         let dir = std::env::temp_dir().join(format!("softkey-notify-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let script = |name: &str, body: &str| {
-            let path = dir.join(name);
-            std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-            let mut perms = std::fs::metadata(&path).unwrap().permissions();
-            std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-            std::fs::set_permissions(&path, perms).unwrap();
-            path.to_string_lossy().into_owned()
-        };
+        let script = |name: &str, body: &str| recording_program(&dir, name, body);
         // notify-send --wait prints the invoked action's key.
         let allow = script(
             "allow",

@@ -118,6 +118,26 @@ pub struct RunArgs {
     /// Built-in user verification.
     #[command(flatten)]
     pub verify: crate::verify::VerifyArgs,
+    /// Enterprise attestation.
+    #[command(flatten)]
+    pub enterprise: crate::enterprise_args::EnterpriseArgs,
+}
+
+impl RunArgs {
+    /// Refuses what the daily daemon must never do, however it is asked:
+    /// `--verify danger-always-verified` (a key that claims a verified user
+    /// nobody checked) belongs to `softkey sim` alone.
+    pub fn refuse_dangers(&self) -> Result<(), String> {
+        if self.verify.verify == Some(crate::verify::VerifyChoice::DangerAlwaysVerified) {
+            return Err(
+                "`softkey run` refuses --verify danger-always-verified: your security key would \
+                 tell every site that you were verified without anyone checking. It exists for \
+                 `softkey sim` only; verify with --verify pam or --verify command"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
 }
 
 /// The presence provider `args` ask for.
@@ -136,6 +156,7 @@ pub fn presence_provider(args: &RunArgs) -> anyhow::Result<Box<dyn PresenceProvi
 /// Runs the daemon until `stop` is set: one authenticator on UHID, its
 /// credentials in the vault (or in memory with `--ephemeral`).
 pub fn run(args: &RunArgs, stop: &AtomicBool) -> anyhow::Result<()> {
+    args.refuse_dangers().map_err(anyhow::Error::msg)?;
     if args.ephemeral {
         let store = MemoryStore::new(Secret32::random(&mut rand::rng()));
         return serve(
@@ -181,6 +202,7 @@ fn serve<S: Store>(
     let config = Config {
         built_in_uv: args.verify.enabled(),
         attestation: crate::runtime::attestation_mode(args.attestation_certificate),
+        enterprise_attestation: args.enterprise.config(),
         ..Config::default()
     };
     let presence = presence_provider(args)?;

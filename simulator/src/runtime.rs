@@ -55,6 +55,20 @@ pub trait Hooks: Send {
     fn on_ctap1_response(&mut self, _reply: &mut Vec<u8>, _now: Instant) {}
 }
 
+/// What a power cycle of a [`KeyDevice`] does to its CTAPHID channels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PowerCycle {
+    /// The device stays enumerated (loopback UDP, where there is nothing to
+    /// unplug): allocated channel IDs stay valid, all other volatile state
+    /// goes. The default, since the simulator's power cycles (the UDP
+    /// datagram, the control API) are of this kind.
+    #[default]
+    KeepChannels,
+    /// A real unplug (UHID): every channel is forgotten too, and a host must
+    /// INIT again.
+    Unplug,
+}
+
 struct Waiting {
     request: RequestId,
     pending: Box<dyn PendingVerdict>,
@@ -74,6 +88,7 @@ pub struct KeyDevice<S: Store, R: rand_core::CryptoRng> {
     /// Whether the request in flight is CTAP1 (MSG) rather than CTAP2 (CBOR).
     ctap1: bool,
     verifier: Option<Box<dyn UserVerifier>>,
+    power_cycle: PowerCycle,
 }
 
 /// The name of a CTAP2 command byte, for logs.
@@ -150,7 +165,19 @@ impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
             command: 0,
             ctap1: false,
             verifier: None,
+            power_cycle: PowerCycle::default(),
         }
+    }
+
+    /// Says what [`power_cycle`](Self::power_cycle) does to the channels:
+    /// the UHID backend sets [`PowerCycle::Unplug`].
+    pub fn set_power_cycle(&mut self, kind: PowerCycle) {
+        self.power_cycle = kind;
+    }
+
+    /// What a power cycle does to the channels.
+    pub fn power_cycle_kind(&self) -> PowerCycle {
+        self.power_cycle
     }
 
     /// Offers built-in user verification through `verifier`: prompts with
@@ -171,11 +198,17 @@ impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
         self.process(now);
     }
 
-    /// A simulated (or real) power cycle: volatile state is lost.
+    /// A simulated (or real) power cycle: volatile state is lost (the
+    /// request in flight, a pending prompt, the authenticator's volatile
+    /// state such as pinUvAuthTokens and getNextAssertion). The channels go
+    /// too only under [`PowerCycle::Unplug`] (see [`set_power_cycle`](Self::set_power_cycle)).
     pub fn power_cycle(&mut self, now: Instant) {
-        tracing::info!("power cycle");
+        tracing::info!(kind = ?self.power_cycle, "power cycle");
         self.waiting = None;
-        self.hid.power_cycle();
+        match self.power_cycle {
+            PowerCycle::KeepChannels => self.hid.power_cycle_keeping_channels(),
+            PowerCycle::Unplug => self.hid.power_cycle(),
+        }
         self.auth.power_cycle(now);
     }
 
@@ -315,6 +348,8 @@ impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
         match outcome {
             Outcome::Reply(reply) => self.reply(request, reply, now),
             Outcome::AwaitUser(prompt) => {
+                // Names from the platform reach no provider (nor the log) raw.
+                let prompt = crate::presence::sanitize_prompt(&prompt);
                 self.hid.set_keepalive(KeepaliveStatus::UpNeeded);
                 let verifier = self
                     .verifier

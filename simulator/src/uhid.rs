@@ -13,7 +13,7 @@ use softkey_authenticator::store::Store;
 use softkey_transport::uhid::UhidIncoming;
 pub use softkey_transport::uhid::{DEFAULT_PATH, UhidConfig, UhidDevice, UhidError};
 
-use crate::runtime::KeyDevice;
+use crate::runtime::{KeyDevice, PowerCycle};
 
 /// Longest sleep between checks of the stop flag.
 const MAX_WAIT: Duration = Duration::from_millis(100);
@@ -43,12 +43,15 @@ pub fn run<S: Store, R: rand_core::CryptoRng>(
     Ok(())
 }
 
-/// Moves reports between `uhid` and `device` until `stop` is set.
+/// Moves reports between `uhid` and `device` until `stop` is set. A power
+/// cycle of `device` is from now on an unplug ([`PowerCycle::Unplug`]).
 pub fn serve<S: Store, R: rand_core::CryptoRng>(
     device: &mut KeyDevice<S, R>,
     uhid: &mut UhidDevice,
     stop: &AtomicBool,
 ) -> Result<(), UhidError> {
+    // A power cycle of a hidraw device is an unplug: its channels go too.
+    device.set_power_cycle(PowerCycle::Unplug);
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
         let wait = device
@@ -216,7 +219,13 @@ mod tests {
                 kernel
             }
         });
+        assert_eq!(device.power_cycle_kind(), PowerCycle::KeepChannels);
         serve(&mut device, &mut uhid, &stop).expect("serve");
+        assert_eq!(
+            device.power_cycle_kind(),
+            PowerCycle::Unplug,
+            "on UHID a power cycle is an unplug"
+        );
         uhid.destroy().expect("destroy");
         let kernel = host.join().expect("host thread");
         assert_eq!(kernel.event()[..4], event_type::DESTROY.to_le_bytes());

@@ -14,11 +14,16 @@
 //!   fingerprint reader's CLI, `pamtester SERVICE $USER authenticate`, …);
 //! - [`PamVerifier`]: a PAM service, run through an external PAM client
 //!   command so that this crate links no C library and needs no FFI;
+//! - [`fprintd::FprintdVerifier`]: a fingerprint, through fprintd over D-Bus
+//!   (cargo feature `fprintd`, on by default);
 //! - [`danger::AlwaysVerified`]: the simulator's "every person is verified".
 
 use softkey_authenticator::UserPrompt;
 
 use crate::presence::{CommandPresence, PendingVerdict, PresenceProvider};
+
+#[cfg(feature = "fprintd")]
+pub mod fprintd;
 
 /// Verifies the person with the operating system's own authentication.
 pub trait UserVerifier: Send {
@@ -134,6 +139,9 @@ pub enum VerifyChoice {
     Pam,
     /// `--verify-command`: exit status 0 verifies.
     Command,
+    /// A fingerprint, through fprintd (the system bus): needs a reader and an
+    /// enrolled finger (`fprintd-enroll`).
+    Fprintd,
     /// Every verification succeeds without asking anyone (simulators only).
     DangerAlwaysVerified,
 }
@@ -172,6 +180,7 @@ impl VerifyArgs {
                     .clone()
                     .ok_or_else(|| anyhow::anyhow!("--verify command needs --verify-command"))?,
             ))),
+            Some(VerifyChoice::Fprintd) => Some(fprintd_verifier()?),
             Some(VerifyChoice::DangerAlwaysVerified) => {
                 tracing::warn!(
                     "user verification is danger-always-verified: every request claims a verified user"
@@ -179,6 +188,48 @@ impl VerifyArgs {
                 Some(Box::new(danger::AlwaysVerified))
             }
         })
+    }
+}
+
+/// The fprintd verifier, once fprintd has a reader and an enrolled finger
+/// (so that `uv` is advertised only when a finger can verify).
+#[cfg(feature = "fprintd")]
+fn fprintd_verifier() -> anyhow::Result<Box<dyn UserVerifier>> {
+    let verifier = fprintd::FprintdVerifier::checked(fprintd::FprintdBus::System)
+        .map_err(|error| anyhow::anyhow!("--verify fprintd: {error}"))?;
+    Ok(Box::new(verifier))
+}
+
+#[cfg(not(feature = "fprintd"))]
+fn fprintd_verifier() -> anyhow::Result<Box<dyn UserVerifier>> {
+    anyhow::bail!("--verify fprintd: this softkey was built without the cargo feature `fprintd`")
+}
+
+/// The prompt the core gives for built-in user verification (for one-shot
+/// checks and tests that run a verifier outside the runtime).
+pub fn verify_prompt(rp_id: Option<&str>) -> UserPrompt {
+    UserPrompt {
+        action: softkey_authenticator::PromptAction::Verify,
+        rp_id: rp_id.map(str::to_owned),
+        user_name: None,
+    }
+}
+
+/// Polls `pending` on the real clock until it answers or `limit` passes
+/// (`None`): for callers outside the runtime's loop (one-shot checks, tests).
+pub fn wait_blocking(
+    pending: &mut dyn PendingVerdict,
+    limit: std::time::Duration,
+) -> Option<softkey_authenticator::Verdict> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(verdict) = pending.poll(std::time::Instant::now()) {
+            return Some(verdict);
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
 
@@ -222,27 +273,16 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use std::time::{Duration, Instant};
 
-    use softkey_authenticator::{PromptAction, Verdict};
+    use softkey_authenticator::Verdict;
 
     use super::*;
 
     fn prompt() -> UserPrompt {
-        UserPrompt {
-            action: PromptAction::Verify,
-            rp_id: Some("example.com".into()),
-            user_name: None,
-        }
+        verify_prompt(Some("example.com"))
     }
 
     fn wait(pending: &mut Box<dyn PendingVerdict>) -> Verdict {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(verdict) = pending.poll(Instant::now()) {
-                return verdict;
-            }
-            assert!(Instant::now() < deadline, "no verdict");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_blocking(pending.as_mut(), Duration::from_secs(10)).expect("a verdict in time")
     }
 
     #[test]

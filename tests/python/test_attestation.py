@@ -61,7 +61,9 @@ def vault(tmp_path):
 
 def test_packed_x5c_verifies_against_the_exported_root(vault):
     path, key, root = vault
-    sim = Sim("--vault", str(path), "--key-file", str(key), "--attestation-certificate")
+    # A persistent vault asks for presence unless the danger is written out.
+    sim = Sim("--vault", str(path), "--key-file", str(key), "--attestation-certificate",
+              "--presence", "danger-auto-approve")
     try:
         options, response = register(sim)
     finally:

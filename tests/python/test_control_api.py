@@ -415,9 +415,12 @@ def test_faults_are_observed_by_the_client(api, authenticator):
 
 def test_power_cycle_endpoint(api, authenticator):
     authenticator_id, device = authenticator
+    ctap2 = Ctap2(device)
     api.call("POST", f"/{authenticator_id}/power-cycle")
     events = api.call("GET", f"/{authenticator_id}/trace")["value"]
     assert events[-1]["type"] == "powerCycle"
+    # Over UDP the power cycle keeps the client's channel.
+    assert ctap2.get_info().versions == ctap2.info.versions
 
 
 def test_profiles_follow_the_protocol(api):
@@ -679,9 +682,16 @@ def test_injected_large_blob_is_read_and_written_by_the_client(api):
         api.call("DELETE", f"/{authenticator_id}")
 
 
+def approve_next_prompt(api, authenticator_id):
+    """A persistent vault's authenticator asks the simulator's presence
+    provider: the test answers its one prompt through the script."""
+    api.call("POST", f"/{authenticator_id}/presence", {"script": [{"action": "approve"}]})
+
+
 def test_persistent_vault_keeps_credentials_across_authenticators(api):
     options = {"softkey:vault": {"name": "persist"}}
     authenticator_id, port = api.add(**options)
+    approve_next_prompt(api, authenticator_id)
     device = softkey_udp.open_device(port=port, timeout=10)
     try:
         server = Fido2Server({"id": RP_ID, "name": "Example"})
@@ -703,6 +713,7 @@ def test_persistent_vault_keeps_credentials_across_authenticators(api):
     assert (api.vault_dir / "persist.key").stat().st_mode & 0o777 == 0o600
 
     authenticator_id, port = api.add(**options)
+    approve_next_prompt(api, authenticator_id)
     device = softkey_udp.open_device(port=port, timeout=10)
     try:
         listed = api.call("GET", f"/{authenticator_id}/credentials")["value"]

@@ -66,6 +66,7 @@ def test_get_info_advertises_what_is_built(ctap2):
         "alwaysUv": False,
         "makeCredUvNotRqd": True,
         "largeBlobs": True,
+        "perCredMgmtRO": True,
     }
     assert info.extensions == [
         "credProtect",
@@ -74,6 +75,8 @@ def test_get_info_advertises_what_is_built(ctap2):
         "hmac-secret-mc",
         "largeBlobKey",
         "minPinLength",
+        "pinComplexityPolicy",
+        "thirdPartyPayment",
     ]
     assert info.pin_uv_protocols == [2, 1]
     assert {"alg": -7, "type": "public-key"} in info.algorithms
@@ -176,13 +179,14 @@ def test_get_next_assertion_over_three_credentials(ctap2, sim):
         assertion.verify(client_data_hash, by_id[assertion.credential["id"]].public_key)
         assert assertion.user["id"] in [u["id"] for u in users]
         assert "name" not in assertion.user  # identifying fields only with UV
-    # A power cycle forgets the getNextAssertion state.
+    # A power cycle forgets the getNextAssertion state. Over UDP it keeps the
+    # channel (nothing re-enumerates): the client goes on using it.
     ctap2.get_assertion(rp["id"], client_data_hash)
     sim.power_cycle()
-    # The power cycle also dropped every channel: the old one is invalid.
     with pytest.raises(CtapError) as error:
         ctap2.get_next_assertion()
-    assert error.value.code == CtapError.ERR.INVALID_CHANNEL
+    assert error.value.code == CtapError.ERR.NOT_ALLOWED
+    assert ctap2.get_info().aaguid == ctap2.info.aaguid
     fresh = Ctap2(sim.device())
     with pytest.raises(CtapError) as error:
         fresh.get_next_assertion()

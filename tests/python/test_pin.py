@@ -61,7 +61,7 @@ def test_set_pin_lockout_and_power_cycle(key):
     assert pin.get_pin_retries()[0] == 8
     with pytest.raises(CtapError) as error:
         pin.set_pin("9999")
-    assert error.value.code == CtapError.ERR.NOT_ALLOWED
+    assert error.value.code == CtapError.ERR.PIN_AUTH_INVALID
     expected = [CtapError.ERR.PIN_INVALID, CtapError.ERR.PIN_INVALID, CtapError.ERR.PIN_AUTH_BLOCKED]
     for code in expected:
         with pytest.raises(CtapError) as error:

@@ -79,6 +79,12 @@ impl Pipe {
         &self.sent
     }
 
+    /// Says what a power cycle does to the channels (default: they stay,
+    /// as over UDP).
+    pub fn set_power_cycle(&mut self, kind: softkey::runtime::PowerCycle) {
+        self.key.set_power_cycle(kind);
+    }
+
     /// A power cycle of the key.
     pub fn power_cycle(&mut self) {
         self.key.power_cycle(self.now);

@@ -249,3 +249,63 @@ fn largest_message_round_trips() {
     );
     body(&client.cbor(&request, |_| {}).unwrap());
 }
+
+/// A discoverable credential for example.com of user `id`.
+fn make_discoverable_for(id: &[u8]) -> Vec<u8> {
+    let mut request = vec![0x01];
+    request.extend_from_slice(&cbor::encode(Value::Map(vec![
+        (int(1), bytes(&[0x33; 32])),
+        (int(2), Value::Map(vec![(text("id"), text("example.com"))])),
+        (int(3), Value::Map(vec![(text("id"), bytes(id))])),
+        (
+            int(4),
+            Value::Array(vec![Value::Map(vec![
+                (text("alg"), int(-7)),
+                (text("type"), text("public-key")),
+            ])]),
+        ),
+        (int(7), Value::Map(vec![(text("rk"), Value::Bool(true))])),
+    ])));
+    request
+}
+
+/// Two discoverable credentials, then a getAssertion that leaves one for
+/// getNextAssertion; then a power cycle of `kind`. Returns the client on
+/// its pre-cycle channel.
+fn power_cycle_after_get_assertion(kind: softkey::runtime::PowerCycle) -> HostClient<Pipe> {
+    let mut pipe = Pipe::new(Box::new(danger::AutoApprove), Duration::from_secs(30));
+    pipe.set_power_cycle(kind);
+    let mut client = client(pipe);
+    for user in [b"alice".as_slice(), b"bob"] {
+        body(&client.cbor(&make_discoverable_for(user), |_| {}).unwrap());
+    }
+    let first = body(&client.cbor(&get_assertion(), |_| {}).unwrap());
+    let count = first.as_map().unwrap().iter().find(|(k, _)| *k == int(5));
+    assert_eq!(count.map(|(_, v)| v.clone()), Some(int(2)));
+    client.io_mut().power_cycle();
+    client
+}
+
+#[test]
+fn udp_style_power_cycle_keeps_the_channel_and_clears_volatile_state() {
+    let mut client = power_cycle_after_get_assertion(softkey::runtime::PowerCycle::KeepChannels);
+    // The same channel still works (no ERR_INVALID_CHANNEL, no new INIT) …
+    assert_eq!(client.ping(b"after").unwrap(), b"after");
+    // … but the getNextAssertion state is gone with the power cycle.
+    assert_eq!(
+        client.cbor(&[0x08], |_| {}).unwrap(),
+        vec![StatusCode::NotAllowed.code()]
+    );
+}
+
+#[test]
+fn unplug_power_cycle_forgets_the_channel() {
+    let mut client = power_cycle_after_get_assertion(softkey::runtime::PowerCycle::Unplug);
+    let error = client.ping(b"after").unwrap_err();
+    assert_eq!(error.hid_error(), Some(HidError::InvalidChannel), "{error}");
+    client.init().unwrap();
+    assert_eq!(
+        client.cbor(&[0x08], |_| {}).unwrap(),
+        vec![StatusCode::NotAllowed.code()]
+    );
+}

@@ -1,7 +1,8 @@
 #!/bin/sh
 # softkey as a real USB security key, proven with real clients: boots a Linux VM
-# whose kernel has UHID (QEMU software emulation), runs softkey on /dev/uhid in
-# it, and drives libfido2, OpenSSH, Chromium and Firefox ESR against softkey's
+# whose kernel has UHID (QEMU software emulation), installs softkey's .deb in
+# it, runs softkey on /dev/uhid, and drives libfido2, OpenSSH, Chromium,
+# Firefox ESR, pam_u2f and systemd-cryptenroll/cryptsetup against softkey's
 # hidraw node. Each step's result goes to $OUT/results/steps.tsv; the script
 # exits non-zero naming the failed steps.
 #
@@ -9,9 +10,10 @@
 # env:   SOFTKEY_VM_CACHE  image cache (default ~/.cache/softkey-vm); the image is
 #                          keyed by the hash of tests/vm/build-image.sh
 #        SOFTKEY_VM_OUT    share folder with the results (default target/vm-e2e)
-#        SOFTKEY_BIN       a prebuilt softkey binary that has `run` (default: build
-#                          the uhid_sim example, or `softkey run` once it exists)
+#        SOFTKEY_DEB       a prebuilt softkey .deb (default: packaging/build-deb.sh
+#                          --profile dev, which needs cargo-deb)
 #        SOFTKEY_VM_TIMEOUT  seconds for the whole VM run (default 1500)
+#        SOFTKEY_VM_BROWSERS=0  skip the Chromium and Firefox steps (quicker runs)
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/../.." && pwd)
 CACHE=${SOFTKEY_VM_CACHE:-${HOME:-/root}/.cache/softkey-vm}
@@ -36,28 +38,26 @@ fi
 command -v qemu-system-x86_64 >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-x86 >/dev/null; }
 T_IMAGE=$(date +%s)
 
-# 2. softkey, built on the host (same Debian release as the guest).
-if [ -n "${SOFTKEY_BIN:-}" ]; then
-  BIN=$SOFTKEY_BIN; ARGS=run
+# 2. softkey's .deb, built on the host (same Debian release as the guest).
+DEB_DIR=$CACHE/deb.$$
+if [ -n "${SOFTKEY_DEB:-}" ]; then
+  DEB=$SOFTKEY_DEB
 else
-  t "building softkey"
-  (cd "$ROOT" && cargo build -q -p softkey --bin softkey --example uhid_sim)
-  TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-  if "$TARGET/debug/softkey" run --help >/dev/null 2>&1; then
-    BIN=$TARGET/debug/softkey; ARGS=run
-  else
-    BIN=$TARGET/debug/examples/uhid_sim; ARGS=
+  t "building softkey's .deb (packaging/build-deb.sh --profile dev)"
+  if ! command -v cargo-deb >/dev/null; then
+    t "installing cargo-deb"; cargo install -q cargo-deb --locked
   fi
+  rm -rf "$DEB_DIR"; DEB=$("$ROOT/packaging/build-deb.sh" --profile dev "$DEB_DIR" | tail -1)
 fi
-t "softkey: $BIN $ARGS"
+t "softkey: $DEB"
 T_BUILD=$(date +%s)
 
-# 3. The share: binary, guest scripts, results.
-rm -rf "$OUT"; mkdir -p "$OUT/bin" "$OUT/results"
-cp "$BIN" "$OUT/bin/softkey"
+# 3. The share: the .deb, guest scripts, results.
+rm -rf "$OUT"; mkdir -p "$OUT/results"
+cp "$DEB" "$OUT/softkey.deb"; rm -rf "$DEB_DIR"
 cp -r "$HERE/guest" "$OUT/guest"
 cp "$HERE/guest/test.sh" "$OUT/test.sh"
-echo "SOFTKEY_ARGS='$ARGS'" > "$OUT/env"
+echo "BROWSERS=${SOFTKEY_VM_BROWSERS:-1}" > "$OUT/env"
 
 # 4. Boot; the guest runs test.sh and powers off. QEMU's status is not the
 #    guest's: the verdict is read from the results.
@@ -74,7 +74,7 @@ T_END=$(date +%s)
 STEPS=$OUT/results/steps.tsv
 echo "---- steps (name, result, seconds, last line)"
 [ -f "$STEPS" ] && grep -v '^ALL_DONE' "$STEPS" | column -t -s '	' 2>/dev/null || cat "$STEPS" 2>/dev/null || true
-echo "---- image $((T_IMAGE - T0))s, softkey build $((T_BUILD - T_IMAGE))s, VM run $((T_END - T_BUILD))s, total $((T_END - T0))s"
+echo "---- image $((T_IMAGE - T0))s, softkey .deb build $((T_BUILD - T_IMAGE))s, VM run $((T_END - T_BUILD))s, total $((T_END - T0))s"
 FAILED=$(awk -F'\t' '$2 == "FAIL" {print $1}' "$STEPS" 2>/dev/null | tr '\n' ' ')
 if ! grep -q '^ALL_DONE' "$STEPS" 2>/dev/null; then
   tail -20 "$OUT/results/console.log"

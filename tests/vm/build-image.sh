@@ -1,7 +1,9 @@
 #!/bin/sh
 # Build the guest for tests/vm/browser-e2e.sh: a Debian kernel (CONFIG_UHID=m), a
 # busybox initrd that loads virtio/9p/hid/hid-generic/uhid and switches to a
-# debootstrap'd Debian root on 9p, with the real clients softkey is tested against.
+# debootstrap'd Debian root on 9p, with the real clients softkey is tested against
+# (browsers, libfido2, OpenSSH, systemd-cryptenroll/cryptsetup, pam_u2f) and the
+# kernel's modules (loop, dm-crypt for the disk-unlock steps).
 #
 # usage: build-image.sh OUTDIR      (root; uses the Debian mirror apt is configured with)
 #
@@ -57,9 +59,13 @@ SUITE=$(. /etc/os-release; echo "$VERSION_CODENAME")
 t "clients into rootfs"
 cp /etc/apt/sources.list.d/*.sources rootfs/etc/apt/sources.list.d/ 2>/dev/null && rm -f rootfs/etc/apt/sources.list || true
 mount -t proc proc rootfs/proc; mount --bind /dev rootfs/dev
-chroot rootfs sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium firefox-esr fonts-liberation python3-websocket fido2-tools openssh-client >/dev/null && apt-get clean'
+# systemd: systemd-cryptenroll, systemd-cryptsetup and cryptsetup's systemd-fido2
+# token plugin; cryptsetup-bin: cryptsetup; libpam-u2f, pamu2fcfg, pamtester: login.
+chroot rootfs sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium firefox-esr fonts-liberation python3-websocket fido2-tools openssh-client systemd cryptsetup-bin libpam-u2f pamu2fcfg pamtester >/dev/null && apt-get clean'
 cleanup
-chroot rootfs dpkg-query -W chromium firefox-esr fido2-tools openssh-client python3
+chroot rootfs dpkg-query -W chromium firefox-esr fido2-tools openssh-client python3 systemd cryptsetup-bin libpam-u2f pamu2fcfg pamtester
+# The kernel's modules, for modprobe in the guest (loop, dm_crypt).
+mkdir -p rootfs/lib/modules && rm -rf "rootfs/lib/modules/$KVER" && cp -a "kroot/lib/modules/$KVER" rootfs/lib/modules/
 mkdir -p rootfs/share
 
 cat > rootfs/sbin/vminit <<'VMINIT'

@@ -421,6 +421,21 @@ impl HidDevice {
     /// `ERR_INVALID_CHANNEL` rather than someone else's channel.
     pub fn power_cycle(&mut self) {
         self.channels = Channels::default();
+        self.restart();
+    }
+
+    /// A power cycle of a device that is not re-enumerated, as over the
+    /// loopback UDP convention: the lock, partial messages, the request in
+    /// flight and undelivered reports and events are forgotten, but every
+    /// allocated channel ID stays valid. A UDP client has no unplug to notice
+    /// and keeps using its channel after the power-cycle datagram; with
+    /// [`power_cycle`](Self::power_cycle) it would get `ERR_INVALID_CHANNEL`.
+    pub fn power_cycle_keeping_channels(&mut self) {
+        self.restart();
+    }
+
+    /// Forgets everything volatile except the channels.
+    fn restart(&mut self) {
         self.transaction = Transaction::Idle;
         self.lock = None;
         self.reports.clear();

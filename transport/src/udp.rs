@@ -5,7 +5,10 @@
 //! is one raw 64-byte report without a report-ID byte; the device answers to
 //! the address the last report came from (test tools send from
 //! `127.0.0.1:7112`). A datagram equal to [`POWER_CYCLE_MAGIC`] asks the
-//! device to simulate a power cycle and gets no reply.
+//! device to simulate a power cycle and gets no reply. Nothing re-enumerates
+//! over UDP, so clients go on using their channel afterwards: a device on
+//! this backend keeps its allocated channel IDs across the power cycle
+//! ([`HidDevice::power_cycle_keeping_channels`](crate::HidDevice::power_cycle_keeping_channels)).
 //!
 //! These backends only move reports; framing lives in [`crate::HidDevice`]
 //! and [`crate::host`].
@@ -246,7 +249,7 @@ mod tests {
                         None => continue,
                         Some(UdpIncoming::PowerCycle) => {
                             power_cycles += 1;
-                            hid.power_cycle();
+                            hid.power_cycle_keeping_channels();
                         }
                         Some(UdpIncoming::Report(report)) => {
                             hid.handle_report(&report, Instant::now());
@@ -269,13 +272,9 @@ mod tests {
         assert_eq!(client.ping(b"over udp").expect("ping"), b"over udp");
 
         client.io_mut().power_cycle().expect("power cycle");
-        // The old channel is gone after the power cycle.
-        let error = client.ping(b"stale").expect_err("channel forgotten");
-        assert_eq!(
-            error.hid_error(),
-            Some(crate::HidError::InvalidChannel),
-            "{error}"
-        );
+        // The client goes on using its channel after the power cycle.
+        assert_eq!(client.ping(b"same channel").expect("ping"), b"same channel");
+        assert_eq!(client.channel(), first.cid);
         let second = client.init().expect("re-init");
         assert_ne!(first.cid, second.cid);
         assert_eq!(client.ping(&[0x55; 200]).expect("ping"), vec![0x55; 200]);

@@ -5,6 +5,11 @@
 //! - a discoverable makeCredential's `put_discoverable` vs one bare
 //!   write + fdatasync on the same file system (goal ≤ 1.3× fsync + crypto);
 //! - opening (unlocking with a key file, so no Argon2) a 100k vault vs a 10 one;
+//! - an ES256 discoverable getAssertion through the CTAP core on a vault vs
+//!   one bare P-256 signature (goal ≤ 1.3×, issue 15), with the counters as
+//!   they are (ranges reserved durably, counted in memory) and, for
+//!   comparison in the same run, with one durable write per assertion (the
+//!   `Store` default the vault overrides: how every assertion paid before);
 //! - peak RSS of the process after building and using the 100k vault.
 //!
 //! `SOFTKEY_BENCH_CREDENTIALS` changes the large size (default 100000).
@@ -15,10 +20,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
+use softkey_authenticator::cbor::{self, Value, bytes, int, text};
 use softkey_authenticator::credential::{StoredCredential, UserEntity};
 use softkey_authenticator::crypto::{Algorithm, PrivateKey, sha256};
-use softkey_authenticator::secret::SecretBytes;
-use softkey_authenticator::store::Store;
+use softkey_authenticator::secret::{Secret32, SecretBytes};
+use softkey_authenticator::store::{SettingKey, Store, StoreError};
+use softkey_authenticator::{Authenticator, Config, Outcome, Verdict};
 use softkey_vault::{KdfParams, Unlocker, Vault, generate_key_file};
 
 struct Fixture {
@@ -59,6 +66,7 @@ fn credential(index: u64) -> StoredCredential {
         large_blob_key: None,
         discoverable: true,
         backup: softkey_authenticator::policy::BackupFlags::default(),
+        third_party_payment: false,
     }
 }
 
@@ -121,6 +129,105 @@ fn interleaved(rounds: usize, mut a: impl FnMut(), mut b: impl FnMut()) -> (Dura
     (times_a[rounds / 2], times_b[rounds / 2])
 }
 
+/// The vault with the `Store` default for discoverable signature counters:
+/// the credential stored again, durably, on every assertion.
+struct WriteEachAssertion(Vault);
+
+impl Store for WriteEachAssertion {
+    fn device_secret(&mut self) -> Result<Secret32, StoreError> {
+        self.0.device_secret()
+    }
+    fn discoverable_for_rp(
+        &mut self,
+        hash: &[u8; 32],
+    ) -> Result<Vec<StoredCredential>, StoreError> {
+        self.0.discoverable_for_rp(hash)
+    }
+    fn discoverable_by_id(&mut self, id: &[u8]) -> Result<Option<StoredCredential>, StoreError> {
+        self.0.discoverable_by_id(id)
+    }
+    fn all_discoverable(&mut self) -> Result<Vec<StoredCredential>, StoreError> {
+        self.0.all_discoverable()
+    }
+    fn discoverable_count(&mut self) -> Result<usize, StoreError> {
+        self.0.discoverable_count()
+    }
+    fn put_discoverable(&mut self, credential: &StoredCredential) -> Result<(), StoreError> {
+        self.0.put_discoverable(credential)
+    }
+    fn delete_discoverable(&mut self, id: &[u8]) -> Result<bool, StoreError> {
+        self.0.delete_discoverable(id)
+    }
+    fn next_global_counter(&mut self) -> Result<u32, StoreError> {
+        self.0.next_global_counter()
+    }
+    fn setting(&mut self, key: SettingKey) -> Result<Option<SecretBytes>, StoreError> {
+        self.0.setting(key)
+    }
+    fn put_setting(&mut self, key: SettingKey, value: Option<&[u8]>) -> Result<(), StoreError> {
+        self.0.put_setting(key, value)
+    }
+    fn wipe(&mut self, new_device_secret: Secret32) -> Result<(), StoreError> {
+        self.0.wipe(new_device_secret)
+    }
+}
+
+type Rng = rand::rngs::ThreadRng;
+
+fn ctap_request(command: u8, params: Vec<(Value, Value)>) -> Vec<u8> {
+    let mut out = vec![command];
+    out.extend_from_slice(&cbor::encode(Value::Map(params)));
+    out
+}
+
+/// Request bytes in, reply bytes out, the touch approved at once.
+fn call<S: Store>(auth: &mut Authenticator<S, Rng>, request: &[u8]) -> Vec<u8> {
+    let now = Instant::now();
+    let reply = match auth.handle(request, now) {
+        Outcome::Reply(reply) => reply,
+        Outcome::AwaitUser(_) => match auth.resume(Verdict::Approved, now) {
+            Outcome::Reply(reply) => reply,
+            Outcome::AwaitUser(_) => panic!("prompted twice"),
+        },
+    };
+    assert_eq!(reply[0], 0, "request failed with 0x{:02x}", reply[0]);
+    reply
+}
+
+/// An authenticator on `store` holding one ES256 discoverable credential for
+/// example.com; and the getAssertion request for it.
+fn with_es256_passkey<S: Store>(store: S) -> (Authenticator<S, Rng>, Vec<u8>) {
+    let mut auth = Authenticator::new(Config::default(), store, rand::rng(), Instant::now());
+    let make = ctap_request(
+        0x01,
+        vec![
+            (int(1), bytes(&[0x11; 32])),
+            (int(2), Value::Map(vec![(text("id"), text("example.com"))])),
+            (
+                int(3),
+                Value::Map(vec![
+                    (text("id"), bytes(b"user-1")),
+                    (text("name"), text("alice")),
+                ]),
+            ),
+            (
+                int(4),
+                Value::Array(vec![Value::Map(vec![
+                    (text("alg"), int(-7)),
+                    (text("type"), text("public-key")),
+                ])]),
+            ),
+            (int(7), Value::Map(vec![(text("rk"), Value::Bool(true))])),
+        ],
+    );
+    call(&mut auth, &make);
+    let get = ctap_request(
+        0x02,
+        vec![(int(1), text("example.com")), (int(2), bytes(&[0x22; 32]))],
+    );
+    (auth, get)
+}
+
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -146,6 +253,12 @@ fn main() {
     let mut writer = open(&small_fixture);
     let mut bare = BareFsync::new(small_fixture.path.parent().expect("vault directory"));
     let mut next_id = 1_000_000u64;
+    let reserving_fixture = fixture(0);
+    let (mut reserving, get) = with_es256_passkey(open(&reserving_fixture));
+    let writing_fixture = fixture(0);
+    let (mut writing, _) = with_es256_passkey(WriteEachAssertion(open(&writing_fixture)));
+    let signer = PrivateKey::generate(Algorithm::Es256, &mut rand::rng());
+    let message = [0x5a; 69];
 
     let mut criterion = Criterion::default().configure_from_args();
     criterion.bench_function("lookup_10", |b| {
@@ -178,6 +291,15 @@ fn main() {
     criterion.bench_function(&format!("open_{large}"), |b| {
         b.iter_with_large_drop(|| open(&large_fixture))
     });
+    criterion.bench_function("sign_p256", |b| {
+        b.iter(|| black_box(signer.sign(black_box(&message)).expect("sign")))
+    });
+    criterion.bench_function("get_assertion_vault", |b| {
+        b.iter(|| black_box(call(&mut reserving, black_box(&get))))
+    });
+    criterion.bench_function("get_assertion_vault_write_each", |b| {
+        b.iter(|| black_box(call(&mut writing, black_box(&get))))
+    });
     criterion.final_summary();
 
     // The figures that matter: ratios, measured interleaved in the same run.
@@ -208,6 +330,16 @@ fn main() {
         || drop(open(&large_fixture)),
         || drop(open(&small_fixture)),
     );
+    let (assertion, sign) = interleaved(
+        rounds,
+        || drop(black_box(call(&mut reserving, &get))),
+        || drop(black_box(signer.sign(&message))),
+    );
+    let (assertion_writing, sign_again) = interleaved(
+        rounds,
+        || drop(black_box(call(&mut writing, &get))),
+        || drop(black_box(signer.sign(&message))),
+    );
     let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
     println!("softkey-vault ratios (medians of {rounds} interleaved rounds):");
     println!(
@@ -221,6 +353,14 @@ fn main() {
     println!(
         "  open {large} / open 10 (no KDF):    {:.2}×  ({open_big:?} vs {open_small:?})",
         ratio(open_big, open_small)
+    );
+    println!(
+        "  getAssertion ES256 rk on the vault / P-256 sign: {:.2}×  ({assertion:?} vs {sign:?}; goal ≤ 1.3×)",
+        ratio(assertion, sign)
+    );
+    println!(
+        "    the same, one durable write per assertion: {:.2}×  ({assertion_writing:?} vs {sign_again:?})",
+        ratio(assertion_writing, sign_again)
     );
     if let Some(rss) = peak_rss_mib() {
         println!("  peak RSS of this process:          {rss:.1} MiB (goal ≤ 100 MiB)");

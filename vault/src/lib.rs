@@ -40,6 +40,8 @@
 //!   (u32 big-endian), `setting/<SettingKey::name()>` (the core's opaque bytes),
 //!   `vault/backup-eligible` (one byte, 1 = backup-eligible; absent = device-bound;
 //!   kept by an authenticator reset).
+//!   A signature counter in the file (`global_counter`, a credential's
+//!   `sign_count`) is a bound: no value above it was handed out (`counters.rs`).
 //! - `manifest(id = 1, generation, payload)`: the sealed manifest that binds all
 //!   the rows above into one state (below, and `state.rs`).
 //!
@@ -82,7 +84,13 @@
 //! ## Guarantees
 //! - A `Store` method that returns `Ok` has committed one transaction, fsynced
 //!   (WAL, `synchronous=FULL`): a credential the relying party was told about
-//!   survives kill -9 and power loss (see `tests/crash.rs`).
+//!   survives kill -9 and power loss (see `tests/crash.rs`). The counters
+//!   (`next_sign_count`, `next_global_counter`) are the exception by design:
+//!   a range is reserved durably before its first value is handed out, the
+//!   values in it are counted in memory, and after a crash counting resumes
+//!   above the range, so no value is ever handed out twice or lower than one
+//!   before (`tests/crash.rs`, `tests/counters.rs`); a clean close gives the
+//!   unspent values back.
 //! - Nothing is silently skipped or defaulted: a tampered, missing, replayed or
 //!   foreign row fails the open, or the call that reads it (`tests/rollback.rs`).
 //! - Secrets in memory are `Zeroizing`/`ZeroizeOnDrop` with redacted `Debug`;
@@ -149,6 +157,7 @@
 
 pub mod cli;
 mod cli_exchange;
+mod counters;
 pub mod cxf;
 mod error;
 mod exchange;

@@ -157,6 +157,9 @@ impl Vault {
         self.state = base;
         self.state.apply(changes);
         self.key_epoch = Some(key_epoch);
+        // Reservations were kept by the old index values: counting resumes
+        // above the stored bounds.
+        self.counters.clear();
         Ok(RekeyOutcome {
             kept,
             removed,

@@ -174,7 +174,7 @@ fn write_manifest(
 }
 
 /// The generation column of the manifest row (a missing row is tampering).
-fn generation_column(conn: &Connection) -> Result<i64, VaultError> {
+pub(crate) fn generation_column(conn: &Connection) -> Result<i64, VaultError> {
     conn.prepare_cached("SELECT generation FROM manifest WHERE id = 1")?
         .query_row([], |r| r.get(0))
         .optional()?

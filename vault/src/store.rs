@@ -10,12 +10,10 @@ use softkey_authenticator::credential::StoredCredential;
 use softkey_authenticator::secret::{Secret32, SecretBytes};
 use softkey_authenticator::store::{SettingKey, Store, StoreError};
 
+use crate::counters::Counter;
 use crate::error::VaultError;
 use crate::exchange::BACKUP_ELIGIBLE;
-use crate::rows::{
-    self, DEVICE_SECRET, GLOBAL_COUNTER, SECRETS, SETTING_PREFIX, now, open_credential,
-    select_credentials,
-};
+use crate::rows::{self, DEVICE_SECRET, SETTING_PREFIX, now, open_credential, select_credentials};
 use crate::state::{self, Lookup};
 use crate::vault::{Vault, Writer};
 
@@ -46,26 +44,6 @@ impl Vault {
         self.put_many([credential]).map(drop)
     }
 
-    fn increment_counter(&mut self) -> Result<u32, VaultError> {
-        self.write(|w| {
-            let current = match w.secret(GLOBAL_COUNTER)? {
-                None => 0,
-                Some(bytes) => {
-                    u32::from_be_bytes(<[u8; 4]>::try_from(&bytes[..]).map_err(|_| {
-                        VaultError::Undecodable {
-                            table: SECRETS,
-                            row: GLOBAL_COUNTER.into(),
-                            reason: "counter is not 4 bytes".into(),
-                        }
-                    })?)
-                }
-            };
-            let next = current.wrapping_add(1);
-            w.put_secret(GLOBAL_COUNTER, Some(&next.to_be_bytes()))?;
-            Ok(next)
-        })
-    }
-
     fn write_setting(&mut self, key: SettingKey, value: Option<&[u8]>) -> Result<(), VaultError> {
         self.write(|w| w.put_secret(&setting_row(key), value))
     }
@@ -88,7 +66,10 @@ impl Vault {
                 }
             }
             w.put_secret(DEVICE_SECRET, Some(new_device_secret.expose_secret()))
-        })
+        })?;
+        // The counters start again with the rows they counted in.
+        self.counters.clear();
+        Ok(())
     }
 }
 
@@ -137,7 +118,13 @@ impl Store for Vault {
     }
 
     fn next_global_counter(&mut self) -> Result<u32, StoreError> {
-        Ok(self.increment_counter()?)
+        Ok(self.next_counter(Counter::Global)?)
+    }
+
+    fn next_sign_count(&mut self, credential: &mut StoredCredential) -> Result<u32, StoreError> {
+        let id_mac = self.keys.id_mac(&credential.credential_id);
+        credential.sign_count = self.next_counter(Counter::Credential(id_mac))?;
+        Ok(credential.sign_count)
     }
 
     fn setting(&mut self, key: SettingKey) -> Result<Option<SecretBytes>, StoreError> {
@@ -156,10 +143,10 @@ impl Store for Vault {
 /// Writes one credential inside a write transaction.
 pub(crate) fn put_in(w: &mut Writer<'_>, credential: &StoredCredential) -> Result<(), VaultError> {
     let id_mac = w.keys.id_mac(&credential.credential_id);
-    // An update keeps the creation time; a tampered row is reported, not overwritten.
-    let created = match w.select_checked(&id_mac)?.first() {
-        Some(row) => open_credential(w.keys, row)?.1,
-        None => now(),
+    // A tampered row is reported, not overwritten.
+    let existing = match w.select_checked(&id_mac)?.first() {
+        Some(row) => Some(open_credential(w.keys, row)?),
+        None => None,
     };
     // CTAP 2.1 §6.1.2 step 17: a new credential replaces the same (rp, user handle).
     let rp_id_hash = credential.rp_id_hash();
@@ -172,6 +159,14 @@ pub(crate) fn put_in(w: &mut Writer<'_>, credential: &StoredCredential) -> Resul
     for row in &replaced {
         state::check_credential(w.keys, w.staged.listed_credential(&row.id_mac), row)?;
         rows::delete_credential_row(w.conn, w.keys, &mut w.staged, row)?;
+        w.forget_counter(&row.id_mac);
     }
+    let Some((_, created)) = existing else {
+        return rows::write_credential_row(w.conn, w.keys, &mut w.staged, credential, now());
+    };
+    // An update keeps the creation time and stores the counter given (the
+    // core gives back the value it read, which is the one reached); the
+    // reservation, if any, ends: counting resumes above what is stored.
+    w.forget_counter(&id_mac);
     rows::write_credential_row(w.conn, w.keys, &mut w.staged, credential, created)
 }

@@ -5,12 +5,13 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use softkey_authenticator::credential::StoredCredential;
 use softkey_authenticator::crypto::Algorithm;
 use softkey_authenticator::secret::Secret32;
 use zeroize::Zeroizing;
 
+use crate::counters::{Counter, Counters, Reservation};
 use crate::error::VaultError;
 use crate::files;
 use crate::keyring::KeyringBus;
@@ -32,6 +33,8 @@ pub struct Vault {
     pub(crate) state: State,
     /// `meta.key_epoch` as this handle found it (changed by a rekey).
     pub(crate) key_epoch: Option<Vec<u8>>,
+    /// Signature-counter ranges reserved by this handle (`counters.rs`).
+    pub(crate) counters: Counters,
     unlocked_slot: i64,
     /// Where `remove_slot` deletes keyring items: the bus unlocked with, else
     /// the session bus.
@@ -102,6 +105,9 @@ fn configure(conn: &Connection) -> Result<(), VaultError> {
     }
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "secure_delete", "ON")?;
+    // Every statement of the sign-in path stays prepared (the default 16
+    // would evict some in favour of the write path's).
+    conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }
 
@@ -142,6 +148,7 @@ impl Vault {
             vault_id: random_bytes::<16>().to_vec(),
             state: State::empty(),
             key_epoch: None,
+            counters: Counters::default(),
             unlocked_slot: 0,
             keyring_bus: keyring_bus_of(unlocker),
         };
@@ -198,6 +205,7 @@ impl Vault {
             vault_id,
             state,
             key_epoch,
+            counters: Counters::default(),
             unlocked_slot: slot,
             keyring_bus: keyring_bus_of(unlocker),
         };
@@ -271,6 +279,7 @@ impl Vault {
             let rows = w.select_checked(&id_mac)?;
             for row in &rows {
                 rows::delete_credential_row(w.conn, w.keys, &mut w.staged, row)?;
+                w.forget_counter(&row.id_mac);
             }
             Ok(!rows.is_empty())
         })
@@ -343,18 +352,21 @@ impl Vault {
         &mut self,
         read: impl FnOnce(&Reader<'_>) -> Result<T, VaultError>,
     ) -> Result<T, VaultError> {
-        let tx = self.conn.transaction()?;
-        refresh(
+        let tx = CachedTx::begin(&self.conn, "BEGIN DEFERRED")?;
+        if refresh(
             &tx,
             &self.keys,
             &self.vault_id,
             &mut self.state,
             &self.key_epoch,
-        )?;
+        )? {
+            self.counters.clear();
+        }
         let value = read(&Reader {
             conn: &tx,
             keys: &self.keys,
             state: &self.state,
+            counters: &self.counters,
         })?;
         tx.commit()?;
         Ok(value)
@@ -377,31 +389,53 @@ impl Vault {
         first: bool,
         write: impl FnOnce(&mut Writer<'_>) -> Result<T, VaultError>,
     ) -> Result<T, VaultError> {
-        let tx = self.conn.transaction_with_behavior(if first {
-            TransactionBehavior::Exclusive
-        } else {
-            TransactionBehavior::Immediate
-        })?;
-        if !first {
-            refresh(
+        let tx = CachedTx::begin(
+            &self.conn,
+            if first {
+                "BEGIN EXCLUSIVE"
+            } else {
+                "BEGIN IMMEDIATE"
+            },
+        )?;
+        // Another handle's writes drop every counter reservation: it may
+        // have raised the bounds they were taken from.
+        if !first
+            && refresh(
                 &tx,
                 &self.keys,
                 &self.vault_id,
                 &mut self.state,
                 &self.key_epoch,
-            )?;
+            )?
+        {
+            self.counters.clear();
         }
         let mut writer = Writer {
             conn: &tx,
             keys: &self.keys,
             vault_id: &self.vault_id,
             staged: Staged::new(&self.state),
+            counters: &self.counters,
+            counter_changes: Vec::new(),
         };
         let value = write(&mut writer)?;
-        let changes = writer.staged.finish(&tx, &self.keys, &self.vault_id)?;
+        let Writer {
+            staged,
+            counter_changes,
+            ..
+        } = writer;
+        let changes = staged.finish(&tx, &self.keys, &self.vault_id)?;
         tx.commit()?;
         self.state.apply(changes);
+        self.counters.apply(counter_changes);
         Ok(value)
+    }
+
+    /// Whether the file is at the generation this handle last saw (no other
+    /// handle wrote since): one small read, no transaction.
+    pub(crate) fn unchanged(&self) -> Result<bool, VaultError> {
+        Ok(u64::try_from(state::generation_column(&self.conn)?).ok()
+            == Some(self.state.generation()))
     }
 
     /// Reads, checks and opens the credentials a lookup finds; `each` makes
@@ -433,6 +467,55 @@ impl Vault {
     }
 }
 
+/// A transaction begun and ended with prepared statements kept in the
+/// connection's cache: rusqlite's `Transaction` parses the BEGIN and COMMIT
+/// text every time, which on the sign-in path cost as much as the lookup.
+/// Dropped without [`CachedTx::commit`], it rolls back.
+struct CachedTx<'c> {
+    conn: &'c Connection,
+    open: bool,
+}
+
+impl<'c> CachedTx<'c> {
+    fn begin(conn: &'c Connection, begin: &'static str) -> Result<Self, VaultError> {
+        conn.prepare_cached(begin)?.execute([])?;
+        Ok(Self { conn, open: true })
+    }
+
+    fn commit(mut self) -> Result<(), VaultError> {
+        self.conn.prepare_cached("COMMIT")?.execute([])?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Drop for CachedTx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self
+                .conn
+                .prepare_cached("ROLLBACK")
+                .and_then(|mut rollback| rollback.execute([]));
+        }
+    }
+}
+
+impl std::ops::Deref for CachedTx<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl Drop for Vault {
+    /// Gives unspent counter ranges back, so a clean restart skips no values
+    /// (best effort: if it fails, the next start resumes above the bounds).
+    fn drop(&mut self) {
+        let _ = self.release_counters();
+    }
+}
+
 /// `meta.key_epoch`: absent until the first rekey, then 16 random bytes
 /// that each rekey replaces.
 pub(crate) fn read_key_epoch(conn: &Connection) -> Result<Option<Vec<u8>>, VaultError> {
@@ -451,14 +534,14 @@ fn refresh(
     vault_id: &[u8],
     state: &mut State,
     key_epoch: &Option<Vec<u8>>,
-) -> Result<(), VaultError> {
+) -> Result<bool, VaultError> {
     match state::refresh(conn, keys, vault_id, state) {
         Err(VaultError::Tampered { table, .. })
             if table == state::MANIFEST && read_key_epoch(conn)? != *key_epoch =>
         {
             Err(VaultError::RekeyedElsewhere)
         }
-        other => other.map(drop),
+        other => other,
     }
 }
 
@@ -467,6 +550,8 @@ pub(crate) struct Reader<'a> {
     pub(crate) conn: &'a Connection,
     pub(crate) keys: &'a VaultKeys,
     pub(crate) state: &'a State,
+    /// For the signature counters reached (the rows hold bounds).
+    counters: &'a Counters,
 }
 
 impl Reader<'_> {
@@ -487,7 +572,12 @@ impl Reader<'_> {
         self.state.check_found(self.keys, &rows, lookup)?;
         let mut found = Vec::with_capacity(rows.len());
         for row in &rows {
-            let (credential, created) = open_credential(self.keys, row)?;
+            let (mut credential, created) = open_credential(self.keys, row)?;
+            if let Ok(id_mac) = <[u8; 32]>::try_from(row.id_mac.as_slice())
+                && let Some(last) = self.counters.last(Counter::Credential(id_mac))
+            {
+                credential.sign_count = last;
+            }
             found.push(each(credential, created));
         }
         Ok(found)
@@ -506,6 +596,10 @@ pub(crate) struct Writer<'a> {
     pub(crate) keys: &'a VaultKeys,
     pub(crate) vault_id: &'a [u8],
     pub(crate) staged: Staged<'a>,
+    /// The counter reservations as they stand (after the refresh).
+    pub(crate) counters: &'a Counters,
+    /// Reservations made (`Some`) or dropped (`None`), applied on commit.
+    pub(crate) counter_changes: Vec<(Counter, Option<Reservation>)>,
 }
 
 impl Writer<'_> {

@@ -1,8 +1,13 @@
 //! Crash test: a child process stores discoverable credentials in a loop and
 //! prints each credential's id once `put_discoverable` returned (= the relying
-//! party was told). The parent kill -9s it at random moments, reopens the vault
-//! and checks that every acknowledged credential is there, with at least its
-//! acknowledged signature counter, and that the vault opens and reads cleanly.
+//! party was told), and signs in between: it takes the next signature counter
+//! of some of its credentials and the global counter (as getAssertion does)
+//! and prints each value once it has it (= a client was told). The parent
+//! kill -9s it at random moments, reopens the vault and checks that every
+//! acknowledged credential is there, with at least the highest counter
+//! reported for it, that no counter value is ever reported twice or lower than
+//! one reported before (also by the next child, after the crash), and that
+//! the vault opens and reads cleanly.
 //!
 //! 200 kills by default; `SOFTKEY_CRASH_KILLS=1000` for the bench mode. The
 //! child is this same test binary running the ignored `crash_child` test.
@@ -41,6 +46,14 @@ fn crash_child() {
     writeln!(out, "READY").unwrap();
     out.flush().unwrap();
     let mut rng = rand::rng();
+    // Sign in with some credentials of earlier children, and with our own.
+    let mut signing: Vec<Vec<u8>> = vault
+        .all_discoverable()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.credential_id.clone())
+        .collect();
+    signing.truncate(6);
     loop {
         let mut id = [0u8; 32];
         rng.fill(&mut id[..]);
@@ -56,6 +69,66 @@ fn crash_child() {
         vault.put_discoverable(&stored).unwrap();
         writeln!(out, "ACK {} 1", hex::encode(id)).unwrap();
         out.flush().unwrap();
+        signing.push(id.to_vec());
+        if signing.len() > 8 {
+            signing.remove(0);
+        }
+        // Sign-ins: what getAssertion asks of the store, one value at a time.
+        for _ in 0..16 {
+            let id = &signing[rng.random_range(0..signing.len())];
+            let mut credential = vault.discoverable_by_id(id).unwrap().unwrap();
+            let count = vault.next_sign_count(&mut credential).unwrap();
+            writeln!(out, "SIGN {} {count}", hex::encode(id)).unwrap();
+            out.flush().unwrap();
+            let global = vault.next_global_counter().unwrap();
+            writeln!(out, "GLOBAL {global}").unwrap();
+            out.flush().unwrap();
+        }
+    }
+}
+
+/// Every counter value reported so far, checked as it comes: each must be
+/// above every value reported before for the same counter.
+#[derive(Default)]
+struct Reported {
+    /// Highest value reported per credential.
+    credentials: HashMap<Vec<u8>, u32>,
+    /// Highest global value reported.
+    global: u32,
+    /// Values reported again or lower than one before.
+    violations: usize,
+    /// Values reported in all.
+    values: usize,
+}
+
+impl Reported {
+    /// Records a "SIGN id n" or "GLOBAL n" line (only a complete one).
+    fn record(&mut self, line: &str) {
+        let Some(line) = line.strip_suffix('\n') else {
+            return;
+        };
+        if let Some(at) = line.find("SIGN ") {
+            let (id, count) = line[at + 5..].split_once(' ').unwrap();
+            let count: u32 = count.parse().unwrap();
+            let last = self
+                .credentials
+                .entry(hex::decode(id).unwrap())
+                .or_default();
+            let before = *last;
+            *last = before.max(count);
+            self.check(before, count);
+        } else if let Some(at) = line.find("GLOBAL ") {
+            let count: u32 = line[at + 7..].parse().unwrap();
+            self.check(self.global, count);
+            self.global = self.global.max(count);
+        }
+    }
+
+    fn check(&mut self, before: u32, now: u32) {
+        self.values += 1;
+        if now <= before {
+            self.violations += 1;
+        }
     }
 }
 
@@ -82,6 +155,27 @@ struct Tally {
     regressed: usize,
 }
 
+/// Reads the child's lines until `stop` says so or it ends; records them.
+fn read_lines(
+    reader: &mut impl BufRead,
+    acknowledged: &mut HashMap<Vec<u8>, u32>,
+    reported: &mut Reported,
+    mut stop: impl FnMut(&str, bool) -> bool,
+) {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap() == 0 {
+            return;
+        }
+        let acked = record_ack(&line, acknowledged);
+        reported.record(&line);
+        if stop(&line, acked) {
+            return;
+        }
+    }
+}
+
 #[test]
 fn acknowledged_credentials_survive_kill_9() {
     let kills: usize = std::env::var("SOFTKEY_CRASH_KILLS")
@@ -92,6 +186,7 @@ fn acknowledged_credentials_survive_kill_9() {
     drop(fixture.create());
     let exe = std::env::current_exe().unwrap();
     let mut acknowledged: HashMap<Vec<u8>, u32> = HashMap::new();
+    let mut reported = Reported::default();
     let mut tally = Tally::default();
     let mut rng = rand::rng();
     let started = Instant::now();
@@ -113,10 +208,10 @@ fn acknowledged_credentials_survive_kill_9() {
             .unwrap();
         let mut reader = BufReader::new(child.stdout.take().unwrap());
         // One kill in ten lands while the child is still starting and opening
-        // (recovering) the vault; the others while it writes: at a random time,
-        // or a random moment after a few acknowledgements (so that a loaded
-        // machine still kills mid-stream rather than only at startup).
-        let mut line = String::new();
+        // (recovering) the vault; the others while it writes and signs in: at
+        // a random time, or a random moment after a few acknowledgements (so
+        // that a loaded machine still kills mid-stream rather than only at
+        // startup).
         if round % 10 == 0 {
             std::thread::sleep(Duration::from_millis(rng.random_range(0..15)));
         } else {
@@ -127,14 +222,16 @@ fn acknowledged_credentials_survive_kill_9() {
             };
             let (mut ready, mut acks_seen) = (false, 0);
             // libtest prints "test crash_child ... " before the child's first line.
-            while !ready || acks_seen < acks_first {
-                line.clear();
-                if reader.read_line(&mut line).unwrap() == 0 {
-                    break;
-                }
-                ready |= line.contains("READY");
-                acks_seen += usize::from(record_ack(&line, &mut acknowledged));
-            }
+            read_lines(
+                &mut reader,
+                &mut acknowledged,
+                &mut reported,
+                |line, acked| {
+                    ready |= line.contains("READY");
+                    acks_seen += usize::from(acked);
+                    ready && acks_seen >= acks_first
+                },
+            );
             std::thread::sleep(Duration::from_micros(rng.random_range(0..20_000)));
         }
         child.kill().unwrap(); // SIGKILL
@@ -142,10 +239,11 @@ fn acknowledged_credentials_survive_kill_9() {
         tally.kills += 1;
 
         // Everything the child printed before it died: only complete lines count.
-        line.clear();
-        while reader.read_line(&mut line).unwrap() > 0 {
-            record_ack(&line, &mut acknowledged);
-            line.clear();
+        read_lines(&mut reader, &mut acknowledged, &mut reported, |_, _| false);
+        // A counter reported counts as acknowledged for its credential.
+        for (id, count) in &reported.credentials {
+            let entry = acknowledged.entry(id.clone()).or_default();
+            *entry = (*entry).max(*count);
         }
 
         let Ok(mut vault) = Vault::open(&fixture.vault_path, &fixture.unlocker()) else {
@@ -177,14 +275,32 @@ fn acknowledged_credentials_survive_kill_9() {
             tally.regressed, 0,
             "round {round}: acknowledged counters regressed"
         );
+        // The first values after the crash, from the parent: above all reported.
+        if let Some(id) = reported.credentials.keys().next().cloned() {
+            let mut credential = vault.discoverable_by_id(&id).unwrap().unwrap();
+            let count = vault.next_sign_count(&mut credential).unwrap();
+            reported.record(&format!("SIGN {} {count}\n", hex::encode(&id)));
+        }
+        let global = vault.next_global_counter().unwrap();
+        reported.record(&format!("GLOBAL {global}\n"));
+        assert_eq!(
+            reported.violations, 0,
+            "round {round}: a counter value was reported again or lower"
+        );
     }
     eprintln!(
-        "crash test: {} kills, {} acknowledged credentials, {} lost, {} counter regressions, {} corrupt vaults, {:.1} s",
+        "crash test: {} kills, {} acknowledged credentials, {} lost, {} counter regressions, \
+         {} corrupt vaults; {} counter values reported ({} credentials, global up to {}), \
+         {} reported again or lower; {:.1} s",
         tally.kills,
         acknowledged.len(),
         tally.lost,
         tally.regressed,
         tally.corrupt,
+        reported.values,
+        reported.credentials.len(),
+        reported.global,
+        reported.violations,
         started.elapsed().as_secs_f64()
     );
     assert_eq!(
@@ -196,4 +312,5 @@ fn acknowledged_credentials_survive_kill_9() {
         acknowledged.len() >= kills / 3,
         "the child barely wrote anything"
     );
+    assert!(reported.values >= kills, "the child barely signed in");
 }

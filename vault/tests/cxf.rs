@@ -780,3 +780,36 @@ fn import_race_with_a_new_duplicate_writes_nothing() {
     assert!(vault.discoverable_by_id(b"cred-1").unwrap().is_none());
     assert!(vault.discoverable_by_id(&[0x81, 6]).unwrap().is_some());
 }
+
+#[test]
+fn payments_member_round_trips_as_third_party_payment() {
+    let fixture = Fixture::new();
+    let mut vault = fixture.create();
+    vault.set_backup_eligible(true).unwrap();
+    let mut file = one_passkey();
+    passkey_mut(&mut file)["fido2Extensions"] = json!({"payments": true});
+    import_all(&mut vault, &serde_json::to_vec(&file).unwrap(), false).unwrap();
+    let stored = vault.all_discoverable().unwrap();
+    assert!(stored[0].third_party_payment);
+    let export = vault.export_cxf().unwrap();
+    let written: Value = serde_json::from_slice(&export.json).unwrap();
+    let passkey = &written["accounts"][0]["items"][0]["credentials"][0];
+    assert_eq!(passkey["fido2Extensions"]["payments"], json!(true));
+    // A passkey that is no payment credential writes no member.
+    let mut file = one_passkey();
+    passkey_mut(&mut file)["credentialId"] = json!(URL_SAFE_NO_PAD.encode(b"cred-2"));
+    passkey_mut(&mut file)["userHandle"] = json!(URL_SAFE_NO_PAD.encode(b"dave"));
+    import_all(&mut vault, &serde_json::to_vec(&file).unwrap(), false).unwrap();
+    let export = vault.export_cxf().unwrap();
+    let written: Value = serde_json::from_slice(&export.json).unwrap();
+    let items = written["accounts"][0]["items"].as_array().unwrap();
+    let without: Vec<_> = items
+        .iter()
+        .filter(|i| {
+            i["credentials"][0]["fido2Extensions"]
+                .get("payments")
+                .is_none()
+        })
+        .collect();
+    assert_eq!(without.len(), 1);
+}

@@ -365,7 +365,8 @@ fn deleting_the_manifest_row_fails_open_as_tampering() {
 fn a_replayed_manifest_row_fails_open_as_tampering() {
     // An older manifest with today's rows: the rows are not its state.
     let fixture = Fixture::new();
-    let mut vault = populated(&fixture);
+    drop(populated(&fixture));
+    let mut vault = fixture.open();
     let older = raw_blob(&fixture.vault_path, "SELECT payload FROM manifest");
     let older_generation = raw_generation(&fixture);
     pin_state(3).save(&mut vault).unwrap();

@@ -1,14 +1,16 @@
-//! authenticatorClientPIN (CTAP 2.1 §6.5): PIN retries, key agreement, setting
-//! and changing the PIN, and pinUvAuthTokens with permissions, by PIN or by
-//! built-in user verification.
+//! authenticatorClientPIN (CTAP 2.1 §6.5, CTAP 2.2 §6.5): PIN retries, key
+//! agreement, setting and changing the PIN, and pinUvAuthTokens with
+//! permissions, by PIN or by built-in user verification — or, for the `pcmr`
+//! permission alone, the [persistentPinUvAuthToken](crate::pin::persistent).
 
 use ciborium::Value;
 
 use crate::authenticator::{Context, Pending, PromptAction, Step, UserPrompt};
 use crate::cbor::{self, IntMap, int};
 use crate::commands::Response;
+use crate::pin::persistent::PersistentState;
 use crate::pin::state::{MAX_PIN_BYTES, MAX_PIN_RETRIES, MAX_UV_RETRIES};
-use crate::pin::{Permissions, PinState, Protocol, SharedSecret, pin_hash};
+use crate::pin::{AuthenticatorSettings, Permissions, PinState, Protocol, SharedSecret, pin_hash};
 use crate::secret::SecretBytes;
 use crate::status::StatusCode;
 use crate::store::Store;
@@ -162,10 +164,11 @@ fn set_pin<S: Store, R: rand_core::CryptoRng>(
     let param = required(request.pin_uv_auth_param.as_ref())?;
     // 2. A supported protocol.
     let protocol = request.protocol()?;
-    // 3. A PIN that is already set is changed with changePIN.
+    // 3. A PIN that is already set is changed with changePIN:
+    //    CTAP2_ERR_PIN_AUTH_INVALID.
     let mut state = PinState::load(&mut ctx.store)?;
     if state.is_set() {
-        return Err(StatusCode::NotAllowed);
+        return Err(StatusCode::PinAuthInvalid);
     }
     // 4. decapsulate the platform's key.
     let shared = ctx
@@ -177,12 +180,15 @@ fn set_pin<S: Store, R: rand_core::CryptoRng>(
         return Err(StatusCode::PinAuthInvalid);
     }
     // 6–8. Decrypt the new PIN and check it against the policy.
-    let (hash, code_points) = decrypt_new_pin(&shared, new_pin_enc, state.min_pin_length)?;
+    let complexity = AuthenticatorSettings::load(&mut ctx.store)?.pin_complexity_policy;
+    let (hash, code_points) =
+        decrypt_new_pin(&shared, new_pin_enc, state.min_pin_length, complexity)?;
     // 9. Store LEFT(SHA-256(newPin), 16) and reset pinRetries to its maximum.
     state.pin_hash = Some(SecretBytes::from_slice(hash.as_slice()));
     state.pin_code_points = code_points;
     state.pin_retries = MAX_PIN_RETRIES;
     state.force_change = false;
+    state.uv_count_since_pin = 0;
     state.save(&mut ctx.store)?;
     tracing::info!("PIN set");
     Ok(Response::empty())
@@ -215,7 +221,9 @@ fn change_pin<S: Store, R: rand_core::CryptoRng>(
     // 6–7. Decrement pinRetries, check the current PIN.
     check_pin_hash(ctx, &mut state, &shared, pin_hash_enc)?;
     // 8–9. Decrypt and check the new PIN; a forced change must change it.
-    let (hash, code_points) = decrypt_new_pin(&shared, new_pin_enc, state.min_pin_length)?;
+    let complexity = AuthenticatorSettings::load(&mut ctx.store)?.pin_complexity_policy;
+    let (hash, code_points) =
+        decrypt_new_pin(&shared, new_pin_enc, state.min_pin_length, complexity)?;
     if state.force_change
         && state
             .pin_hash
@@ -224,6 +232,12 @@ fn change_pin<S: Store, R: rand_core::CryptoRng>(
     {
         return Err(StatusCode::PinPolicyViolation);
     }
+    // CTAP 2.2 changePIN: resetPersistentPinUvAuthToken() — every persistent
+    // permission goes with the old PIN. Revoked before the new PIN is stored,
+    // so that no interruption leaves the old holder's grant alive.
+    let mut persistent = PersistentState::load_or_create(&mut ctx.store, &mut ctx.rng)?;
+    persistent.reset_token(&mut ctx.rng);
+    persistent.save(&mut ctx.store)?;
     // 10. Store the new PIN hash; every token issued before is void.
     state.pin_hash = Some(SecretBytes::from_slice(hash.as_slice()));
     state.pin_code_points = code_points;
@@ -263,18 +277,51 @@ fn get_pin_token<S: Store, R: rand_core::CryptoRng>(
     )
 }
 
-fn parse_permissions(request: &Request) -> Result<Permissions, StatusCode> {
+/// Every permission this authenticator defines (CTAP 2.2 §6.5.5.7: "undefined
+/// permissions present in the permissions parameter are ignored").
+const DEFINED_PERMISSIONS: u64 = 0x7F;
+
+pub(crate) fn parse_permissions(request: &Request) -> Result<Permissions, StatusCode> {
     let permissions = required(request.permissions)?;
     // 3. Zero permissions are invalid.
-    let permissions = u8::try_from(permissions)
-        .ok()
-        .filter(|p| *p != 0)
-        .ok_or(StatusCode::InvalidParameter)?;
-    // 4. Permissions for features this authenticator lacks: bio enrollment.
-    if permissions & Permissions::BIO_ENROLLMENT != 0 || permissions & 0xC0 != 0 {
+    if permissions == 0 {
+        return Err(StatusCode::InvalidParameter);
+    }
+    let permissions = u8::try_from(permissions & DEFINED_PERMISSIONS)
+        .map_err(|_| StatusCode::InvalidParameter)?;
+    // 4. Permissions for features this authenticator lacks (bio enrollment),
+    //    and pcmr with any other permission.
+    let pcmr = Permissions::PERSISTENT_CREDENTIAL_MANAGEMENT_READ_ONLY;
+    if permissions & Permissions::BIO_ENROLLMENT != 0
+        || (permissions & pcmr != 0 && permissions != pcmr)
+    {
         return Err(StatusCode::UnauthorizedPermission);
     }
     Ok(Permissions(permissions))
+}
+
+/// "If the value of the requested permissions is pcmr": assign pcmr to the
+/// persistentPinUvAuthToken and return it encrypted; the pinUvAuthToken in
+/// use stays as it was.
+fn issue_persistent_token<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+    shared: &SharedSecret,
+) -> Result<Response, StatusCode> {
+    let mut persistent = PersistentState::load_or_create(&mut ctx.store, &mut ctx.rng)?;
+    if !persistent.grants_pcmr() {
+        persistent.grant_pcmr();
+        persistent.save(&mut ctx.store)?;
+    }
+    let encrypted = shared.encrypt(&mut ctx.rng, persistent.expose_secret());
+    tracing::debug!("persistentPinUvAuthToken issued (pcmr)");
+    Ok(Response(Some(Value::Map(vec![(
+        int(0x02),
+        Value::Bytes(encrypted),
+    )]))))
+}
+
+fn is_pcmr(permissions: Permissions) -> bool {
+    permissions.0 == Permissions::PERSISTENT_CREDENTIAL_MANAGEMENT_READ_ONLY
 }
 
 fn get_token_using_pin<S: Store, R: rand_core::CryptoRng>(
@@ -295,7 +342,11 @@ fn get_token_using_pin<S: Store, R: rand_core::CryptoRng>(
     if state.force_change {
         return Err(StatusCode::PinPolicyViolation);
     }
-    // 12–14. A new token with these permissions.
+    // 12. pcmr alone: the persistent token.
+    if is_pcmr(permissions) {
+        return issue_persistent_token(ctx, &shared);
+    }
+    // 13–17. A new token with these permissions.
     issue_token(ctx, &shared, permissions, request.rp_id, false, now)
 }
 
@@ -349,21 +400,23 @@ pub(crate) fn finish_uv_token<S: Store, R: rand_core::CryptoRng>(
     now: std::time::Instant,
 ) -> Result<Response, StatusCode> {
     record_uv_success(ctx)?;
+    if is_pcmr(job.permissions) {
+        return issue_persistent_token(ctx, &job.shared);
+    }
     // User verification by the person implies their presence.
     issue_token(ctx, &job.shared, job.permissions, job.rp_id, true, now)
 }
 
-/// Built-in UV succeeded: uvRetries back to its maximum.
+/// Built-in UV succeeded: uvRetries back to its maximum, one more for
+/// uvCountSinceLastPinEntry.
 pub(crate) fn record_uv_success<S: Store, R: rand_core::CryptoRng>(
     ctx: &mut Context<S, R>,
 ) -> Result<(), StatusCode> {
     let mut state = PinState::load(&mut ctx.store)?;
     ctx.pin.consecutive_uv_failures = 0;
-    if state.uv_retries != MAX_UV_RETRIES {
-        state.uv_retries = MAX_UV_RETRIES;
-        state.save(&mut ctx.store)?;
-    }
-    Ok(())
+    state.uv_retries = MAX_UV_RETRIES;
+    state.uv_count_since_pin = state.uv_count_since_pin.saturating_add(1);
+    state.save(&mut ctx.store)
 }
 
 /// Built-in UV failed: one retry fewer; `UV_BLOCKED` once none is left, else
@@ -454,16 +507,20 @@ fn check_pin_hash<S: Store, R: rand_core::CryptoRng>(
     }
     ctx.pin.consecutive_pin_mismatches = 0;
     state.pin_retries = MAX_PIN_RETRIES;
+    state.uv_count_since_pin = 0;
     state.save(&mut ctx.store)?;
     Ok(())
 }
 
-/// Decrypts newPinEnc to the 64-byte padded PIN and applies the PIN policy.
-/// Returns LEFT(SHA-256(newPin), 16) and the PIN's length in code points.
+/// Decrypts newPinEnc to the 64-byte padded PIN and applies the PIN policy
+/// (minimum length; the [complexity policy](crate::pin::complexity) when
+/// `complexity` is on). Returns LEFT(SHA-256(newPin), 16) and the PIN's
+/// length in code points.
 fn decrypt_new_pin(
     shared: &SharedSecret,
     new_pin_enc: &[u8],
     min_pin_length: u8,
+    complexity: bool,
 ) -> Result<(zeroize::Zeroizing<[u8; 16]>, u8), StatusCode> {
     let padded = shared
         .decrypt(new_pin_enc)
@@ -476,11 +533,12 @@ fn decrypt_new_pin(
     if pin.len() > MAX_PIN_BYTES {
         return Err(StatusCode::PinPolicyViolation);
     }
-    let code_points = std::str::from_utf8(pin)
-        .map_err(|_| StatusCode::PinPolicyViolation)?
-        .chars()
-        .count();
+    let text = std::str::from_utf8(pin).map_err(|_| StatusCode::PinPolicyViolation)?;
+    let code_points = text.chars().count();
     if code_points < usize::from(min_pin_length) {
+        return Err(StatusCode::PinPolicyViolation);
+    }
+    if complexity && !crate::pin::complexity::acceptable(text) {
         return Err(StatusCode::PinPolicyViolation);
     }
     let code_points = u8::try_from(code_points).map_err(|_| StatusCode::PinPolicyViolation)?;

@@ -1,6 +1,12 @@
 //! authenticatorCredentialManagement (CTAP 2.1 §6.8, also answered on the
 //! preview command number 0x41): metadata, enumerating relying parties and
 //! their discoverable credentials, deleting one, updating its user.
+//!
+//! CTAP 2.2: getCredsMetadata, enumerateRPsBegin and enumerateCredentialsBegin
+//! also accept the persistentPinUvAuthToken with the `pcmr` permission
+//! (read-only, across power cycles); deleteCredential and
+//! updateUserInformation never do. Every change to the credentials renews
+//! the credential store state (getInfo `encCredStoreState`).
 
 use std::time::Instant;
 
@@ -12,6 +18,7 @@ use crate::commands::{Response, SubcommandRequest, check_pin_uv_auth};
 use crate::credential::StoredCredential;
 use crate::crypto::sha256;
 use crate::pin::Permissions;
+use crate::pin::persistent::{PersistentState, note_credential_store_change};
 use crate::request::{self, descriptor_to_value, user_to_value};
 use crate::status::StatusCode;
 use crate::store::Store;
@@ -67,34 +74,78 @@ pub(crate) fn handle<S: Store, R: rand_core::CryptoRng>(
         .as_deref()
         .ok_or(StatusCode::PuatRequired)?;
     let message = request.signed_message(&[]);
-    check_pin_uv_auth(
-        ctx,
-        request.pin_uv_auth_protocol,
-        param,
-        &message,
-        Permissions::CREDENTIAL_MANAGEMENT,
-        None,
-        now,
-    )?;
+    let read_only = matches!(
+        request.sub_command,
+        GET_CREDS_METADATA | ENUMERATE_RPS_BEGIN | ENUMERATE_CREDENTIALS_BEGIN
+    );
+    let scope = if read_only && persistent_token_signed(ctx, &request, param, &message)? {
+        Scope::Persistent
+    } else {
+        check_pin_uv_auth(
+            ctx,
+            request.pin_uv_auth_protocol,
+            param,
+            &message,
+            Permissions::CREDENTIAL_MANAGEMENT,
+            None,
+            now,
+        )?;
+        Scope::Session
+    };
     let params = request.params()?;
     match request.sub_command {
         GET_CREDS_METADATA => {
-            unscoped(ctx)?;
+            unscoped(ctx, scope)?;
             metadata(ctx)
         }
         ENUMERATE_RPS_BEGIN => {
-            unscoped(ctx)?;
+            unscoped(ctx, scope)?;
             begin_rps(ctx)
         }
-        ENUMERATE_CREDENTIALS_BEGIN => begin_credentials(ctx, params),
+        ENUMERATE_CREDENTIALS_BEGIN => begin_credentials(ctx, scope, params),
         DELETE_CREDENTIAL => delete(ctx, params),
         _ => update_user(ctx, params),
     }
 }
 
+/// Which token authorised the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scope {
+    /// The pinUvAuthToken (cm), perhaps bound to one RP.
+    Session,
+    /// The persistentPinUvAuthToken (pcmr), never bound to an RP.
+    Persistent,
+}
+
+/// Whether the persistentPinUvAuthToken signed this read-only request:
+/// `Ok(true)` it did and holds pcmr, `Ok(false)` it did not sign it (the
+/// pinUvAuthToken is tried next), `PIN_AUTH_INVALID` it signed it but does
+/// not hold pcmr.
+fn persistent_token_signed<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+    request: &SubcommandRequest,
+    param: &[u8],
+    message: &[u8],
+) -> Result<bool, StatusCode> {
+    let protocol = crate::pin::Protocol::from_number(
+        request
+            .pin_uv_auth_protocol
+            .ok_or(StatusCode::MissingParameter)?,
+    )?;
+    let persistent = PersistentState::load_or_create(&mut ctx.store, &mut ctx.rng)?;
+    match persistent.check_pcmr(protocol, message, param) {
+        Some(true) => Ok(true),
+        Some(false) => Err(StatusCode::PinAuthInvalid),
+        None => Ok(false),
+    }
+}
+
 /// Metadata and RP enumeration concern every RP: an RP-scoped token may not.
-fn unscoped<S: Store, R: rand_core::CryptoRng>(ctx: &Context<S, R>) -> Result<(), StatusCode> {
-    if ctx.pin.token.rp_id().is_some() {
+fn unscoped<S: Store, R: rand_core::CryptoRng>(
+    ctx: &Context<S, R>,
+    scope: Scope,
+) -> Result<(), StatusCode> {
+    if scope == Scope::Session && ctx.pin.token.rp_id().is_some() {
         return Err(StatusCode::PinAuthInvalid);
     }
     Ok(())
@@ -103,10 +154,13 @@ fn unscoped<S: Store, R: rand_core::CryptoRng>(ctx: &Context<S, R>) -> Result<()
 /// An RP-scoped token only manages credentials of its RP.
 fn check_scope<S: Store, R: rand_core::CryptoRng>(
     ctx: &Context<S, R>,
+    scope: Scope,
     rp_id_hash: &[u8; 32],
 ) -> Result<(), StatusCode> {
     match ctx.pin.token.rp_id() {
-        Some(rp_id) if &sha256(rp_id.as_bytes()) != rp_id_hash => Err(StatusCode::PinAuthInvalid),
+        Some(rp_id) if scope == Scope::Session && &sha256(rp_id.as_bytes()) != rp_id_hash => {
+            Err(StatusCode::PinAuthInvalid)
+        }
         _ => Ok(()),
     }
 }
@@ -207,6 +261,9 @@ fn credential_value(
     if let Some(key) = &credential.large_blob_key {
         entries.push((int(0x0B), cbor::bytes(key.expose_secret())));
     }
+    // thirdPartyPayment (CTAP 2.2): whether the credential was made for
+    // third-party payment; present because the extension is supported.
+    entries.push((int(0x0C), Value::Bool(credential.third_party_payment)));
     Ok(Value::Map(entries))
 }
 
@@ -219,12 +276,13 @@ fn require_param(params: &mut Option<IntMap>, key: i64) -> Result<Value, StatusC
 
 fn begin_credentials<S: Store, R: rand_core::CryptoRng>(
     ctx: &mut Context<S, R>,
+    scope: Scope,
     mut params: Option<IntMap>,
 ) -> Result<Response, StatusCode> {
     let rp_id_hash: [u8; 32] = cbor::into_bytes(require_param(&mut params, 0x01)?)?
         .try_into()
         .map_err(|_| StatusCode::InvalidLength)?;
-    check_scope(ctx, &rp_id_hash)?;
+    check_scope(ctx, scope, &rp_id_hash)?;
     let credentials = ctx.store.discoverable_for_rp(&rp_id_hash)?;
     if credentials.is_empty() {
         return Err(StatusCode::NoCredentials);
@@ -264,7 +322,7 @@ fn named_credential<S: Store, R: rand_core::CryptoRng>(
         .store
         .discoverable_by_id(&descriptor.id)?
         .ok_or(StatusCode::NoCredentials)?;
-    check_scope(ctx, &credential.rp_id_hash())?;
+    check_scope(ctx, Scope::Session, &credential.rp_id_hash())?;
     Ok(credential)
 }
 
@@ -273,6 +331,7 @@ fn delete<S: Store, R: rand_core::CryptoRng>(
     mut params: Option<IntMap>,
 ) -> Result<Response, StatusCode> {
     let credential = named_credential(ctx, &mut params)?;
+    note_credential_store_change(&mut ctx.store, &mut ctx.rng)?;
     if !ctx.store.delete_discoverable(&credential.credential_id)? {
         return Err(StatusCode::NoCredentials);
     }
@@ -291,6 +350,7 @@ fn update_user<S: Store, R: rand_core::CryptoRng>(
         return Err(StatusCode::InvalidParameter);
     }
     credential.user = user;
+    note_credential_store_change(&mut ctx.store, &mut ctx.rng)?;
     ctx.store.put_discoverable(&credential)?;
     Ok(Response::empty())
 }

@@ -14,6 +14,7 @@ use crate::credential::StoredCredential;
 use crate::crypto::sha256;
 use crate::extensions::{
     GetAssertionInputs, Outputs, cred_blob, cred_protect, hmac_secret, large_blob_key,
+    third_party_payment,
 };
 use crate::pin::{AuthenticatorSettings, Permissions, PinState, Protocol};
 use crate::request::{self, CredentialDescriptor, Options, descriptor_to_value, user_to_value};
@@ -76,7 +77,11 @@ impl Request {
 pub(crate) struct Job {
     rp_id_hash: [u8; 32],
     client_data_hash: [u8; 32],
+    /// The credentials to sign with (empty until built-in UV succeeded, when
+    /// it was asked for).
     credentials: Vec<StoredCredential>,
+    /// The allowList, kept to locate the credentials after built-in UV.
+    allow_list: Option<Vec<CredentialDescriptor>>,
     flags: u8,
     /// The prompt is built-in user verification.
     built_in_uv: bool,
@@ -209,35 +214,30 @@ fn locate<S: Store, R: rand_core::CryptoRng>(
         )?;
         uv = true;
     }
-    // Extension inputs are checked before any touch.
+    // Extension inputs are checked before any touch (hmac-secret needs "up").
     let extensions =
-        GetAssertionInputs::parse(request.extensions.as_deref(), &ctx.pin.key_agreement)?;
+        GetAssertionInputs::parse(request.extensions.as_deref(), &ctx.pin.key_agreement, up)?;
     let rp_id_hash = sha256(request.rp_id.as_bytes());
-    // 7. Locate credentials, leaving out those whose credProtect level the
-    //    request does not meet (without UV: level 3 never, level 2 only when
-    //    named in the allowList).
-    let verified = uv || uv_requested;
-    let credentials = match &request.allow_list {
-        Some(list) if !list.is_empty() => from_allow_list(ctx, &rp_id_hash, list, verified)?,
-        _ => {
-            let mut found = ctx.store.discoverable_for_rp(&rp_id_hash)?;
-            found.retain(|c| {
-                cred_protect::Level::from_stored(c.cred_protect).permits(verified, false)
-            });
-            // Most recently created first (CTAP 2.1 §6.2.2 step 7); the store
-            // returns them oldest first.
-            found.reverse();
-            found
+    // 6–8. Built-in user verification, when asked for, comes before the
+    //      credentials are located (CTAP 2.1 §6.2.2): `finish` locates them
+    //      after the Verify prompt, so that neither the prompt nor an early
+    //      NO_CREDENTIALS tells an unverified caller which credentials exist.
+    //      Otherwise they are located now.
+    let credentials = if uv_requested {
+        Vec::new()
+    } else {
+        let found = eligible(ctx, &rp_id_hash, request.allow_list.as_deref(), uv)?;
+        if found.is_empty() {
+            return Err(StatusCode::NoCredentials);
         }
+        found
     };
-    if credentials.is_empty() {
-        return Err(StatusCode::NoCredentials);
-    }
     Ok(Located::Job(
         Job {
             rp_id_hash,
             client_data_hash: request.client_data_hash,
             credentials,
+            allow_list: request.allow_list,
             flags: if up { FLAG_UP } else { 0 } | if uv || uv_requested { FLAG_UV } else { 0 },
             built_in_uv: uv_requested,
             used_token: uv,
@@ -245,6 +245,30 @@ fn locate<S: Store, R: rand_core::CryptoRng>(
         },
         request.rp_id,
     ))
+}
+
+/// Step 7: the credentials the request may use, leaving out those whose
+/// credProtect level it does not meet (`verified`: the user was verified;
+/// without UV level 3 never, level 2 only when named in the allowList).
+fn eligible<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+    rp_id_hash: &[u8; 32],
+    allow_list: Option<&[CredentialDescriptor]>,
+    verified: bool,
+) -> Result<Vec<StoredCredential>, StatusCode> {
+    match allow_list {
+        Some(list) if !list.is_empty() => from_allow_list(ctx, rp_id_hash, list, verified),
+        _ => {
+            let mut found = ctx.store.discoverable_for_rp(rp_id_hash)?;
+            found.retain(|c| {
+                cred_protect::Level::from_stored(c.cred_protect).permits(verified, false)
+            });
+            // Most recently created first (CTAP 2.1 §6.2.2 step 7); the store
+            // returns them oldest first.
+            found.reverse();
+            Ok(found)
+        }
+    }
 }
 
 /// The first credential in the allowList that this authenticator made for this
@@ -277,6 +301,7 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
         rp_id_hash,
         client_data_hash,
         mut credentials,
+        allow_list,
         flags,
         built_in_uv,
         used_token,
@@ -284,6 +309,11 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
     } = job;
     if built_in_uv {
         client_pin::record_uv_success(ctx)?;
+        // 7–8, after built-in UV.
+        credentials = eligible(ctx, &rp_id_hash, allow_list.as_deref(), true)?;
+        if credentials.is_empty() {
+            return Err(StatusCode::NoCredentials);
+        }
     }
     // 9. After collecting presence, a pinUvAuthToken's flags and permissions
     //    (but lbw) are cleared: it serves one assertion with a touch. A silent
@@ -363,20 +393,27 @@ fn assertion<S: Store, R: rand_core::CryptoRng>(
         let blob = credential.cred_blob.clone().unwrap_or_default();
         outputs.push(cred_blob::NAME, Value::Bytes(blob));
     }
+    // Never without presence: GetAssertionInputs refuses hmac-secret on a
+    // silent request, and this keeps it so.
     if let Some(salts) = &extensions.hmac_secret
+        && flags & FLAG_UP != 0
         && let Some(cred_random) = hmac_secret::cred_random(&credential, flags & FLAG_UV != 0)
     {
         let encrypted = salts.encrypted_outputs(cred_random, &mut ctx.rng);
         outputs.push(hmac_secret::NAME, Value::Bytes(encrypted));
+    }
+    if extensions.third_party_payment {
+        outputs.push(
+            third_party_payment::NAME,
+            Value::Bool(credential.third_party_payment),
+        );
     }
     // The counter is advanced and stored before the signature leaves; a
     // backup-eligible discoverable credential has none (policy.rs).
     let sign_count = if credential.discoverable && credential.backup.eligible {
         0
     } else if credential.discoverable {
-        credential.sign_count = credential.sign_count.wrapping_add(1);
-        ctx.store.put_discoverable(&credential)?;
-        credential.sign_count
+        ctx.store.next_sign_count(&mut credential)?
     } else if let Some(count) = ctx.policy.next_sign_count(&credential.credential_id) {
         count
     } else {

@@ -1,4 +1,13 @@
-//! authenticatorGetInfo (CTAP 2.1 §6.4): exactly what is built, nothing more.
+//! authenticatorGetInfo (CTAP 2.1 §6.4, CTAP 2.2 §6.4): exactly what is
+//! built, nothing more.
+//!
+//! CTAP 2.2 members: attestationFormats (0x16), uvCountSinceLastPinEntry
+//! (0x17, with built-in UV), encIdentifier (0x19) and encCredStoreState
+//! (0x1E) under the persistentPinUvAuthToken (a fresh IV each call),
+//! transportsForReset (0x1A), pinComplexityPolicy (0x1B), maxPINLength (0x1D),
+//! authenticatorConfigCommands (0x1F). Not sent: vendorPrototypeConfigCommands
+//! (0x15, none), longTouchForReset (0x18: softkey has no button to hold, and
+//! its presence would claim the feature), pinComplexityPolicyURL (0x1C, none).
 
 use ciborium::Value;
 
@@ -7,7 +16,8 @@ use crate::cbor::{bytes, int, text};
 use crate::commands::Response;
 use crate::credential::MAX_CREDENTIAL_ID_LEN;
 use crate::crypto::Algorithm;
-use crate::pin::state::MAX_MIN_PIN_LENGTH_RP_IDS;
+use crate::pin::persistent::{Member, PersistentState};
+use crate::pin::state::{MAX_MIN_PIN_LENGTH_RP_IDS, MAX_PIN_BYTES};
 use crate::pin::{AuthenticatorSettings, PinState, Protocol};
 use crate::status::StatusCode;
 use crate::store::Store;
@@ -35,9 +45,18 @@ pub(crate) fn handle<S: Store, R: rand_core::CryptoRng>(
         (text("makeCredUvNotRqd"), Value::Bool(!settings.always_uv)),
         // authenticatorLargeBlobs with the largeBlobKey extension.
         (text("largeBlobs"), Value::Bool(true)),
+        // The persistentPinUvAuthToken and the pcmr permission (CTAP 2.2).
+        (text("perCredMgmtRO"), Value::Bool(true)),
     ];
     if ctx.config.built_in_uv {
         options.push((text("uv"), Value::Bool(true)));
+        // getPinUvAuthTokenUsingUvWithPermissions grants acfg.
+        options.push((text("uvAcfg"), Value::Bool(true)));
+    }
+    let enterprise = ctx.config.enterprise_attestation.is_some();
+    if enterprise {
+        // Present: capable; the value says whether it is enabled.
+        options.push((text("ep"), Value::Bool(settings.enterprise_attestation)));
     }
     let options = Value::Map(options);
     // CTAP 2.1 as a whole: PIN/UV protocol two, permission-scoped tokens,
@@ -116,7 +135,37 @@ pub(crate) fn handle<S: Store, R: rand_core::CryptoRng>(
     if let Some(remaining) = ctx.store.remaining_capacity() {
         entries.push((int(0x14), int(i64::try_from(remaining).unwrap_or(i64::MAX))));
     }
-    // attestationFormats (CTAP 2.2): what attestationFormatsPreference can pick.
-    entries.push((int(0x16), Value::Array(vec![text("packed"), text("none")])));
+    // attestationFormats (CTAP 2.2): the formats attestationFormatsPreference
+    // can pick. "none", which every authenticator supports, is not listed.
+    entries.push((int(0x16), Value::Array(vec![text("packed")])));
+    if ctx.config.built_in_uv {
+        // uvCountSinceLastPinEntry: built-in verifications since the last
+        // correct PIN.
+        entries.push((int(0x17), int(i64::from(pin.uv_count_since_pin))));
+    }
+    let persistent = PersistentState::load_or_create(&mut ctx.store, &mut ctx.rng)?;
+    entries.push((
+        int(0x19),
+        Value::Bytes(persistent.encrypted(Member::Identifier, &mut ctx.rng)),
+    ));
+    // transportsForReset: authenticatorReset works on the one transport.
+    entries.push((int(0x1A), Value::Array(vec![text("usb")])));
+    // pinComplexityPolicy: supported; the value says whether it is on.
+    entries.push((int(0x1B), Value::Bool(settings.pin_complexity_policy)));
+    // maxPINLength in code points: a PIN is at most 63 bytes of UTF-8.
+    entries.push((int(0x1D), int(i64::try_from(MAX_PIN_BYTES).unwrap_or(63))));
+    entries.push((
+        int(0x1E),
+        Value::Bytes(persistent.encrypted(Member::CredStoreState, &mut ctx.rng)),
+    ));
+    entries.push((
+        int(0x1F),
+        Value::Array(
+            crate::commands::config::subcommands(enterprise)
+                .into_iter()
+                .map(|c| int(i64::try_from(c).unwrap_or(0)))
+                .collect(),
+        ),
+    ));
     Ok(Response(Some(Value::Map(entries))))
 }

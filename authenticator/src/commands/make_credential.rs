@@ -1,4 +1,6 @@
-//! authenticatorMakeCredential (CTAP 2.1 §6.1).
+//! authenticatorMakeCredential (CTAP 2.1 §6.1; CTAP 2.2 adds the credential
+//! store state, thirdPartyPayment and pinComplexityPolicy, and enterprise
+//! attestation is built, [`crate::enterprise`]).
 
 use ciborium::Value;
 
@@ -12,7 +14,9 @@ use crate::credential::{DISCOVERABLE_ID_LEN, DISCOVERABLE_ID_V1, StoredCredentia
 use crate::crypto::{Algorithm, PrivateKey, sha256};
 use crate::extensions::{
     MakeCredentialInputs, Outputs, cred_blob, cred_protect, hmac_secret, large_blob_key,
+    pin_complexity_policy,
 };
+use crate::pin::persistent::note_credential_store_change;
 use crate::pin::{AuthenticatorSettings, Permissions, PinState, Protocol};
 use crate::policy::BackupFlags;
 use crate::request::{
@@ -112,6 +116,10 @@ pub(crate) struct Job {
     used_token: bool,
     /// The minPinLength extension output, if requested and allowed for this RP.
     min_pin_length: Option<u8>,
+    /// The pinComplexityPolicy extension output, likewise.
+    pin_complexity_policy: Option<bool>,
+    /// An enterprise attestation is returned (step 9).
+    enterprise: bool,
     /// The extension inputs, validated.
     extensions: MakeCredentialInputs,
 }
@@ -199,10 +207,11 @@ fn validate<S: Store, R: rand_core::CryptoRng>(
             return Err(StatusCode::PuatRequired);
         }
     }
-    // 8. Enterprise attestation is not offered.
-    if request.enterprise_attestation.is_some() {
-        return Err(StatusCode::InvalidParameter);
-    }
+    // 9. Enterprise attestation: only when capable and enabled; a
+    //    vendor-facilitated request for an RP not on the list gets an
+    //    ordinary attestation.
+    let enterprise =
+        crate::enterprise::requested(ctx, request.enterprise_attestation, &request.rp.id)?;
     // 9. The pinUvAuthParam: a MAC over clientDataHash with the current token,
     //    which must hold the mc permission for this RP and be user-verified.
     let mut uv = false;
@@ -238,8 +247,13 @@ fn validate<S: Store, R: rand_core::CryptoRng>(
     // 10. A credential of ours in the excludeList: a touch, then CREDENTIAL_EXCLUDED
     //     (the touch keeps a site from probing for credentials silently). A
     //     userVerificationRequired credential only counts for a verified user.
+    //     Built-in user verification, when asked for, comes first (CTAP 2.1
+    //     §6.1.2 collects UV before the excludeList decision): `finish` makes
+    //     the decision after the Verify prompt, whose evidence of presence
+    //     stands for the touch. Until then nothing tells whether a level-3
+    //     credential is there.
     let rp_id_hash = sha256(request.rp.id.as_bytes());
-    if is_excluded(ctx, &rp_id_hash, &request.exclude_list, uv || uv_requested)? {
+    if !uv_requested && is_excluded(ctx, &rp_id_hash, &request.exclude_list, uv)? {
         return Ok(Step::AwaitUser(
             prompt(PromptAction::Acknowledge),
             Pending::FailAfterTouch(StatusCode::CredentialExcluded),
@@ -247,9 +261,10 @@ fn validate<S: Store, R: rand_core::CryptoRng>(
     }
     // 12. Extensions: minPinLength answers only the RPs configured for it;
     //     unknown extensions are ignored.
-    let min_pin_length = (extensions.min_pin_length
-        && settings.min_pin_length_rp_ids.contains(&request.rp.id))
-    .then_some(pin.min_pin_length);
+    let authorized_rp = settings.min_pin_length_rp_ids.contains(&request.rp.id);
+    let min_pin_length = (extensions.min_pin_length && authorized_rp).then_some(pin.min_pin_length);
+    let pin_complexity_policy = (extensions.pin_complexity_policy && authorized_rp)
+        .then_some(settings.pin_complexity_policy);
     // 13. User presence ("up" is true by default for makeCredential), or
     //     built-in user verification, which implies it.
     let action = if uv_requested {
@@ -267,6 +282,8 @@ fn validate<S: Store, R: rand_core::CryptoRng>(
             algorithm,
             discoverable,
             min_pin_length,
+            pin_complexity_policy,
+            enterprise,
             extensions,
         })),
     ))
@@ -307,12 +324,18 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
         built_in_uv,
         used_token,
         min_pin_length,
+        pin_complexity_policy,
+        enterprise,
         extensions: inputs,
     } = job;
+    let rp_id_hash = sha256(request.rp.id.as_bytes());
     if built_in_uv {
         client_pin::record_uv_success(ctx)?;
+        // 10, after built-in UV: every credential of ours counts now.
+        if is_excluded(ctx, &rp_id_hash, &request.exclude_list, true)? {
+            return Err(StatusCode::CredentialExcluded);
+        }
     }
-    let rp_id_hash = sha256(request.rp.id.as_bytes());
     let private_key = PrivateKey::generate(algorithm, &mut ctx.rng);
     let mut credential = StoredCredential {
         credential_id: Vec::new(),
@@ -331,6 +354,7 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
         large_blob_key: None,
         discoverable,
         backup: BackupFlags::default(),
+        third_party_payment: inputs.third_party_payment,
     };
     let cred_blob_stored = inputs.cred_blob.as_deref().map(cred_blob::fits);
     if let Some(blob) = inputs.cred_blob.as_ref().filter(|b| cred_blob::fits(b)) {
@@ -353,8 +377,10 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
         // The backup flags are stored with the credential, so that every
         // assertion signs the BE it was created with.
         credential.backup = ctx.policy.new_credential(&credential);
-        // 17. Stored durably (replacing this user's older credential for the
-        //     RP) before the response leaves.
+        // 17.5 A new credential store state (CTAP 2.2), then the credential,
+        //      stored durably (replacing this user's older credential for the
+        //      RP) before the response leaves.
+        note_credential_store_change(&mut ctx.store, &mut ctx.rng)?;
         ctx.store.put_discoverable(&credential)?;
         sign_count = 0;
     } else {
@@ -392,6 +418,9 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
     if let Some(length) = min_pin_length {
         outputs.push("minPinLength", int(i64::from(length)));
     }
+    if let Some(policy) = pin_complexity_policy {
+        outputs.push(pin_complexity_policy::NAME, Value::Bool(policy));
+    }
     let extensions = outputs.into_value();
     let auth_data = AuthenticatorData {
         rp_id_hash,
@@ -412,6 +441,19 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
     signed.extend_from_slice(&request.client_data_hash);
     let (format, att_stmt) = if none_preferred {
         ("none", Value::Map(Vec::new()))
+    } else if enterprise {
+        // Enterprise attestation: the enterprise certificate alone in x5c.
+        let identity = crate::attestation::enterprise_identity(ctx)?;
+        let signature = identity.enterprise_sign(&signed)?;
+        let leaf = identity.enterprise_leaf_der().ok_or(StatusCode::Other)?;
+        (
+            "packed",
+            Value::Map(vec![
+                (text("alg"), int(Algorithm::Es256.cose_id())),
+                (text("sig"), Value::Bytes(signature)),
+                (text("x5c"), Value::Array(vec![Value::Bytes(leaf.to_vec())])),
+            ]),
+        )
     } else if ctx.config.attestation == AttestationMode::Certificate {
         // Packed with x5c: the device's attestation key signs (WebAuthn §8.2).
         let identity = crate::attestation::identity(ctx)?;
@@ -448,6 +490,10 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
         (int(0x02), Value::Bytes(auth_data)),
         (int(0x03), att_stmt),
     ];
+    if enterprise && !none_preferred {
+        // epAtt: an enterprise attestation was returned.
+        response.push((int(0x04), Value::Bool(true)));
+    }
     if let Some(key) = &credential.large_blob_key {
         response.push((
             int(large_blob_key::MAKE_CREDENTIAL_RESPONSE_KEY),

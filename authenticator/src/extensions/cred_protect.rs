@@ -8,9 +8,19 @@
 //! | 3 | userVerificationRequired | never |
 //!
 //! makeCredential stores the level with the credential (in the store, or in the
-//! sealed ID) and reports it in the authData extensions when asked. getAssertion
-//! skips credentials the request may not see; makeCredential's excludeList does
-//! not match a level-3 credential without UV (§6.1.2 step 10).
+//! sealed ID) and reports it in the authData extensions when asked. Every path
+//! that opens a credential applies the table:
+//!
+//! - getAssertion and getNextAssertion skip credentials the request may not
+//!   see; with built-in UV asked for, they are located only after UV
+//!   succeeded (§6.2.2), so an unverified caller learns nothing of level-3
+//!   ones;
+//! - makeCredential's excludeList does not match a level-3 credential without
+//!   UV, and with built-in UV asked for, UV comes before the decision (§6.1.2);
+//! - CTAP1/U2F, which cannot verify the user, treats a level-3 key handle as
+//!   foreign (`SW_WRONG_DATA`, whatever the control byte);
+//! - credentialManagement needs a pinUvAuthToken (UV) to list or change any
+//!   credential.
 
 use ciborium::Value;
 

@@ -12,7 +12,10 @@
 //!     encrypt(shared, output1 [‖ output2]) ──► authData extensions
 //! ```
 //!
-//! getAssertion answers under "hmac-secret"; makeCredential, when the
+//! getAssertion answers under "hmac-secret", and only with the person's
+//! presence: a request with "up": false is CTAP2_ERR_UNSUPPORTED_OPTION
+//! (its first getAssertion step in CTAP 2.2, as in CTAP 2.1 §12.5), so no process that can write to the device derives a
+//! PRF secret silently. makeCredential, when the
 //! platform sends the same map as "hmac-secret-mc" (next to "hmac-secret":
 //! true), answers under "hmac-secret-mc" at creation. Which CredRandom is used
 //! follows the UV flag of the response. A credential made without

@@ -14,6 +14,8 @@ pub mod cred_blob;
 pub mod cred_protect;
 pub mod hmac_secret;
 pub mod large_blob_key;
+pub mod pin_complexity_policy;
+pub mod third_party_payment;
 
 use ciborium::Value;
 
@@ -29,6 +31,8 @@ pub const SUPPORTED: &[&str] = &[
     hmac_secret::MC_NAME,
     large_blob_key::NAME,
     "minPinLength",
+    pin_complexity_policy::NAME,
+    third_party_payment::NAME,
 ];
 
 /// The makeCredential extension inputs this authenticator understands.
@@ -46,6 +50,10 @@ pub struct MakeCredentialInputs {
     pub large_blob_key: bool,
     /// minPinLength: true.
     pub min_pin_length: bool,
+    /// pinComplexityPolicy: true.
+    pub pin_complexity_policy: bool,
+    /// thirdPartyPayment: true (mark the credential).
+    pub third_party_payment: bool,
 }
 
 impl MakeCredentialInputs {
@@ -66,6 +74,12 @@ impl MakeCredentialInputs {
                 cred_blob::NAME => inputs.cred_blob = Some(cred_blob::parse_blob(value)?),
                 large_blob_key::NAME => inputs.large_blob_key = large_blob_key::parse(value)?,
                 "minPinLength" => inputs.min_pin_length = *value == Value::Bool(true),
+                pin_complexity_policy::NAME => {
+                    inputs.pin_complexity_policy = pin_complexity_policy::parse(value)?;
+                }
+                third_party_payment::NAME => {
+                    inputs.third_party_payment = third_party_payment::parse(value)?;
+                }
                 _ => {}
             }
         }
@@ -88,23 +102,40 @@ pub struct GetAssertionInputs {
     pub cred_blob: bool,
     /// largeBlobKey: true (return the credential's key).
     pub large_blob_key: bool,
+    /// thirdPartyPayment: true (report the credential's mark).
+    pub third_party_payment: bool,
 }
 
 impl GetAssertionInputs {
-    /// Reads the known inputs; unknown names are ignored.
+    /// Reads the known inputs; unknown names are ignored. `up`: the request's
+    /// "up" option (true when absent).
+    ///
+    /// hmac-secret is refused outright on a silent request, before its salts
+    /// are opened: "If "up" is set to false, the authenticator returns
+    /// CTAP2_ERR_UNSUPPORTED_OPTION" is the first step of its getAssertion
+    /// processing (CTAP 2.2, hmac-secret extension; CTAP 2.1 §12.5). credBlob
+    /// and largeBlobKey have no such step (CTAP 2.1 §12.2, §12.3): a silent assertion returns them for
+    /// the credentials credProtect lets it see.
     pub fn parse(
         extensions: Option<&[(String, Value)]>,
         key_agreement: &KeyAgreementKey,
+        up: bool,
     ) -> Result<Self, StatusCode> {
         let mut inputs = Self::default();
         for (name, value) in extensions.unwrap_or_default() {
             match name.as_str() {
                 hmac_secret::NAME => {
+                    if !up {
+                        return Err(StatusCode::UnsupportedOption);
+                    }
                     inputs.hmac_secret =
                         Some(hmac_secret::Salts::parse(value.clone(), key_agreement)?);
                 }
                 cred_blob::NAME => inputs.cred_blob = cred_blob::parse_request(value)?,
                 large_blob_key::NAME => inputs.large_blob_key = large_blob_key::parse(value)?,
+                third_party_payment::NAME => {
+                    inputs.third_party_payment = third_party_payment::parse(value)?;
+                }
                 _ => {}
             }
         }

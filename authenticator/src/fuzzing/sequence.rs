@@ -2,9 +2,11 @@
 //! many requests, resumes, cancels, power cycles and clock steps, checked
 //! against a small model.
 //!
-//! Besides makeCredential/getAssertion, a sequence sets a PIN and obtains
-//! tokens ([`pin`]), reads and writes the large-blob array ([`large_blob`]),
-//! and speaks CTAP1/U2F to the same authenticator ([`u2f`]).
+//! Besides makeCredential/getAssertion (with extensions, signed with the
+//! held token or not, and restarts with built-in UV: [`trust`]), a sequence
+//! sets a PIN and obtains tokens ([`pin`]), reads and writes the large-blob
+//! array ([`large_blob`]), and speaks CTAP1/U2F to the same authenticator
+//! ([`u2f`]).
 
 use super::*;
 
@@ -12,6 +14,7 @@ mod codec;
 mod large_blob;
 mod pin;
 mod seeds;
+mod trust;
 mod u2f;
 
 pub use codec::{decode_actions, encode_actions};
@@ -20,6 +23,7 @@ pub use seeds::sequence_seeds;
 
 use large_blob::LargeBlobModel;
 use pin::HeldToken;
+use trust::Expect;
 use u2f::U2fSent;
 
 /// Relying party ids the structured requests use (index = `rp` field mod 4).
@@ -36,8 +40,10 @@ pub const MAX_ACTIONS: usize = 64;
 /// One step of a [`command_sequence`] run.
 ///
 /// Encoding (all lengths one byte): tag byte, then
-/// - `0` makeCredential: `rp`, `user`, `flags`, exclude count, [`CredentialRef`]s
-/// - `1` getAssertion: `rp`, `flags`, allow count (`0xff`: no allowList), refs
+/// - `0` makeCredential: `rp`, `user`, `flags`, `extensions`, exclude count,
+///   [`CredentialRef`]s
+/// - `1` getAssertion: `rp`, `flags`, `extensions`, allow count (`0xff`: no
+///   allowList), refs
 /// - `2` parameterless command: one byte, mod 4 → getInfo, reset, getNextAssertion, selection
 /// - `3` raw request: length, bytes (command byte first)
 /// - `4` resume: verdict byte, mod 3 → approved, denied, timed out
@@ -52,8 +58,10 @@ pub const MAX_ACTIONS: usize = 64;
 /// - `13` U2F authenticate: `app`, `control`, a [`CredentialRef`], `form`
 /// - `14` U2F version: `form`
 /// - `15` raw U2F APDU: length, bytes
+/// - `16` restart over the same store: `flags`
 ///
-/// Tags are read mod 16 (corpora written before tag 8 existed used 0–7 only).
+/// Tags are read mod 32; 17–31 are raw U2F APDUs too. (The extension bytes
+/// and tag 16 came with issue 13; corpora written before read differently.)
 /// Input that ends inside an action ends the run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -66,6 +74,10 @@ pub enum Action {
         /// Bits 0–1 algorithms ([-7], [-8], [-8, -7], [-257]); bits 2–3 `rk`,
         /// 4–5 `up`, 6–7 `uv` (0 absent, 1 false, 2–3 true).
         flags: u8,
+        /// Bits 0–1 credProtect (0 none, else that level), bit 2
+        /// hmac-secret, bit 3 credBlob, bit 4 largeBlobKey, bit 5 a
+        /// pinUvAuthParam from the held token.
+        extensions: u8,
         /// excludeList.
         exclude: Vec<CredentialRef>,
     },
@@ -76,6 +88,10 @@ pub enum Action {
         /// Bits 0–1 `up`, 2–3 `uv`, 4–5 `rk` (0 absent, 1 false, 2–3 true);
         /// bit 6 a second clientDataHash; bit 7 an empty pinUvAuthParam (probe).
         flags: u8,
+        /// Bit 0 hmac-secret (bit 1 with two salts, bit 2 over PIN/UV
+        /// protocol one, else two), bit 3 credBlob, bit 4 largeBlobKey, bit 5
+        /// a pinUvAuthParam from the held token (not with the probe).
+        extensions: u8,
         /// allowList; `None` for a discoverable-credential request.
         allow: Option<Vec<CredentialRef>>,
     },
@@ -160,6 +176,12 @@ pub enum Action {
     },
     /// Any APDU.
     U2fRaw(Vec<u8>),
+    /// The runtime restarts over the same store (as `softkey run` does when
+    /// its flags change): volatile state is lost, as in a power cycle.
+    Restart {
+        /// Bit 0: the new authenticator offers built-in user verification.
+        flags: u8,
+    },
 }
 
 /// The bytes of a large-blob set.
@@ -261,6 +283,8 @@ impl rand_core::TryCryptoRng for InsecureFuzzRng {}
 /// - an assertion names a credential issued since the last successful reset,
 ///   with that credential's `rpIdHash`, and a signature counter above any it
 ///   reported for that credential before (over CTAP2 or U2F);
+/// - credProtect, hmac-secret, excludeList and user verification: see
+///   [`trust`];
 /// - clientPIN, large blobs and U2F: see [`pin`], [`large_blob`] and [`u2f`].
 pub struct SequenceModel {
     authenticator: Authenticator<MemoryStore, InsecureFuzzRng>,
@@ -279,6 +303,10 @@ pub struct SequenceModel {
     platform_rng: InsecureFuzzRng,
     /// The large-blob array and the write in progress.
     large_blob: LargeBlobModel,
+    /// Whether the authenticator offers built-in user verification.
+    built_in_uv: bool,
+    /// How many times the runtime restarted (seeds each new RNG).
+    restarts: u64,
 }
 
 /// A credential ID the authenticator issued.
@@ -291,17 +319,22 @@ pub(super) struct Issued {
     /// Usable over U2F: a U2F registration, or a non-discoverable ES256
     /// credential.
     pub(super) u2f: bool,
+    /// Its credProtect level, as makeCredential reported it (1 when it did
+    /// not).
+    pub(super) cred_protect: u8,
 }
 
 /// A request waiting for the person.
 #[derive(Debug)]
 enum Waiting {
-    /// A CTAP2 request: its command byte, the rpIdHash it named, and whether
-    /// it asked for a discoverable credential.
+    /// A CTAP2 request: its command byte, the rpIdHash it named, whether
+    /// it asked for a discoverable credential, and what else its answer must
+    /// meet.
     Ctap2 {
         command: u8,
         rp_id_hash: Option<[u8; 32]>,
         discoverable: bool,
+        expect: Expect,
     },
     /// A U2F request.
     U2f(U2fSent),
@@ -326,7 +359,15 @@ impl SequenceModel {
             token: None,
             platform_rng: InsecureFuzzRng::new(7),
             large_blob: LargeBlobModel::new(),
+            built_in_uv: false,
+            restarts: 0,
         }
+    }
+
+    /// Whether user verification is configured (a PIN, or built-in UV):
+    /// then large-blob writes need a token with lbw.
+    pub(super) fn protected(&self) -> bool {
+        self.pin_set || self.built_in_uv
     }
 
     pub(super) fn step(&mut self, action: &Action) {
@@ -340,19 +381,15 @@ impl SequenceModel {
                 rp,
                 user,
                 flags,
+                extensions,
                 exclude,
-            } => {
-                let rp_id = RP_IDS[usize::from(rp % 4)];
-                let request = self.make_credential(rp_id, *user, *flags, exclude);
-                // rk true (2–3) asks for a discoverable credential.
-                let discoverable = (flags >> 2) & 0x03 >= 2;
-                self.send(&request, Some(sha256(rp_id.as_bytes())), discoverable);
-            }
-            Action::GetAssertion { rp, flags, allow } => {
-                let rp_id = RP_IDS[usize::from(rp % 4)];
-                let request = self.get_assertion(rp_id, *flags, allow.as_deref());
-                self.send(&request, Some(sha256(rp_id.as_bytes())), false);
-            }
+            } => self.checked_make_credential(*rp, *user, *flags, *extensions, exclude),
+            Action::GetAssertion {
+                rp,
+                flags,
+                extensions,
+                allow,
+            } => self.checked_get_assertion(*rp, *flags, *extensions, allow.as_deref()),
             Action::Simple(which) => {
                 let command = [
                     commands::GET_INFO,
@@ -360,11 +397,11 @@ impl SequenceModel {
                     commands::GET_NEXT_ASSERTION,
                     commands::SELECTION,
                 ][usize::from(which % 4)];
-                self.send(&[command], None, false);
+                self.send(&[command], None, false, Expect::default());
             }
             Action::Raw(request) => {
                 // Possibly discoverable: a raw makeCredential may ask for rk.
-                self.send(request, None, true);
+                self.send(request, None, true, Expect::default());
                 if request.first() == Some(&commands::LARGE_BLOBS) {
                     self.resync_large_blob();
                 }
@@ -444,10 +481,17 @@ impl SequenceModel {
             } => self.u2f_authenticate(*app, *control, key_handle, *form),
             Action::U2fVersion { form } => self.u2f_version(*form),
             Action::U2fRaw(apdu) => self.u2f_raw(apdu),
+            Action::Restart { flags } => self.restart(*flags),
         }
     }
 
-    fn send(&mut self, request: &[u8], rp_id_hash: Option<[u8; 32]>, discoverable: bool) {
+    fn send(
+        &mut self,
+        request: &[u8],
+        rp_id_hash: Option<[u8; 32]>,
+        discoverable: bool,
+        expect: Expect,
+    ) {
         let outcome = self.authenticator.handle(request, self.now);
         let command = request.first().copied().unwrap_or(0);
         self.waiting = None;
@@ -455,6 +499,7 @@ impl SequenceModel {
             command,
             rp_id_hash,
             discoverable,
+            expect,
         };
         self.outcome(sent, outcome);
     }
@@ -468,7 +513,7 @@ impl SequenceModel {
             panic!("command 0x{:02x} asked for the person", request[0]);
         };
         assert!(!self.authenticator.is_waiting());
-        self.check_reply(request[0], None, false, &reply);
+        self.check_reply(request[0], None, false, &Expect::default(), &reply);
         let body = reply.get(1..).filter(|b| !b.is_empty());
         (
             reply[0],
@@ -476,10 +521,13 @@ impl SequenceModel {
         )
     }
 
-    fn outcome(&mut self, sent: Waiting, outcome: Outcome) {
+    fn outcome(&mut self, mut sent: Waiting, outcome: Outcome) {
         match outcome {
-            Outcome::AwaitUser(_) => {
+            Outcome::AwaitUser(prompt) => {
                 assert!(self.authenticator.is_waiting());
+                if let Waiting::Ctap2 { expect, .. } = &mut sent {
+                    expect.check_prompt(&prompt);
+                }
                 self.waiting = Some(sent);
             }
             Outcome::Reply(reply) => {
@@ -488,11 +536,12 @@ impl SequenceModel {
                     command,
                     rp_id_hash,
                     discoverable,
+                    expect,
                 } = sent
                 else {
                     panic!("a U2F request answered through CTAP2");
                 };
-                self.check_reply(command, rp_id_hash, discoverable, &reply);
+                self.check_reply(command, rp_id_hash, discoverable, &expect, &reply);
             }
         }
     }
@@ -502,11 +551,13 @@ impl SequenceModel {
         command: u8,
         rp_id_hash: Option<[u8; 32]>,
         discoverable: bool,
+        expect: &Expect,
         reply: &[u8],
     ) {
         let (&status, body) = reply.split_first().expect("a reply has a status byte");
         if status != StatusCode::Ok.code() {
             assert!(body.is_empty(), "error 0x{status:02x} carries a body");
+            expect.check_error(command, status);
             return;
         }
         if body.is_empty() {
@@ -524,15 +575,24 @@ impl SequenceModel {
         assert!(cbor::is_canonical(body), "reply is not canonical CBOR");
         let value = cbor::decode(body).expect("a canonical reply decodes");
         match command {
-            commands::MAKE_CREDENTIAL => self.check_made(&value, rp_id_hash, discoverable),
+            commands::MAKE_CREDENTIAL => {
+                self.check_made(&value, rp_id_hash, discoverable, expect);
+            }
             commands::GET_ASSERTION | commands::GET_NEXT_ASSERTION => {
-                self.check_assertion(&value, rp_id_hash);
+                expect.check_assertion_allowed(command);
+                self.check_assertion(&value, rp_id_hash, expect);
             }
             _ => {}
         }
     }
 
-    fn check_made(&mut self, response: &Value, rp_id_hash: Option<[u8; 32]>, discoverable: bool) {
+    fn check_made(
+        &mut self,
+        response: &Value,
+        rp_id_hash: Option<[u8; 32]>,
+        discoverable: bool,
+        expect: &Expect,
+    ) {
         let auth_data = field(response, 2)
             .and_then(Value::as_bytes)
             .expect("makeCredential returns authData");
@@ -547,17 +607,22 @@ impl SequenceModel {
             .expect("credential ID fits in authData")
             .to_vec();
         // The credential public key follows the ID; U2F signs with ES256 only.
-        let public_key: Value = ciborium::de::from_reader(&auth_data[55 + id_len..])
-            .expect("the credential public key decodes");
+        let mut rest = std::io::Cursor::new(&auth_data[55 + id_len..]);
+        let public_key: Value =
+            ciborium::de::from_reader(&mut rest).expect("the credential public key decodes");
         let es256 = field(&public_key, 3).and_then(Value::as_integer) == Some((-7).into());
+        let after_key = 55 + id_len + usize::try_from(rest.position()).expect("a small offset");
+        let outputs = trust::extension_outputs(auth_data, after_key);
+        let cred_protect = expect.check_made(response, outputs.as_ref());
         self.issued.push(Issued {
             id,
             rp_id_hash: made_for,
             u2f: es256 && !discoverable,
+            cred_protect,
         });
     }
 
-    fn check_assertion(&mut self, response: &Value, rp_id_hash: Option<[u8; 32]>) {
+    fn check_assertion(&mut self, response: &Value, rp_id_hash: Option<[u8; 32]>, expect: &Expect) {
         let auth_data = field(response, 2)
             .and_then(Value::as_bytes)
             .expect("an assertion carries authData");
@@ -582,6 +647,13 @@ impl SequenceModel {
         assert_eq!(
             issued.rp_id_hash, asserted_for,
             "credential used for another rp"
+        );
+        let outputs = trust::extension_outputs(auth_data, 37);
+        expect.check_assertion(
+            issued.cred_protect,
+            auth_data[32],
+            outputs.as_ref(),
+            response,
         );
         let count = u32::from_be_bytes(auth_data[33..37].try_into().expect("4 bytes"));
         if let Some(previous) = self.counters.insert(id.clone(), count) {
@@ -609,12 +681,15 @@ impl SequenceModel {
             .collect()
     }
 
+    /// A makeCredential request; `extra`: more members (extensions, a
+    /// pinUvAuthParam).
     pub(super) fn make_credential(
         &self,
         rp_id: &str,
         user: u8,
         flags: u8,
         exclude: &[CredentialRef],
+        extra: Vec<(Value, Value)>,
     ) -> Vec<u8> {
         let algs: &[i64] = match flags & 0x03 {
             0 => &[-7],
@@ -661,20 +736,20 @@ impl SequenceModel {
         if !options.is_empty() {
             params.push((int(7), Value::Map(options)));
         }
+        params.extend(extra);
         request(commands::MAKE_CREDENTIAL, params)
     }
 
+    /// A getAssertion request; `extra`: more members (extensions, a
+    /// pinUvAuthParam).
     pub(super) fn get_assertion(
         &self,
         rp_id: &str,
         flags: u8,
         allow: Option<&[CredentialRef]>,
+        extra: Vec<(Value, Value)>,
     ) -> Vec<u8> {
-        let client_data_hash = if flags & 0x40 != 0 {
-            [0x33; 32]
-        } else {
-            [0x22; 32]
-        };
+        let client_data_hash = trust::assertion_client_data_hash(flags);
         let mut params = vec![(int(1), text(rp_id)), (int(2), bytes(&client_data_hash))];
         if let Some(allow) = allow {
             params.push((int(3), descriptors(self.credential_ids(allow))));
@@ -687,25 +762,28 @@ impl SequenceModel {
             params.push((int(6), bytes(&[])));
             params.push((int(7), int(1)));
         }
+        params.extend(extra);
         request(commands::GET_ASSERTION, params)
     }
+}
+
+/// The model after the named seed ran.
+#[cfg(test)]
+fn run_seed(name: &str) -> SequenceModel {
+    let (_, actions) = sequence_seeds()
+        .into_iter()
+        .find(|(seed, _)| *seed == name)
+        .expect("a seed of that name");
+    let mut model = SequenceModel::new();
+    for action in &actions {
+        model.step(action);
+    }
+    model
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn run_seed(name: &str) -> SequenceModel {
-        let (_, actions) = sequence_seeds()
-            .into_iter()
-            .find(|(seed, _)| *seed == name)
-            .expect("a seed of that name");
-        let mut model = SequenceModel::new();
-        for action in &actions {
-            model.step(action);
-        }
-        model
-    }
 
     /// The array [`Action::LargeBlobWrite`] builds: `count` byte strings of
     /// `each` bytes, the i-th filled with i.

@@ -16,6 +16,8 @@
 //! The key-agreement key and the token live only in memory and are regenerated
 //! at every power-up ([`PinRuntime::new`]).
 
+pub mod complexity;
+pub mod persistent;
 pub mod state;
 pub mod token;
 

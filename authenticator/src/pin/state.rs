@@ -4,12 +4,13 @@
 //! ## Formats (storage contracts: never reuse a key)
 //! - `SettingKey::PinState`: CBOR map {0: format version (1), 1: LEFT(SHA-256(PIN), 16),
 //!   2: PIN length in code points, 3: pinRetries, 4: uvRetries, 5: minimum PIN
-//!   length, 6: forcePINChange}.
+//!   length, 6: forcePINChange, 7: built-in verifications since the last
+//!   correct PIN (getInfo `uvCountSinceLastPinEntry`)}.
 //! - `SettingKey::Config`: CBOR map {0: format version (1), 1: alwaysUv,
-//!   2: minPinLengthRPIDs (array of text)}.
+//!   2: minPinLengthRPIDs (array of text), 3: enterprise attestation enabled,
+//!   4: PIN complexity policy on}.
 
 use ciborium::Value;
-use zeroize::Zeroizing;
 
 use crate::cbor::{self, IntMap};
 use crate::secret::SecretBytes;
@@ -42,6 +43,9 @@ pub struct PinState {
     pub min_pin_length: u8,
     /// forcePINChange.
     pub force_change: bool,
+    /// Successful built-in user verifications since the last correct PIN
+    /// (getInfo `uvCountSinceLastPinEntry`, CTAP 2.2).
+    pub uv_count_since_pin: u32,
 }
 
 impl std::fmt::Debug for PinState {
@@ -52,6 +56,7 @@ impl std::fmt::Debug for PinState {
             .field("uv_retries", &self.uv_retries)
             .field("min_pin_length", &self.min_pin_length)
             .field("force_change", &self.force_change)
+            .field("uv_count_since_pin", &self.uv_count_since_pin)
             .finish_non_exhaustive()
     }
 }
@@ -65,6 +70,7 @@ impl Default for PinState {
             uv_retries: MAX_UV_RETRIES,
             min_pin_length: DEFAULT_MIN_PIN_LENGTH,
             force_change: false,
+            uv_count_since_pin: 0,
         }
     }
 }
@@ -72,6 +78,13 @@ impl Default for PinState {
 fn corrupt(what: &str) -> StatusCode {
     tracing::error!("stored {what} is corrupt");
     StatusCode::from(StoreError::Corrupt(what.to_owned()))
+}
+
+fn optional_bool(value: Option<Value>) -> Result<bool, StatusCode> {
+    Ok(value
+        .map(|v| cbor::as_bool(&v))
+        .transpose()?
+        .unwrap_or(false))
 }
 
 fn small(value: Option<Value>, default: u8) -> Result<u8, StatusCode> {
@@ -110,11 +123,12 @@ impl PinState {
             pin_retries: small(map.take(3), MAX_PIN_RETRIES)?,
             uv_retries: small(map.take(4), MAX_UV_RETRIES)?,
             min_pin_length: small(map.take(5), DEFAULT_MIN_PIN_LENGTH)?,
-            force_change: map
-                .take(6)
-                .map(|v| cbor::as_bool(&v))
+            force_change: optional_bool(map.take(6))?,
+            uv_count_since_pin: map
+                .take(7)
+                .map(|v| cbor::as_u64(&v))
                 .transpose()?
-                .unwrap_or(false),
+                .map_or(0, |count| u32::try_from(count).unwrap_or(u32::MAX)),
         })
     }
 
@@ -130,8 +144,9 @@ impl PinState {
             (cbor::int(4), cbor::int(i64::from(self.uv_retries))),
             (cbor::int(5), cbor::int(i64::from(self.min_pin_length))),
             (cbor::int(6), Value::Bool(self.force_change)),
+            (cbor::int(7), cbor::int(i64::from(self.uv_count_since_pin))),
         ]);
-        let encoded = Zeroizing::new(cbor::encode(Value::Map(entries)));
+        let encoded = cbor::encode_secret(Value::Map(entries));
         store.put_setting(SettingKey::PinState, Some(&encoded))?;
         Ok(())
     }
@@ -142,8 +157,14 @@ impl PinState {
 pub struct AuthenticatorSettings {
     /// alwaysUv.
     pub always_uv: bool,
-    /// minPinLengthRPIDs: relying parties the minPinLength extension answers.
+    /// minPinLengthRPIDs: relying parties the minPinLength and
+    /// pinComplexityPolicy extensions answer.
     pub min_pin_length_rp_ids: Vec<String>,
+    /// Enterprise attestation enabled (getInfo `ep` true), by
+    /// authenticatorConfig enableEnterpriseAttestation.
+    pub enterprise_attestation: bool,
+    /// The PIN complexity policy is on (getInfo `pinComplexityPolicy` true).
+    pub pin_complexity_policy: bool,
 }
 
 impl AuthenticatorSettings {
@@ -160,11 +181,7 @@ impl AuthenticatorSettings {
         if cbor::as_i64(&map.require(0)?)? != FORMAT_VERSION {
             return Err(StatusCode::InvalidCbor);
         }
-        let always_uv = map
-            .take(1)
-            .map(|v| cbor::as_bool(&v))
-            .transpose()?
-            .unwrap_or(false);
+        let always_uv = optional_bool(map.take(1))?;
         let min_pin_length_rp_ids = map
             .take(2)
             .map(|v| {
@@ -178,6 +195,8 @@ impl AuthenticatorSettings {
         Ok(Self {
             always_uv,
             min_pin_length_rp_ids,
+            enterprise_attestation: optional_bool(map.take(3))?,
+            pin_complexity_policy: optional_bool(map.take(4))?,
         })
     }
 
@@ -195,6 +214,8 @@ impl AuthenticatorSettings {
                         .collect(),
                 ),
             ),
+            (cbor::int(3), Value::Bool(self.enterprise_attestation)),
+            (cbor::int(4), Value::Bool(self.pin_complexity_policy)),
         ]);
         store.put_setting(SettingKey::Config, Some(&cbor::encode(value)))?;
         Ok(())
@@ -221,6 +242,7 @@ mod tests {
             uv_retries: 5,
             min_pin_length: 6,
             force_change: true,
+            uv_count_since_pin: 3,
         };
         state.save(&mut store).unwrap();
         let back = PinState::load(&mut store).unwrap();
@@ -231,9 +253,10 @@ mod tests {
                 back.pin_retries,
                 back.uv_retries,
                 back.min_pin_length,
-                back.force_change
+                back.force_change,
+                back.uv_count_since_pin
             ),
-            (6, 3, 5, 6, true)
+            (6, 3, 5, 6, true, 3)
         );
         store
             .put_setting(SettingKey::PinState, Some(&[0xa1, 0x00, 0x02]))
@@ -251,6 +274,8 @@ mod tests {
         let settings = AuthenticatorSettings {
             always_uv: true,
             min_pin_length_rp_ids: vec!["example.com".into()],
+            enterprise_attestation: true,
+            pin_complexity_policy: true,
         };
         settings.save(&mut store).unwrap();
         assert_eq!(AuthenticatorSettings::load(&mut store).unwrap(), settings);

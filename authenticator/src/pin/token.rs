@@ -32,6 +32,10 @@ impl Permissions {
     pub const LARGE_BLOB_WRITE: u8 = 0x10;
     /// acfg: authenticatorConfig.
     pub const AUTHENTICATOR_CONFIG: u8 = 0x20;
+    /// pcmr: persistent credential management, read-only (CTAP 2.2). Never
+    /// held by the pinUvAuthToken: asking for it alone returns the
+    /// [persistentPinUvAuthToken](crate::pin::persistent).
+    pub const PERSISTENT_CREDENTIAL_MANAGEMENT_READ_ONLY: u8 = 0x40;
 
     /// Whether every bit of `permission` is granted.
     pub fn has(self, permission: u8) -> bool {

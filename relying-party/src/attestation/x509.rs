@@ -3,6 +3,14 @@
 //! ([§8.2.1](https://www.w3.org/TR/webauthn-3/#sctn-packed-attestation-cert-requirements)),
 //! and walk a chain to a configured trust anchor.
 //!
+//! Every certificate that issues another (each one after the leaf, and the
+//! trust anchor that signed the last) must be a CA as RFC 5280 path
+//! validation demands (§6.1.4 (k)–(n)): basicConstraints with cA = true
+//! ([`Error::IssuerNotCa`]), keyUsage, when present, with keyCertSign
+//! ([`Error::IssuerWithoutKeyCertSign`]), and no more non-self-issued CA
+//! certificates below it than its pathLenConstraint
+//! ([`Error::PathLengthExceeded`]).
+//!
 //! Certificate signatures we verify: ecdsa-with-SHA256 by a P-256 issuer key, which
 //! is what FIDO attestation roots use in practice. Anything else makes the chain
 //! untrusted (named), never silently accepted.
@@ -11,7 +19,7 @@ use std::time::SystemTime;
 
 use x509_cert::Certificate;
 use x509_cert::der::{self, Decode as _, Encode as _};
-use x509_cert::ext::pkix::BasicConstraints;
+use x509_cert::ext::pkix::{BasicConstraints, KeyUsage};
 
 use crate::Error;
 
@@ -107,8 +115,9 @@ pub enum TrustPath {
 }
 
 /// Verifies `chain` (leaf first) link by link and to one of `anchors` (DER), with each
-/// certificate valid at `now`. With no anchors configured, the links are still checked
-/// and the result is [`TrustPath::Unverified`].
+/// certificate valid at `now` and each issuer a CA allowed to issue what is
+/// below it. With no anchors configured, the links are still checked and the
+/// result is [`TrustPath::Unverified`].
 pub fn verify_chain(
     chain: &[Certificate],
     anchors: &[Vec<u8>],
@@ -117,8 +126,9 @@ pub fn verify_chain(
     for certificate in chain {
         check_validity(certificate, now)?;
     }
-    for pair in chain.windows(2) {
+    for (index, pair) in chain.windows(2).enumerate() {
         verify_issued_by(&pair[0], &pair[1])?;
+        check_issuer(&pair[1], ca_certificates_below(chain, index + 1))?;
     }
     if anchors.is_empty() {
         return Ok(TrustPath::Unverified);
@@ -128,18 +138,62 @@ pub fn verify_chain(
         let Ok(anchor) = Certificate::from_der(anchor_der) else {
             continue;
         };
+        // The chain may end in the anchor itself (already checked as an
+        // issuer if it issued anything), or in a certificate it signed.
         let same = last.to_der().ok().as_deref() == Some(anchor_der.as_slice());
-        if same
-            || (anchor.tbs_certificate().subject() == last.tbs_certificate().issuer()
-                && verify_issued_by(last, &anchor).is_ok())
-        {
-            check_validity(&anchor, now)?;
-            return Ok(TrustPath::Anchor(index));
+        if !same {
+            if verify_issued_by(last, &anchor).is_err() {
+                continue;
+            }
+            check_issuer(&anchor, ca_certificates_below(chain, chain.len()))?;
         }
+        check_validity(&anchor, now)?;
+        return Ok(TrustPath::Anchor(index));
     }
     Err(Error::UntrustedAttestation(
         "chain does not lead to a configured trust anchor",
     ))
+}
+
+/// How many certificates between the leaf and `chain[issuer_index]` count
+/// against the issuer's pathLenConstraint: the CA certificates in
+/// `chain[1..issuer_index]` that are not self-issued (RFC 5280 §4.2.1.9).
+fn ca_certificates_below(chain: &[Certificate], issuer_index: usize) -> usize {
+    chain
+        .get(1..issuer_index)
+        .unwrap_or_default()
+        .iter()
+        .filter(|certificate| {
+            let tbs = certificate.tbs_certificate();
+            tbs.subject() != tbs.issuer()
+        })
+        .count()
+}
+
+/// `issuer` may sign certificates: cA = true, keyCertSign if it has a
+/// keyUsage, and `below` intermediate CAs within its pathLenConstraint.
+fn check_issuer(issuer: &Certificate, below: usize) -> Result<(), Error> {
+    let tbs = issuer.tbs_certificate();
+    match tbs.get_extension::<BasicConstraints>() {
+        Ok(Some((_, constraints))) if constraints.ca => {
+            if let Some(limit) = constraints.path_len_constraint
+                && below > usize::from(limit)
+            {
+                return Err(Error::PathLengthExceeded);
+            }
+        }
+        Ok(_) => return Err(Error::IssuerNotCa),
+        Err(_) => {
+            return Err(Error::UntrustedAttestation(
+                "issuer basicConstraints is malformed",
+            ));
+        }
+    }
+    match tbs.get_extension::<KeyUsage>() {
+        Ok(Some((_, usage))) if !usage.key_cert_sign() => Err(Error::IssuerWithoutKeyCertSign),
+        Ok(_) => Ok(()),
+        Err(_) => Err(Error::UntrustedAttestation("issuer keyUsage is malformed")),
+    }
 }
 
 fn check_validity(certificate: &Certificate, now: SystemTime) -> Result<(), Error> {
@@ -152,6 +206,8 @@ fn check_validity(certificate: &Certificate, now: SystemTime) -> Result<(), Erro
     Ok(())
 }
 
+/// `issuer`'s name and key signed `subject` (what it may issue is
+/// [`check_issuer`]'s question).
 fn verify_issued_by(subject: &Certificate, issuer: &Certificate) -> Result<(), Error> {
     if subject.tbs_certificate().issuer() != issuer.tbs_certificate().subject() {
         return Err(Error::UntrustedAttestation(
@@ -162,11 +218,6 @@ fn verify_issued_by(subject: &Certificate, issuer: &Certificate) -> Result<(), E
         return Err(Error::UntrustedAttestation(
             "certificate signature algorithm not supported",
         ));
-    }
-    if let Ok(Some((_, constraints))) = issuer.tbs_certificate().get_extension::<BasicConstraints>()
-        && !constraints.ca
-    {
-        return Err(Error::UntrustedAttestation("issuer is not a CA"));
     }
     let key =
         p256_key(issuer).map_err(|_| Error::UntrustedAttestation("issuer key is not P-256"))?;
@@ -183,3 +234,6 @@ fn verify_issued_by(subject: &Certificate, issuer: &Certificate) -> Result<(), E
     crate::cose::verify_es256(&key, &tbs, signature)
         .map_err(|_| Error::UntrustedAttestation("certificate signature does not verify"))
 }
+
+#[cfg(test)]
+mod tests;

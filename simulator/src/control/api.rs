@@ -29,6 +29,7 @@ use crate::control::device::{Options, VirtualAuthenticator};
 use crate::control::error::ApiError;
 use crate::control::events::EventSink;
 use crate::control::hooks::{Fault, FaultKind, Profile, ReportFault};
+use crate::control::persistent::PersistentRules;
 use crate::control::presence::ScriptStep;
 use crate::control::{MAX_AUTHENTICATORS, options};
 use crate::presence::danger;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub token: String,
     /// Where persistent vaults live (`--control-vault-dir`), if allowed.
     pub vault_dir: Option<std::path::PathBuf>,
+    /// What authenticators on persistent vaults may do.
+    pub persistent: PersistentRules,
     /// The UHID device every new authenticator gets unless its options say
     /// otherwise (`softkey sim --control --transport uhid`).
     pub uhid_default: Option<crate::control::device::UhidSpec>,
@@ -171,6 +174,14 @@ async fn add_authenticator(
 ) -> ApiResult {
     let body = body_json(&body)?;
     let mut options = options::parse(&body, state.vault_dir.as_deref())?;
+    // Unscripted prompts go to the person for a persistent vault, to the
+    // WebDriver options' auto-answer otherwise.
+    let fallback: Box<dyn crate::presence::PresenceProvider> = if options.vault.is_some() {
+        state.persistent.apply(&mut options)?;
+        state.persistent.presence_provider()?
+    } else {
+        Box::new(danger::AutoApprove)
+    };
     if body
         .get("softkey:uhid")
         .is_none_or(serde_json::Value::is_null)
@@ -228,7 +239,7 @@ async fn add_authenticator(
             store,
             std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             events,
-            Box::new(danger::AutoApprove),
+            fallback,
             shutdown,
         )
         .map_err(|error| {
@@ -367,10 +378,17 @@ async fn set_credential_properties(
     ok(Value::Null)
 }
 
-async fn set_user_verified(Target(authenticator): Target, body: Bytes) -> ApiResult {
+async fn set_user_verified(
+    State(state): Shared,
+    Target(authenticator): Target,
+    body: Bytes,
+) -> ApiResult {
     let body = body_json(&body)?;
     let verified = optional_bool(&body, "isUserVerified")?
         .ok_or_else(|| ApiError::invalid("isUserVerified is missing"))?;
+    if authenticator.vault_path.is_some() {
+        state.persistent.check_verified(verified)?;
+    }
     authenticator.user().verified = verified;
     ok(Value::Null)
 }
@@ -397,7 +415,11 @@ fn delay_ms(value: &Value, name: &str) -> Result<Duration, ApiError> {
     }
 }
 
-async fn set_presence(Target(authenticator): Target, body: Bytes) -> ApiResult {
+async fn set_presence(
+    State(state): Shared,
+    Target(authenticator): Target,
+    body: Bytes,
+) -> ApiResult {
     let body = body_json(&body)?;
     let mut script = Vec::new();
     match body.get("script") {
@@ -433,6 +455,11 @@ async fn set_presence(Target(authenticator): Target, body: Bytes) -> ApiResult {
         }
     };
     let then_delay = delay_ms(&body, "thenDelayMs")?;
+    if let Some(then) = then
+        && authenticator.vault_path.is_some()
+    {
+        state.persistent.check_presence(then)?;
+    }
     let mut user = authenticator.user();
     user.script = script.into();
     if let Some(then) = then {
@@ -570,7 +597,7 @@ async fn trace(State(state): Shared, Target(authenticator): Target) -> ApiResult
 /// Options for the simulator's default authenticator.
 pub fn default_options(strict_reset: bool, user_timeout: Duration) -> Options {
     Options {
-        profile: Profile::Ctap2_1,
+        profile: Profile::Ctap2_2,
         transport: "usb".into(),
         has_resident_key: true,
         has_user_verification: false,
@@ -586,5 +613,6 @@ pub fn default_options(strict_reset: bool, user_timeout: Duration) -> Options {
         default_backup: softkey_authenticator::policy::BackupFlags::default(),
         uhid: None,
         vault: None,
+        enterprise_attestation: None,
     }
 }

@@ -256,6 +256,7 @@ pub fn add(
         large_blob_key: None,
         discoverable: credential.resident,
         backup: BackupFlags::default(),
+        third_party_payment: false,
     };
     if credential.resident {
         let mut stored = stored;
@@ -266,6 +267,7 @@ pub fn add(
             large_blob::write_entries(store, entries)?;
             stored.large_blob_key = Some(key);
         }
+        renew_cred_store_state(store)?;
         store.put_discoverable(&stored).map_err(ApiError::store)?;
         control.backup.insert(credential.credential_id, flags);
         return Ok(());
@@ -449,7 +451,15 @@ fn delete_stored(store: &mut dyn Store, id: &[u8]) -> Result<bool, ApiError> {
             large_blob::write_entries(store, entries)?;
         }
     }
+    renew_cred_store_state(store)?;
     store.delete_discoverable(id).map_err(ApiError::store)
+}
+
+/// Injected or removed discoverable credentials change the credential store
+/// state (getInfo `encCredStoreState`) as the core's own changes do.
+fn renew_cred_store_state(store: &mut dyn Store) -> Result<(), ApiError> {
+    softkey_authenticator::pin::persistent::note_credential_store_change(store, &mut rand::rng())
+        .map_err(|status| ApiError::unknown(format!("credential store state: {status}")))
 }
 
 /// Removes one credential by its (tester-visible) ID; `false` if unknown.

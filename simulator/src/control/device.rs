@@ -174,6 +174,9 @@ pub struct Options {
     pub uhid: Option<UhidSpec>,
     /// A persistent vault (`softkey:vault`); in memory without.
     pub vault: Option<VaultSpec>,
+    /// Enterprise attestation capability (`softkey:enterpriseRpIds`, or
+    /// `softkey sim --enterprise-rp-id` for the default authenticator).
+    pub enterprise_attestation: Option<softkey_authenticator::enterprise::EnterpriseAttestation>,
 }
 
 /// A running controlled authenticator. Dropping it stops its thread.
@@ -235,6 +238,7 @@ impl VirtualAuthenticator {
                 .then_some(softkey_authenticator::RESET_WINDOW),
             built_in_uv: options.has_user_verification,
             ctap1: u2f,
+            enterprise_attestation: options.enterprise_attestation.clone(),
             ..Config::default()
         };
         let auth = Authenticator::new(config, store, StdRng::from_rng(&mut os_rng), Instant::now());
@@ -275,6 +279,11 @@ impl VirtualAuthenticator {
         let mut auth = auth;
         auth.set_credential_policy(Box::new(ControlPolicy::new(Arc::clone(&control))));
         let mut key = KeyDevice::new(hid, auth, Box::new(presence), options.user_timeout);
+        if uhid.is_some() {
+            // A hidraw device's power cycle is an unplug; over UDP alone the
+            // channels survive it.
+            key.set_power_cycle(crate::runtime::PowerCycle::Unplug);
+        }
         key.set_hooks(Box::new(ControlHooks::new(Arc::clone(&control))));
         let device = Arc::new(Mutex::new(key));
         let stop = Arc::new(AtomicBool::new(false));

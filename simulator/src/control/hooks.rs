@@ -40,8 +40,13 @@ pub enum Profile {
     /// management, authenticatorConfig, large blobs or selection; getInfo
     /// lists only what CTAP 2.0 defines.
     Ctap2_0,
-    /// `"ctap2_1"`: everything softkey's core builds.
+    /// `"ctap2_1"`: a CTAP 2.1 key: softkey's core without what CTAP 2.2
+    /// added ([`ctap22`]).
     Ctap2_1,
+    /// `"ctap2_2"`: everything softkey's core builds, CTAP 2.2 features
+    /// included (there is no `FIDO_2_2` version string: getInfo lists the
+    /// versions the core claims).
+    Ctap2_2,
     /// `"ctap1/u2f"`: a U2F key. CTAPHID without the CBOR capability (CTAP2
     /// requests are an invalid command), U2F register and authenticate over
     /// MSG, no resident credentials, no user verification.
@@ -54,6 +59,7 @@ impl Profile {
         match self {
             Self::Ctap2_0 => "ctap2",
             Self::Ctap2_1 => "ctap2_1",
+            Self::Ctap2_2 => "ctap2_2",
             Self::Ctap1 => "ctap1/u2f",
         }
     }
@@ -289,6 +295,9 @@ impl Hooks for ControlHooks {
                 FaultKind::Report(fault) => state.report_fault = Some(fault),
             }
         }
+        if state.profile == Profile::Ctap2_1 {
+            ctap22::strip_extensions(payload);
+        }
         rewrite_request(&state, payload);
         None
     }
@@ -468,8 +477,10 @@ fn profile_refusal(state: &ControlState, payload: &[u8]) -> Option<u8> {
             return Some(UNSUPPORTED_OPTION);
         }
     }
-    if state.profile == Profile::Ctap2_1 {
-        return None;
+    match state.profile {
+        Profile::Ctap2_2 => return None,
+        Profile::Ctap2_1 => return ctap22::refusal(payload),
+        Profile::Ctap2_0 | Profile::Ctap1 => {}
     }
     match command {
         0x09..=0x0D | 0x40 | 0x41 => Some(INVALID_COMMAND),
@@ -584,13 +595,14 @@ fn rewrite_get_info(state: &ControlState, reply: &mut Vec<u8>) {
         return;
     };
     let minimal = state.profile == Profile::Ctap2_0;
+    let ctap21 = state.profile == Profile::Ctap2_1;
     let mut out = Vec::new();
     for (key, value) in entries {
         let number = match &key {
             Value::Integer(i) => i128::from(*i),
             _ => continue,
         };
-        if minimal && number > 8 {
+        if (minimal && number > 8) || (ctap21 && ctap22::is_ctap22_member(number)) {
             continue;
         }
         let value = match (number, value) {
@@ -603,6 +615,12 @@ fn rewrite_get_info(state: &ControlState, reply: &mut Vec<u8>) {
                     )
                     .collect(),
             ),
+            (2, Value::Array(extensions)) if ctap21 => Value::Array(
+                extensions
+                    .into_iter()
+                    .filter(|e| !ctap22::is_ctap22_name(e))
+                    .collect(),
+            ),
             (4, Value::Map(options)) => Value::Map(
                 options
                     .into_iter()
@@ -612,6 +630,7 @@ fn rewrite_get_info(state: &ControlState, reply: &mut Vec<u8>) {
                                 .iter()
                                 .any(|name| text_key(k, name))
                     })
+                    .filter(|(k, _)| !ctap21 || !ctap22::is_ctap22_name(k))
                     .map(|(k, v)| {
                         if text_key(&k, "rk") {
                             (k, Value::Bool(state.has_resident_key))
@@ -645,5 +664,6 @@ pub fn corrupt(report: &mut [u8]) {
     }
 }
 
+mod ctap22;
 #[cfg(test)]
 mod tests;

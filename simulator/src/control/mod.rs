@@ -22,14 +22,15 @@ pub mod events;
 pub mod hooks;
 pub mod large_blob;
 pub mod options;
+pub mod persistent;
 pub mod policy;
 pub mod presence;
+pub mod token;
 pub mod trace;
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -63,31 +64,18 @@ impl std::fmt::Debug for ControlServer {
     }
 }
 
-fn write_token_file(path: &Path, token: &str) -> anyhow::Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot write the control token to {}", path.display()))?;
-    // An existing file keeps its mode on open: tighten it.
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    writeln!(file, "{token}")?;
-    Ok(())
-}
-
 impl ControlServer {
     /// Starts serving on `addr` (loopback only); the bearer token is written
-    /// to `token_file` (default: `$XDG_RUNTIME_DIR` or the temp directory,
-    /// `softkey-control-<port>.token`). Persistent vaults, if allowed, live
-    /// in `vault_dir`; `uhid_default` gives new authenticators a UHID device
+    /// to a new file, `token_file` or by default
+    /// `softkey-control-<port>.token` in a private directory (see [`token`]).
+    /// Persistent vaults, if allowed, live
+    /// in `vault_dir`, under `persistent`'s rules; `uhid_default` gives new authenticators a UHID device
     /// unless their options say `"softkey:uhid": false`.
     pub fn start(
         addr: SocketAddr,
         token_file: Option<PathBuf>,
         vault_dir: Option<PathBuf>,
+        persistent: persistent::PersistentRules,
         uhid_default: Option<device::UhidSpec>,
         shutdown: Arc<AtomicBool>,
     ) -> anyhow::Result<Self> {
@@ -114,17 +102,23 @@ impl ControlServer {
         let addr = listener.local_addr()?;
         let token_bytes: [u8; 32] = rand::RngExt::random(&mut rand::rng());
         let token: String = token_bytes.iter().map(|b| format!("{b:02x}")).collect();
-        let token_file = token_file.unwrap_or_else(|| {
-            std::env::var_os("XDG_RUNTIME_DIR")
-                .map_or_else(std::env::temp_dir, PathBuf::from)
-                .join(format!("softkey-control-{}.token", addr.port()))
-        });
-        write_token_file(&token_file, &token)?;
+        let token_file = match token_file {
+            Some(path) => {
+                token::write_new(&path, &token)?;
+                path
+            }
+            None => token::write_in_private_dir(
+                &token::default_dir(),
+                &token::file_name(addr.port()),
+                &token,
+            )?,
+        };
         let state = Arc::new(AppState {
             registry: Mutex::new(BTreeMap::new()),
             events: EventSink::default(),
             token,
             vault_dir,
+            persistent,
             uhid_default,
             shutdown: Arc::clone(&shutdown),
         });

@@ -19,7 +19,7 @@ const TRANSPORTS: [&str; 6] = ["usb", "nfc", "ble", "smart-card", "hybrid", "int
 fn supported_extensions(profile: Profile) -> &'static [&'static str] {
     match profile {
         Profile::Ctap2_0 => &["prf"],
-        Profile::Ctap2_1 => &["prf", "credBlob", "largeBlob", "minPinLength"],
+        Profile::Ctap2_1 | Profile::Ctap2_2 => &["prf", "credBlob", "largeBlob", "minPinLength"],
         Profile::Ctap1 => &[],
     }
 }
@@ -38,10 +38,11 @@ pub fn parse(body: &Value, vault_dir: Option<&Path>) -> Result<Options, ApiError
     let profile = match body.get("protocol").and_then(Value::as_str) {
         Some("ctap2") => Profile::Ctap2_0,
         Some("ctap2_1") => Profile::Ctap2_1,
+        Some("ctap2_2") => Profile::Ctap2_2,
         Some("ctap1/u2f") => Profile::Ctap1,
         _ => {
             return Err(ApiError::invalid(
-                "protocol must be \"ctap2\", \"ctap2_1\" or \"ctap1/u2f\"",
+                "protocol must be \"ctap2\", \"ctap2_1\", \"ctap2_2\" or \"ctap1/u2f\"",
             ));
         }
     };
@@ -70,12 +71,18 @@ pub fn parse(body: &Value, vault_dir: Option<&Path>) -> Result<Options, ApiError
         }
         Some(_) => return Err(ApiError::invalid("extensions must be an array")),
     }
+    let vault = vault(body.get("softkey:vault"), vault_dir)?;
     let options = Options {
         profile,
         transport,
         has_resident_key: boolean(body, "hasResidentKey", false)?,
         has_user_verification: boolean(body, "hasUserVerification", false)?,
-        is_user_consenting: Some(boolean(body, "isUserConsenting", true)?),
+        // A persistent vault asks the person unless told otherwise (see
+        // `persistent`); an in-memory one consents by default.
+        is_user_consenting: match body.get("isUserConsenting") {
+            None if vault.is_some() => None,
+            _ => Some(boolean(body, "isUserConsenting", true)?),
+        },
         is_user_verified: boolean(body, "isUserVerified", false)?,
         extensions,
         strict_reset: false,
@@ -90,8 +97,16 @@ pub fn parse(body: &Value, vault_dir: Option<&Path>) -> Result<Options, ApiError
             Some(Value::Bool(wanted)) => wanted.then(UhidSpec::default),
             Some(_) => return Err(ApiError::invalid("softkey:uhid must be a boolean")),
         },
-        vault: vault(body.get("softkey:vault"), vault_dir)?,
+        vault,
+        enterprise_attestation: enterprise_rp_ids(body.get("softkey:enterpriseRpIds"))?,
     };
+    if options.enterprise_attestation.is_some()
+        && !matches!(profile, Profile::Ctap2_1 | Profile::Ctap2_2)
+    {
+        return Err(ApiError::invalid(
+            "softkey:enterpriseRpIds needs the ctap2_1 or ctap2_2 profile (enterprise attestation is CTAP 2.1)",
+        ));
+    }
     if profile == Profile::Ctap1 {
         if options.has_resident_key {
             return Err(ApiError::invalid(
@@ -105,6 +120,37 @@ pub fn parse(body: &Value, vault_dir: Option<&Path>) -> Result<Options, ApiError
         }
     }
     Ok(options)
+}
+
+/// softkey's `softkey:enterpriseRpIds` option: present (even empty), the
+/// authenticator is enterprise-attestation capable; the RP IDs get a
+/// vendor-facilitated enterprise attestation once a platform enables it.
+fn enterprise_rp_ids(
+    value: Option<&Value>,
+) -> Result<Option<softkey_authenticator::enterprise::EnterpriseAttestation>, ApiError> {
+    let items = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(items)) => items,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "softkey:enterpriseRpIds must be an array",
+            ));
+        }
+    };
+    let rp_ids = items
+        .iter()
+        .map(|item| {
+            item.as_str()
+                .filter(|id| !id.is_empty())
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    ApiError::invalid("softkey:enterpriseRpIds must hold RP IDs (strings)")
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(
+        softkey_authenticator::enterprise::EnterpriseAttestation { rp_ids },
+    ))
 }
 
 /// softkey's `softkey:vault` option: `{"name"}` (a key file beside the

@@ -133,5 +133,169 @@ control_uhid() {
   echo "$DEV removed with the authenticator"
 }
 
+# ---- the Debian package ----
+deb_install() {  # dpkg -i the .deb; everything it ships is in place
+  dpkg -i /share/softkey.deb || return 1
+  for f in /usr/bin/softkey /lib/udev/rules.d/70-softkey-uhid.rules \
+           /usr/lib/modules-load.d/softkey-uhid.conf /usr/lib/systemd/user/softkey.service \
+           /usr/share/man/man1/softkey.1.gz /usr/share/man/man1/softkey-vault-init.1.gz \
+           /usr/share/bash-completion/completions/softkey /usr/share/zsh/vendor-completions/_softkey \
+           /usr/share/fish/vendor_completions.d/softkey.fish; do
+    [ -e "$f" ] || { echo "missing: $f"; return 1; }
+  done
+  getent group softkey || { echo "postinst made no group softkey"; return 1; }
+  grep -q '^ExecStart=/usr/bin/softkey run ' /usr/lib/systemd/user/softkey.service || return 1
+  zcat /usr/share/man/man1/softkey-run.1.gz | grep -q -- 'presence' || { echo "man page without options"; return 1; }
+  command -v softkey && softkey --version
+}
+
+deb_purge() {  # dpkg --purge removes what the package installed; the image stays clean
+  dpkg --purge softkey || return 1
+  for f in /usr/bin/softkey /lib/udev/rules.d/70-softkey-uhid.rules /usr/lib/systemd/user/softkey.service; do
+    [ -e "$f" ] && { echo "still there: $f"; return 1; }
+  done
+  rm -f /etc/pam.d/softkey-e2e
+  delgroup --quiet softkey 2>/dev/null || true
+  echo "purged"
+}
+
+# NAME: what `fido2-token -L` shows for softkey's node. libfido2 reads
+# manufacturer and product from the node's USB parent device in sysfs; a UHID
+# device has none (its HID device sits on the virtual bus). libfido2 1.13 and
+# later fall back to the HID name (UHID_CREATE2's name, HID_NAME in uevent)
+# for the product; older ones show both empty.
+token_names() {
+  line=$(fido2-token -L | grep "^$DEV:"); echo "$line"
+  ver=$(dpkg-query -W -f '${Version}' libfido2-1); echo "libfido2 $ver"
+  grep -E '^HID_(NAME|UNIQ|ID)=' "/sys/class/hidraw/${DEV##*/}/device/uevent"
+  grep -qx "HID_NAME=$1" "/sys/class/hidraw/${DEV##*/}/device/uevent" || { echo "the kernel does not have our name"; return 1; }
+  ls "/sys/class/hidraw/${DEV##*/}/device/../" | head -3
+  if dpkg --compare-versions "$ver" ge 1.13; then
+    echo "$line" | grep -qF "$1" || { echo "libfido2 >= 1.13 should show the HID name"; return 1; }
+  else
+    echo "libfido2 $ver shows no product for a device without a USB parent (README: fido2-token -L)"
+  fi
+}
+
+# ---- login: pam_u2f ----
+PAM_ORIGIN=pam://softkey-e2e
+# A discoverable credential needs user verification on softkey (it verifies
+# users); pamu2fcfg 1.1 asks for it with the PIN, which it reads from stdin
+# when there is no terminal.
+pam_register() {  # a discoverable credential for root, made with the PIN
+  echo "$E2E_PIN" | pamu2fcfg -u root -o $PAM_ORIGIN -i $PAM_ORIGIN -r > /tmp/u2f_keys || return 1
+  chmod 600 /tmp/u2f_keys; cut -c1-80 /tmp/u2f_keys
+  cat > /etc/pam.d/softkey-e2e <<PAM
+auth required pam_u2f.so authfile=/tmp/u2f_keys origin=$PAM_ORIGIN appid=$PAM_ORIGIN
+account required pam_permit.so
+PAM
+  softkey vault $E2E_VAULT_ARGS list | grep -F "$PAM_ORIGIN"
+}
+
+pam_authenticate() {
+  pamtester softkey-e2e root authenticate </dev/null
+}
+
+pam_refused_after_delete() {  # delete the credential in softkey's vault; pam_u2f refuses
+  id=$(softkey vault $E2E_VAULT_ARGS list --json | python3 -c '
+import json, sys
+print(*[c["credential_id"] for c in json.load(sys.stdin) if c["rp_id"] == sys.argv[1]])' "$PAM_ORIGIN")
+  [ -n "$id" ] || { echo "no credential for $PAM_ORIGIN in the vault"; return 1; }
+  softkey vault $E2E_VAULT_ARGS delete "$id" || return 1
+  if pamtester softkey-e2e root authenticate </dev/null; then echo "authenticated after the delete"; return 1; fi
+  echo "pam_u2f refused once the credential was deleted"
+}
+
+# ---- disk unlock: LUKS2 on loop files ----
+luks_format() {
+  modprobe loop && modprobe dm_crypt || return 1
+  printf 'e2e-passphrase' > /tmp/luks.pass
+  for m in presence uv pin; do
+    truncate -s 40M /tmp/luks-$m.img &&
+    cryptsetup luksFormat --type luks2 --batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+      --key-file /tmp/luks.pass /tmp/luks-$m.img || return 1
+  done
+  echo "three LUKS2 volumes"
+}
+
+cryptenroll() {  # MODE: enroll softkey (hmac-secret) into /tmp/luks-MODE.img
+  case $1 in
+    presence) opts="--fido2-with-client-pin=no --fido2-with-user-presence=yes --fido2-with-user-verification=no" ;;
+    uv) opts="--fido2-with-client-pin=no --fido2-with-user-presence=yes --fido2-with-user-verification=yes" ;;
+    pin) opts="--fido2-with-client-pin=yes --fido2-with-user-presence=yes --fido2-with-user-verification=no" ;;
+  esac
+  PASSWORD=e2e-passphrase PIN=$E2E_PIN systemd-cryptenroll --fido2-device=auto $opts /tmp/luks-$1.img || return 1
+  cryptsetup luksDump /tmp/luks-$1.img | grep -A12 'systemd-fido2' | grep -E 'systemd-fido2|fido2-(clientPin|up|uv)-required|Keyslot'
+}
+
+# A password agent (systemd's ask-password protocol) that answers every
+# question with $E2E_PIN: how systemd-cryptsetup gets a PIN without a terminal.
+pin_agent() {
+  # Its output goes to a file: `$(pin_agent)` must not wait for it.
+  python3 - "$E2E_PIN" >/tmp/pin-agent.log 2>&1 <<'PY' &
+import glob, os, socket, sys, time
+os.makedirs("/run/systemd/ask-password", exist_ok=True)
+answered = set()
+deadline = time.time() + 100
+while time.time() < deadline:
+    for ask in glob.glob("/run/systemd/ask-password/ask.*"):
+        if ask in answered:
+            continue
+        fields = dict(l.split("=", 1) for l in open(ask).read().splitlines() if "=" in l)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+            s.sendto(b"+" + sys.argv[1].encode(), fields["Socket"])
+        print("answered:", fields.get("Message"), flush=True)
+        answered.add(ask)
+    time.sleep(0.05)
+PY
+  echo $!
+}
+
+# MODE: systemd-cryptsetup attaches /tmp/luks-MODE.img with softkey alone
+# (the PIN from the password agent above; `headless` for the others, so that
+# nothing can ask).
+unlock() {
+  name=e2e-$1
+  if [ "$1" = pin ]; then
+    agent=$(pin_agent)
+    DM_DISABLE_UDEV=1 /lib/systemd/systemd-cryptsetup attach $name /tmp/luks-$1.img - fido2-device=auto
+    rc=$?; kill $agent 2>/dev/null; cat /tmp/pin-agent.log
+    [ $rc -eq 0 ] || return 1
+  else
+    DM_DISABLE_UDEV=1 /lib/systemd/systemd-cryptsetup attach $name /tmp/luks-$1.img - \
+      fido2-device=auto,headless=1 || return 1
+  fi
+  [ -b /dev/mapper/$name ] || { echo "no /dev/mapper/$name"; return 1; }
+  echo "unlocked: /dev/mapper/$name"
+  DM_DISABLE_UDEV=1 /lib/systemd/systemd-cryptsetup detach $name
+}
+
+pin_set() {  # fido2-token -S reads the PIN twice, from stdin when there is no terminal
+  printf '%s\n%s\n' "$E2E_PIN" "$E2E_PIN" | fido2-token -S "$DEV" || return 1
+  fido2-token -I "$DEV" | grep -E 'options|pin retries'
+  fido2-token -I "$DEV" | grep -q 'clientPin' && fido2-token -I "$DEV" | grep -q 'pin retries: 8'
+}
+
+cryptenroll_not_in_vault() {  # systemd makes non-discoverable credentials: not in the vault
+  softkey vault $E2E_VAULT_ARGS list
+  n=$(softkey vault $E2E_VAULT_ARGS list --json | python3 -c '
+import json, sys
+print(len([c for c in json.load(sys.stdin) if c["rp_id"] == "io.systemd.cryptsetup"]))')
+  [ "$n" = 0 ] || { echo "$n cryptenroll credential(s) in the vault"; return 1; }
+  for m in presence uv pin; do cryptsetup luksDump /tmp/luks-$m.img | grep -q 'systemd-fido2' || return 1; done
+  echo "the three credentials live in their credential IDs (rp io.systemd.cryptsetup), not in the vault"
+}
+
+luks_refused_after_reset() {  # the same key unlocks; after authenticatorReset no volume does
+  for i in $(seq 100); do DEV=$(fido_node) && [ -c "$DEV" ] && break; sleep 0.2; done
+  unlock presence || { echo "the restarted key does not unlock luks-presence"; return 1; }
+  fido2-token -R "$DEV" || return 1
+  echo "reset $DEV"
+  for m in presence uv pin; do
+    if unlock $m; then echo "luks-$m unlocked after the reset"; return 1; fi
+  done
+  echo "no volume unlocks after the reset"
+}
+
 DEV=$(fido_node) || DEV=
 "$@"

@@ -6,7 +6,6 @@
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp/home LANG=C.UTF-8
 R=/share/results G=/share/guest
 mkdir -p "$R" "$HOME" /tmp/work; : > "$R/steps.tsv"
-. /share/env
 cd /tmp/work
 # debootstrap's minbase root has no /etc/hosts: without it "localhost" only
 # resolves where a client hard-codes it (Chromium), not in Python or Firefox.
@@ -17,7 +16,7 @@ now() { cut -d' ' -f1 /proc/uptime; }
 step() {
   name=$1 limit=$2; shift 2
   start=$(now)
-  timeout -k 5 "$limit" "$@" >"$R/$name.log" 2>&1; rc=$?
+  timeout -k 5 "$limit" "$@" </dev/null >"$R/$name.log" 2>&1; rc=$?
   secs=$(echo "$start $(now)" | awk '{printf "%.1f", $2 - $1}')
   note=$(grep -v '^\s*$' "$R/$name.log" | tail -1 | tr '\t' ' ' | cut -c1-200)
   if [ $rc -eq 0 ]; then verdict=PASS; else verdict=FAIL; [ $rc -eq 124 ] && note="timed out after ${limit}s; $note"; fi
@@ -26,26 +25,29 @@ step() {
   return $rc
 }
 
+# softkey comes from its Debian package, as a user would install it.
+step deb-install 120 sh $G/steps.sh deb_install || { echo ALL_DONE >> "$R/steps.tsv"; exit 1; }
+
 # softkey itself: UHID, a real presence provider (command) that approves.
 # `softkey run` keeps credentials in a vault: make one, unlocked by a key file.
 # Built-in user verification (the command provider, set to verify): the key
 # advertises `uv`, so Chromium verifies the user through it instead of asking
 # to set a PIN (through UI headless mode cannot answer) before storing a passkey.
-RUN_ARGS=
-if [ "$SOFTKEY_ARGS" = run ]; then
-  step vault-init 60 /share/bin/softkey vault --vault /tmp/vault/vault.sqlite --key-file /tmp/vault.key init
-  RUN_ARGS="--vault /tmp/vault/vault.sqlite --key-file /tmp/vault.key --verify command --verify-command true"
-fi
-SOFTKEY_LOG=info,softkey_transport=debug /share/bin/softkey $SOFTKEY_ARGS $RUN_ARGS \
-  --presence command --presence-command true --device-name "softkey e2e" --serial e2e-0001 \
+VAULT_ARGS="--vault /tmp/vault/vault.sqlite --key-file /tmp/vault.key"
+step vault-init 60 softkey vault $VAULT_ARGS init
+# Attestation with a certificate (packed, x5c): pamu2fcfg 1.1 verifies only
+# that kind.
+RUN_ARGS="$VAULT_ARGS --verify command --verify-command true --presence command --presence-command true --attestation-certificate"
+SOFTKEY_LOG=info,softkey_transport=debug softkey run $RUN_ARGS --device-name "softkey e2e" --serial e2e-0001 \
   >"$R/softkey.log" 2>&1 & SKPID=$!
 step device 30 sh $G/steps.sh wait_device || { kill $SKPID; echo ALL_DONE >> "$R/steps.tsv"; exit 1; }
 DEV=$(sh $G/steps.sh fido_node)
-# softkey doctor (once the binary has it): module, /dev/uhid, hidraw node.
-[ "$SOFTKEY_ARGS" = run ] && step doctor 30 /share/bin/softkey doctor
+# softkey doctor: module, /dev/uhid, hidraw node.
+step doctor 30 softkey doctor
 
 # ---- libfido2 ----
 step fido2-token-L 60 sh $G/steps.sh token_list
+step fido2-token-L-names 30 sh $G/steps.sh token_names "softkey e2e"
 step fido2-token-I 60 sh $G/steps.sh token_info
 step fido2-es256-cred-assert 90 sh $G/steps.sh libfido2_roundtrip es256
 step fido2-eddsa-cred-assert 90 sh $G/steps.sh libfido2_roundtrip eddsa
@@ -55,16 +57,17 @@ step fido2-discoverable 90 sh $G/steps.sh libfido2_resident
 step ssh-ecdsa-sk 120 sh $G/steps.sh ssh_roundtrip ecdsa-sk
 step ssh-ed25519-sk 120 sh $G/steps.sh ssh_roundtrip ed25519-sk
 
+# SOFTKEY_VM_BROWSERS=0 (from browser-e2e.sh's environment) skips the browser
+# steps, for quicker runs while working on the others.
+BROWSERS=1; [ -f /share/env ] && . /share/env
+if [ "$BROWSERS" = 1 ]; then
 # ---- Chromium (headless, DevTools protocol) ----
 # The test's own page (localhost:8000, also Firefox's) and softkey's demo
 # relying party (`softkey rp`, localhost:8080, rp id localhost).
 (cd "$G/web" && exec python3 -u -m http.server 8000 --bind 127.0.0.1 >"$R/http.log" 2>&1) & HPID=$!
 step http-server 30 sh $G/steps.sh http_up
-RPPID=
-if [ "$SOFTKEY_ARGS" = run ]; then
-  SOFTKEY_LOG=info /share/bin/softkey rp --listen 127.0.0.1:8080 >"$R/rp.log" 2>&1 & RPPID=$!
-  step rp-server 30 sh $G/steps.sh rp_up
-fi
+SOFTKEY_LOG=info softkey rp --listen 127.0.0.1:8080 >"$R/rp.log" 2>&1 & RPPID=$!
+step rp-server 30 sh $G/steps.sh rp_up
 chromium --headless=new --no-sandbox --disable-gpu --disable-quic --no-first-run \
   --disable-background-networking --disable-component-update --disable-sync \
   --disable-extensions --disable-dev-shm-usage --disable-features=Translate,MediaRouter,OptimizationHints \
@@ -103,20 +106,60 @@ if [ -n "$RPPID" ]; then
   kill $FFPID; wait $FFPID 2>/dev/null
 fi
 
-kill $HPID $RPPID $SKPID 2>/dev/null
+fi
+kill $HPID $RPPID 2>/dev/null
+
+# softkey gets a PIN (fido2-token -S): pamu2fcfg verifies with it, and one
+# volume below is enrolled with it.
+export E2E_PIN=4821
+step pin-set 60 sh $G/steps.sh pin_set
+
+# ---- login: pam_u2f through pamtester ----
+# pamu2fcfg registers a discoverable credential (verified with the PIN); a PAM
+# service with pam_u2f authenticates root with it (presence); once `softkey
+# vault delete` has removed it, authentication fails.
+export E2E_VAULT_ARGS="$VAULT_ARGS"
+step pam-u2f-register 120 sh $G/steps.sh pam_register
+step pam-u2f-authenticate 120 sh $G/steps.sh pam_authenticate
+step pam-u2f-refused-after-delete 120 sh $G/steps.sh pam_refused_after_delete
+
+# ---- disk unlock: systemd-cryptenroll + systemd-cryptsetup on LUKS2 loop files ----
+# hmac-secret credentials: presence only, built-in UV, the PIN; each on its
+# own volume, each unlocked by softkey.
+step luks-format 120 sh $G/steps.sh luks_format
+step cryptenroll-presence 120 sh $G/steps.sh cryptenroll presence
+step unlock-presence 120 sh $G/steps.sh unlock presence
+step cryptenroll-uv 120 sh $G/steps.sh cryptenroll uv
+step unlock-uv 120 sh $G/steps.sh unlock uv
+step cryptenroll-pin 120 sh $G/steps.sh cryptenroll pin
+step unlock-pin 120 sh $G/steps.sh unlock pin
+step cryptenroll-credential-not-in-vault 30 sh $G/steps.sh cryptenroll_not_in_vault
+
+kill $SKPID 2>/dev/null
 # softkey must remove its device on SIGTERM.
 step clean-exit 15 sh $G/steps.sh clean_exit $SKPID
 
+# The cryptenroll credentials are not discoverable (systemd asks for rk=false),
+# so no `softkey vault delete` can name them: they go with authenticatorReset.
+# `softkey run` allows it only in its first 10 s, which a loaded TCG guest may
+# miss; `softkey sim` on UHID with the same vault (same key) allows it at any
+# time. It unlocks a volume first, then resets (fido2-token -R), then none.
+SOFTKEY_LOG=info softkey sim --transport uhid $RUN_ARGS --device-name "softkey e2e" --serial e2e-0002 \
+  >"$R/softkey-reset.log" 2>&1 & SKPID=$!
+step luks-refused-after-reset 180 sh $G/steps.sh luks_refused_after_reset
+kill $SKPID 2>/dev/null; wait $SKPID 2>/dev/null
+
 # ---- softkey sim's control API: authenticators with their own UHID devices ----
-if [ "$SOFTKEY_ARGS" = run ]; then
-  # --transport uhid: the default authenticator and every added one are
-  # UHID devices (the first added one also says so itself).
-  SOFTKEY_LOG=info /share/bin/softkey sim --presence danger-auto-approve --transport uhid \
-    --control 127.0.0.1:8120 --control-token-file /tmp/control.token >"$R/sim-control.log" 2>&1 & SIMPID=$!
-  step control-uhid-ctap2_1 120 sh $G/steps.sh control_uhid ctap2_1 ',"softkey:uhid":true'
-  step control-uhid-u2f 120 sh $G/steps.sh control_uhid ctap1/u2f
-  step control-uhid-default 30 sh -c "grep '^SOFTKEY_HIDRAW=/dev/hidraw' '$R/sim-control.log'"
-  kill $SIMPID 2>/dev/null; wait $SIMPID 2>/dev/null
-fi
+# --transport uhid: the default authenticator and every added one are
+# UHID devices (the first added one also says so itself).
+SOFTKEY_LOG=info softkey sim --presence danger-auto-approve --transport uhid \
+  --control 127.0.0.1:8120 --control-token-file /tmp/control.token >"$R/sim-control.log" 2>&1 & SIMPID=$!
+step control-uhid-ctap2_1 120 sh $G/steps.sh control_uhid ctap2_1 ',"softkey:uhid":true'
+step control-uhid-u2f 120 sh $G/steps.sh control_uhid ctap1/u2f
+step control-uhid-default 30 sh -c "grep '^SOFTKEY_HIDRAW=/dev/hidraw' '$R/sim-control.log'"
+kill $SIMPID 2>/dev/null; wait $SIMPID 2>/dev/null
+# The guest's root is the cached image: leave it as it was (and check that
+# the package goes cleanly).
+step deb-purge 60 sh $G/steps.sh deb_purge
 echo ALL_DONE >> "$R/steps.tsv"
 ! grep -q '	FAIL	' "$R/steps.tsv"

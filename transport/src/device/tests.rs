@@ -644,6 +644,31 @@ fn power_cycle_forgets_everything() {
     assert_eq!(rig.sent(), [(fresh, 0x01, b"y".to_vec())]);
 }
 
+#[test]
+fn power_cycle_keeping_channels_forgets_all_but_channel_ids() {
+    let mut rig = rig();
+    let holder = rig.allocate();
+    let other = rig.allocate();
+    rig.send_message(holder, Command::Lock, &[10]);
+    let cid = rig.request_in_flight_on_existing(holder);
+    rig.advance(KEEPALIVE_INTERVAL);
+    rig.device.power_cycle_keeping_channels();
+    assert_eq!(rig.sent(), [], "undelivered reports are gone");
+    assert_eq!(rig.events(), [], "undelivered events are gone");
+    assert_eq!(rig.device.poll_timeout(), None, "no keepalive is due");
+    assert_eq!(rig.device.in_flight_request(), None);
+    rig.device.respond(vec![0x00], rig.now);
+    assert_eq!(rig.sent(), [], "response after power cycle dropped");
+    // Both channels still work, and the lock is gone: the other channel is
+    // not told it is busy.
+    rig.send_message(cid, Command::Ping, b"x");
+    assert_eq!(rig.sent(), [(cid, 0x01, b"x".to_vec())]);
+    rig.send_message(other, Command::Ping, b"y");
+    assert_eq!(rig.sent(), [(other, 0x01, b"y".to_vec())]);
+    let fresh = rig.allocate();
+    assert!(fresh != cid && fresh != other, "a new channel is a new ID");
+}
+
 impl Rig {
     fn request_in_flight_on_existing(&mut self, cid: u32) -> u32 {
         self.sent();

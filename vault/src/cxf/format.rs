@@ -131,11 +131,17 @@ pub(crate) struct Fido2ExtensionsOut<'a> {
     pub(crate) cred_blob: Option<SecretB64<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) large_blob: Option<LargeBlobOut<'a>>,
+    /// A payment credential (CTAP 2.2 thirdPartyPayment); written only when true.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) payments: Option<bool>,
 }
 
 impl Fido2ExtensionsOut<'_> {
     fn is_empty(&self) -> bool {
-        self.hmac_credentials.is_none() && self.cred_blob.is_none() && self.large_blob.is_none()
+        self.hmac_credentials.is_none()
+            && self.cred_blob.is_none()
+            && self.large_blob.is_none()
+            && self.payments.is_none()
     }
 }
 
@@ -292,6 +298,8 @@ pub(crate) struct Fido2ExtensionsIn {
     pub(crate) cred_blob: Option<SecretIn>,
     #[serde(default)]
     pub(crate) large_blob: Option<LargeBlobIn>,
+    #[serde(default)]
+    pub(crate) payments: Option<bool>,
 }
 
 /// `hmacCredentials` as read.

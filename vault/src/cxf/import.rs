@@ -231,7 +231,9 @@ fn candidate(
     let mut randoms = None;
     let mut cred_blob = None;
     let mut large_blob = None;
+    let mut payments = false;
     if let Some(extensions) = extensions {
+        payments = extensions.payments.unwrap_or(false);
         if let Some(hmac) = extensions.hmac_credentials {
             if hmac.algorithm != HMAC_SHA256 {
                 return Ok(Err(SkipReason::UnsupportedHmacAlgorithm {
@@ -311,6 +313,7 @@ fn candidate(
                 eligible: true,
                 state: true,
             },
+            third_party_payment: payments,
         },
         large_blob,
     }))

@@ -14,7 +14,8 @@
 //! `key` (PKCS#8 DER; P-256 or Ed25519 import, others are reported as an
 //! unsupported algorithm); `fido2Extensions.hmacCredentials` (the
 //! hmac-secret CredRandoms, so PRF outputs survive the move), `credBlob` and
-//! `largeBlob` (the DEFLATE-compressed blob with its `uncompressedSize`).
+//! `largeBlob` (the DEFLATE-compressed blob with its `uncompressedSize`),
+//! and `payments` (made with CTAP 2.2's thirdPartyPayment).
 //! softkey adds one item extension, `{"name": "softkey", "credProtect": N}`,
 //! so a credential protected by credProtect keeps its level through a
 //! round trip (another importer ignores it; a passkey from elsewhere comes in
@@ -277,6 +278,7 @@ fn item<'a>(
                     uncompressed_size: blob.uncompressed_size,
                     data: SecretB64(&blob.compressed),
                 }),
+                payments: credential.third_party_payment.then_some(true),
             },
         }],
         extensions: [SoftkeyExtensionOut {

@@ -87,6 +87,7 @@ pub fn with_key(
         large_blob_key: None,
         discoverable: true,
         backup: softkey_authenticator::policy::BackupFlags::default(),
+        third_party_payment: false,
     }
 }
 

@@ -59,25 +59,32 @@ impl<'a> Input<'a> {
     }
 
     fn action(&mut self) -> Option<Action> {
-        Some(match self.byte()? % 16 {
+        Some(match self.byte()? % 32 {
             0 => {
                 let (rp, user, flags) = (self.byte()?, self.byte()?, self.byte()?);
-                let count = self.byte()?;
+                let (extensions, count) = (self.byte()?, self.byte()?);
                 Action::MakeCredential {
                     rp,
                     user,
                     flags,
+                    extensions,
                     exclude: self.credential_refs(count)?,
                 }
             }
             1 => {
-                let (rp, flags, count) = (self.byte()?, self.byte()?, self.byte()?);
+                let (rp, flags) = (self.byte()?, self.byte()?);
+                let (extensions, count) = (self.byte()?, self.byte()?);
                 let allow = if count == 0xff {
                     None
                 } else {
                     Some(self.credential_refs(count)?)
                 };
-                Action::GetAssertion { rp, flags, allow }
+                Action::GetAssertion {
+                    rp,
+                    flags,
+                    extensions,
+                    allow,
+                }
             }
             2 => Action::Simple(self.byte()?),
             3 => Action::Raw(self.short_bytes()?),
@@ -120,6 +127,9 @@ impl<'a> Input<'a> {
                 form: self.byte()?,
             },
             14 => Action::U2fVersion { form: self.byte()? },
+            16 => Action::Restart {
+                flags: self.byte()?,
+            },
             _ => Action::U2fRaw(self.short_bytes()?),
         })
     }
@@ -172,13 +182,19 @@ pub fn encode_actions(actions: &[Action]) -> Vec<u8> {
                 rp,
                 user,
                 flags,
+                extensions,
                 exclude,
             } => {
-                out.extend_from_slice(&[0, *rp, *user, *flags]);
+                out.extend_from_slice(&[0, *rp, *user, *flags, *extensions]);
                 refs(&mut out, exclude);
             }
-            Action::GetAssertion { rp, flags, allow } => {
-                out.extend_from_slice(&[1, *rp, *flags]);
+            Action::GetAssertion {
+                rp,
+                flags,
+                extensions,
+                allow,
+            } => {
+                out.extend_from_slice(&[1, *rp, *flags, *extensions]);
                 match allow {
                     None => out.push(0xff),
                     Some(list) => refs(&mut out, list),
@@ -258,6 +274,7 @@ pub fn encode_actions(actions: &[Action]) -> Vec<u8> {
                 out.push(15);
                 short_bytes(&mut out, apdu);
             }
+            Action::Restart { flags } => out.extend_from_slice(&[16, *flags]),
         }
     }
     out

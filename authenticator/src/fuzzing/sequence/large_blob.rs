@@ -206,11 +206,12 @@ impl SequenceModel {
                 break;
             }
         }
-        // With no PIN, a well-formed array written in order is stored.
+        // With no user verification configured, a well-formed array written
+        // in order is stored.
         let well_formed = flags & 0x01 == 0
             && chunk <= MAX_FRAGMENT_LENGTH
             && serialized.len() <= MAX_SERIALIZED_LARGE_BLOB_ARRAY;
-        if !self.pin_set && well_formed && flags & 0x08 == 0 {
+        if !self.protected() && well_formed && flags & 0x08 == 0 {
             assert!(all_accepted, "a well-formed write was refused");
             assert!(
                 self.large_blob.stored == serialized,
@@ -268,6 +269,7 @@ impl SequenceModel {
     ) {
         let accepted =
             status == StatusCode::Ok.code() || status == StatusCode::IntegrityFailure.code();
+        let protected = self.protected();
         if !self.large_blob.pending_known && offset != 0 {
             // A raw request may have moved the write on: only the store is
             // known.
@@ -294,14 +296,14 @@ impl SequenceModel {
                 "a {}-byte fragment was taken",
                 fragment.len()
             );
-            if self.pin_set {
+            if protected {
                 let token_grants = self
                     .token
                     .as_ref()
                     .is_some_and(|t| t.may_grant(Permissions::LARGE_BLOB_WRITE));
                 assert!(
                     auth == Auth::Token && token_grants,
-                    "a PIN-protected authenticator took a fragment with {auth:?} \
+                    "a protected authenticator took a fragment with {auth:?} \
                      (token: {:?})",
                     self.token.as_ref().map(|t| (t.permissions, t.current))
                 );
@@ -339,7 +341,7 @@ impl SequenceModel {
             && offset == 0
             && fragment.len() <= MAX_FRAGMENT_LENGTH
             && length.is_some_and(|l| valid_length(l) && fragment.len() > l)
-            && (!self.pin_set || matches!(auth, Auth::Token | Auth::Corrupt))
+            && (!protected || matches!(auth, Auth::Token | Auth::Corrupt))
         {
             // A first fragment longer than the length it announces: the new
             // write was begun, then refused.

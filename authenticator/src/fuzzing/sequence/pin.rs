@@ -65,7 +65,7 @@ impl SequenceModel {
     }
 
     /// getKeyAgreement, then the platform's key and the shared secret.
-    fn agree(&mut self, protocol: Protocol) -> (Value, SharedSecret) {
+    pub(super) fn agree(&mut self, protocol: Protocol) -> (Value, SharedSecret) {
         let request = request(
             CLIENT_PIN,
             vec![(int(1), int(protocol.number() as i64)), (int(2), int(2))],

@@ -7,8 +7,12 @@
 //!
 //! - a response is data then a status word; only `9000` carries data;
 //! - an authenticate with a key handle the device made for that application
-//!   (U2F, or a non-discoverable ES256 credential from makeCredential) never
-//!   answers `6A80`, and check-only answers `6985` for it;
+//!   (U2F, or a non-discoverable ES256 credential from makeCredential that
+//!   is not credProtect-3) never answers `6A80`, and check-only answers
+//!   `6985` for it;
+//! - a credProtect-3 key handle is answered, for every control byte and
+//!   without a prompt, byte for byte as the same handle with its last byte
+//!   flipped (a foreign one), and never signs;
 //! - a key handle is accepted (`9000`, or check-only's `6985`) only by the
 //!   application it was made for;
 //! - a registration's key handle is a credential of its application (CTAP2
@@ -123,18 +127,56 @@ impl SequenceModel {
             && self
                 .issued
                 .iter()
-                .any(|i| i.u2f && i.id == id && i.rp_id_hash == application);
+                .any(|i| i.u2f && i.id == id && i.rp_id_hash == application && i.cred_protect < 3);
+        let level_three = id.len() <= 255
+            && self
+                .issued
+                .iter()
+                .any(|i| i.id == id && i.cred_protect == 3);
         let mut data = CHALLENGE.to_vec();
         data.extend_from_slice(&application);
         data.push(id.len().min(255) as u8);
         data.extend_from_slice(&id);
+        let request = apdu(0x02, control, &data, form);
         let sent = U2fSent::Authenticate {
             application,
             control,
             key_handle: id,
             ours,
         };
-        self.send_u2f(&apdu(0x02, control, &data, form), sent);
+        if level_three {
+            self.level_three_key_handle(&request, &data, control, form, &sent);
+        } else {
+            self.send_u2f(&request, sent);
+        }
+    }
+
+    /// A credProtect-3 key handle: answered at once, and as a foreign one.
+    fn level_three_key_handle(
+        &mut self,
+        request: &[u8],
+        data: &[u8],
+        control: u8,
+        form: u8,
+        sent: &U2fSent,
+    ) {
+        let mut answer = |apdu: &[u8]| match self.authenticator.handle_ctap1(apdu, self.now) {
+            Outcome::Reply(reply) => reply,
+            Outcome::AwaitUser(_) => panic!("a credProtect-3 key handle asked for presence"),
+        };
+        let ours = answer(request);
+        let mut foreign = data.to_vec();
+        if let Some(last) = foreign.last_mut() {
+            *last ^= 0x01;
+        }
+        let theirs = answer(&apdu(0x02, control, &foreign, form));
+        assert_eq!(
+            ours, theirs,
+            "a credProtect-3 key handle answered unlike a foreign one"
+        );
+        self.waiting = None;
+        assert!(!self.authenticator.is_waiting());
+        self.check_u2f_reply(sent, None, &ours);
     }
 
     /// [`Action::U2fVersion`].
@@ -244,12 +286,20 @@ impl SequenceModel {
             id: key_handle,
             rp_id_hash: *application,
             u2f: true,
+            cred_protect: 1,
         });
     }
 
     /// user presence ‖ counter (4, big-endian) ‖ signature.
     fn check_u2f_signature(&mut self, control: u8, key_handle: &[u8], data: &[u8]) {
         assert!(data.len() > 5, "an authentication without a signature");
+        assert!(
+            !self
+                .issued
+                .iter()
+                .any(|i| i.id == key_handle && i.cred_protect == 3),
+            "a credProtect-3 credential signed over U2F"
+        );
         assert_eq!(
             data[0],
             u8::from(control == 0x03),

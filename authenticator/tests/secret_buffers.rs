@@ -1,0 +1,290 @@
+//! Secrets the core encodes never reach a freed heap buffer unzeroized.
+//!
+//! This test binary runs on an inspecting global allocator: while a thread
+//! watches, every block it frees is searched for the secret markers the test
+//! put into a credential, the PIN state, the attestation identity or a
+//! large-blob key. A plain `Vec` growing during CBOR encoding, or a copy of a
+//! key dropped without zeroizing, is such a block; a `Zeroizing` buffer is
+//! wiped before it is freed and is not.
+//!
+//! A `GlobalAlloc` is an `unsafe` trait, so this one file allows `unsafe`
+//! (the product crates forbid it); each block says why it is sound.
+#![allow(missing_docs, clippy::unwrap_used, unsafe_code)]
+
+mod support;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use rand::SeedableRng;
+use softkey_authenticator::attestation::AttestationIdentity;
+use softkey_authenticator::cbor::{self, Value, bytes, int, text};
+use softkey_authenticator::credential::{StoredCredential, UserEntity};
+use softkey_authenticator::crypto::{Algorithm, PrivateKey};
+use softkey_authenticator::pin::PinState;
+use softkey_authenticator::secret::{Secret32, SecretBytes};
+use softkey_authenticator::store::{MemoryStore, Store};
+use support::*;
+
+/// Secret material: 32 bytes that are a valid P-256 scalar and occur nowhere
+/// else (each byte differs from the tag's own pattern by its position).
+const fn marker(tag: u8) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        out[i] = tag ^ (i as u8).wrapping_mul(29);
+        i += 1;
+    }
+    out
+}
+
+const KEY: [u8; 32] = marker(0x3a);
+const CRED_RANDOM_UV: [u8; 32] = marker(0x4b);
+const CRED_RANDOM: [u8; 32] = marker(0x5c);
+const LARGE_BLOB_KEY: [u8; 32] = marker(0x6d);
+const PIN_HASH: [u8; 32] = marker(0x7e);
+const ATTESTATION_KEY: [u8; 32] = marker(0x1f);
+const MARKERS: [[u8; 32]; 6] = [
+    KEY,
+    CRED_RANDOM_UV,
+    CRED_RANDOM,
+    LARGE_BLOB_KEY,
+    PIN_HASH,
+    ATTESTATION_KEY,
+];
+/// Any 8 consecutive bytes of a marker count: a buffer that grew in the
+/// middle of a secret holds only part of it.
+const WINDOW: usize = 8;
+
+thread_local! {
+    static WATCHING: Cell<bool> = const { Cell::new(false) };
+    static SEEN: Cell<usize> = const { Cell::new(0) };
+}
+
+fn holds_secret(block: &[u8]) -> bool {
+    block.windows(WINDOW).any(|window| {
+        MARKERS
+            .iter()
+            .any(|marker| marker.windows(WINDOW).any(|part| part == window))
+    })
+}
+
+struct Inspecting;
+
+// SAFETY: every call is forwarded to the system allocator with the same
+// arguments; the only addition reads a block that is still allocated.
+unsafe impl GlobalAlloc for Inspecting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // Zeroed, so that every byte of a block is initialized when
+        // `dealloc` reads it, also the spare capacity of a `Vec`.
+        // SAFETY: forwarded with the caller's (valid, non-zero-size) layout.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as above.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if WATCHING.try_with(Cell::get).unwrap_or(false) {
+            // SAFETY: `ptr` is a live block of `layout.size()` bytes from
+            // `alloc` (zeroed there, so initialized), freed only below.
+            let block = unsafe { std::slice::from_raw_parts(ptr, layout.size()) };
+            if holds_secret(block) {
+                let _ = SEEN.try_with(|seen| seen.set(seen.get() + 1));
+            }
+        }
+        // SAFETY: forwarded with the caller's pointer and layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Inspecting = Inspecting;
+
+/// Runs `f` watching this thread's frees: its result, and how many freed
+/// blocks held secret material.
+fn watch<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    SEEN.with(|seen| seen.set(0));
+    WATCHING.with(|watching| watching.set(true));
+    let out = f();
+    WATCHING.with(|watching| watching.set(false));
+    (out, SEEN.with(Cell::get))
+}
+
+fn credential(discoverable: bool) -> StoredCredential {
+    StoredCredential {
+        credential_id: if discoverable {
+            vec![0x81; 32]
+        } else {
+            Vec::new()
+        },
+        rp_id: if discoverable {
+            "example.com".into()
+        } else {
+            String::new()
+        },
+        rp_name: None,
+        user: UserEntity {
+            id: if discoverable {
+                b"user-1".to_vec()
+            } else {
+                Vec::new()
+            },
+            name: None,
+            display_name: None,
+        },
+        private_key: PrivateKey::from_bytes(Algorithm::Es256, SecretBytes::from_slice(&KEY))
+            .unwrap(),
+        sign_count: 0,
+        cred_protect: 1,
+        cred_random_with_uv: Some(Secret32::new(CRED_RANDOM_UV)),
+        cred_random_without_uv: Some(Secret32::new(CRED_RANDOM)),
+        cred_blob: None,
+        large_blob_key: discoverable.then(|| Secret32::new(LARGE_BLOB_KEY)),
+        third_party_payment: false,
+        backup: softkey_authenticator::policy::BackupFlags::default(),
+        discoverable,
+    }
+}
+
+/// The detector works: a secret copied into a plain `Vec` and dropped is
+/// seen, the same in a `Zeroizing` one is not.
+#[test]
+fn the_inspecting_allocator_sees_a_secret_in_a_plain_vec() {
+    let ((), seen) = watch(|| drop(std::hint::black_box(KEY.to_vec())));
+    assert_eq!(seen, 1);
+    let ((), seen) = watch(|| drop(zeroize::Zeroizing::new(KEY.to_vec())));
+    assert_eq!(seen, 0);
+}
+
+/// The stored form (what the vault seals into a credential row) is encoded
+/// into zeroizing buffers only, and its result wipes itself.
+#[test]
+fn stored_credential_encoding_frees_no_buffer_holding_its_secrets() {
+    let credential = credential(true);
+    let (encoded, seen) = watch(|| credential.to_bytes());
+    assert_eq!(seen, 0, "freed while encoding");
+    assert!(holds_secret(&encoded), "the encoding holds the secrets");
+    let ((), seen) = watch(|| drop(encoded));
+    assert_eq!(seen, 0, "the encoding was freed unwiped");
+}
+
+/// Sealing a non-discoverable credential into its ID encodes the private key
+/// and CredRandoms in zeroizing buffers only.
+#[test]
+fn sealing_a_credential_id_frees_no_buffer_holding_its_secrets() {
+    let credential = credential(false);
+    let device_secret = Secret32::new([0x5a; 32]);
+    let mut rng = rand::rngs::StdRng::from_seed([1; 32]);
+    let (id, seen) = watch(|| {
+        credential
+            .seal_id(&device_secret, &sha256(b"example.com"), &mut rng)
+            .unwrap()
+    });
+    assert_eq!(seen, 0);
+    assert!(!holds_secret(&id), "the ID is encrypted");
+}
+
+/// Decoding the stored form (every assertion of a discoverable credential
+/// opens one) moves the secrets into their zeroizing owners.
+#[test]
+fn stored_credential_decoding_frees_no_buffer_holding_its_secrets() {
+    let encoded = credential(true).to_bytes();
+    let (decoded, seen) = watch(|| StoredCredential::from_bytes(&encoded).unwrap());
+    assert_eq!(seen, 0);
+    assert_eq!(
+        decoded.large_blob_key.unwrap().expose_secret(),
+        &LARGE_BLOB_KEY
+    );
+}
+
+/// A damaged record that fails half-way (a CredRandom of 31 bytes) leaves
+/// the fields not yet taken wiped too.
+#[test]
+fn rejected_stored_credential_frees_no_buffer_holding_its_secrets() {
+    let mut record = cbor::decode(&credential(true).to_bytes()).unwrap();
+    if let Value::Map(entries) = &mut record {
+        for (key, value) in entries.iter_mut() {
+            if *key == int(11) {
+                *value = bytes(&[0; 31]);
+            }
+        }
+    }
+    let damaged = zeroize::Zeroizing::new(cbor::encode(record));
+    let (result, seen) = watch(|| StoredCredential::from_bytes(&damaged).is_err());
+    assert!(result);
+    assert_eq!(seen, 0);
+}
+
+/// Opening a sealed credential ID decrypts into zeroizing buffers only.
+#[test]
+fn opening_a_credential_id_frees_no_buffer_holding_its_secrets() {
+    let device_secret = Secret32::new([0x5a; 32]);
+    let rp_id_hash = sha256(b"example.com");
+    let mut rng = rand::rngs::StdRng::from_seed([2; 32]);
+    let id = credential(false)
+        .seal_id(&device_secret, &rp_id_hash, &mut rng)
+        .unwrap();
+    let (opened, seen) = watch(|| StoredCredential::open_id(&id, &device_secret, &rp_id_hash));
+    assert_eq!(seen, 0);
+    assert!(opened.is_some());
+}
+
+/// Saving the PIN state encodes LEFT(SHA-256(PIN), 16) in zeroizing buffers.
+#[test]
+fn saving_pin_state_frees_no_buffer_holding_the_pin_hash() {
+    let mut store = MemoryStore::new(Secret32::new([0x5a; 32]));
+    let state = PinState {
+        pin_hash: Some(SecretBytes::from_slice(&PIN_HASH[..16])),
+        ..PinState::default()
+    };
+    let (saved, seen) = watch(|| state.save(&mut store));
+    saved.unwrap();
+    assert_eq!(seen, 0);
+    let stored = store
+        .setting(softkey_authenticator::store::SettingKey::PinState)
+        .unwrap()
+        .unwrap();
+    assert!(holds_secret(stored.expose_secret()), "the hash was saved");
+}
+
+/// The attestation identity's stored form holds its private key.
+#[test]
+fn attestation_identity_encoding_frees_no_buffer_holding_its_key() {
+    let stored = cbor::encode(Value::Map(vec![
+        (int(1), bytes(&ATTESTATION_KEY)),
+        (int(2), Value::Array(vec![bytes(b"a certificate")])),
+    ]));
+    let identity = AttestationIdentity::from_bytes(&stored).unwrap();
+    let (encoded, seen) = watch(|| identity.to_bytes());
+    assert_eq!(seen, 0);
+    assert!(holds_secret(&encoded));
+    let ((), seen) = watch(|| drop(encoded));
+    assert_eq!(seen, 0);
+}
+
+/// A getAssertion response carrying the largeBlobKey: the core's own
+/// buffers (the response being built and encoded, the credentials it looked
+/// at) are wiped; the reply itself goes to the runtime.
+#[test]
+fn assertion_with_large_blob_key_frees_no_buffer_holding_the_key() {
+    let mut h = Harness::new();
+    h.auth
+        .store_mut()
+        .put_discoverable(&credential(true))
+        .unwrap();
+    let request = GetAssertion {
+        extensions: vec![(text("largeBlobKey"), Value::Bool(true))],
+        ..Default::default()
+    }
+    .encode();
+    let (reply, seen) = watch(|| {
+        h.prompt_for(&request);
+        h.answer(softkey_authenticator::Verdict::Approved)
+    });
+    assert_eq!(seen, 0);
+    let reply = decode_reply(&reply).unwrap();
+    assert_eq!(field(&reply, 7), Some(&bytes(&LARGE_BLOB_KEY)));
+}
