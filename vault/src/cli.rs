@@ -201,14 +201,14 @@ pub fn execute(args: VaultArgs, out: &mut dyn Write) -> Result<(), VaultError> {
             attestation_identity(&mut vault)?;
             writeln!(
                 out,
-                "Created vault {} (slot {}: {}; {}).",
+                "Created vault {} (slot {}: {}); {}.",
                 path.display(),
                 vault.unlocked_slot(),
                 unlocker.kind().name(),
                 if *backup_eligible {
-                    "backup-eligible: passkeys BE = 1, exportable"
+                    "backup-eligible: its passkeys are BE = 1 and can be exported"
                 } else {
-                    "device-bound: passkeys BE = 0, never exported"
+                    "device-bound: its passkeys are BE = 0 and never exported"
                 }
             )
             .map_err(write_err)?;
