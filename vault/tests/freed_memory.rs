@@ -100,42 +100,19 @@ fn our_frames(trace: &str) -> String {
         .join("\n")
 }
 
-/// Whether the block was freed inside the CTAP core (the first of our frames
-/// is the authenticator's), whose encoders are issue 13 point 10's core part.
-fn freed_in_core(trace: &str) -> bool {
-    trace
-        .lines()
-        .find(|line| line.contains("softkey_"))
-        .is_some_and(|line| line.contains("softkey_authenticator::"))
-}
-
-/// Until the core's encoders zeroize their intermediate buffers (the core
-/// helper's branch, same issue point), blocks freed inside the core are
-/// reported, not failed on. Set to `false` once that is merged.
-const TOLERATE_CORE_FINDINGS: bool = true;
-
+/// Fails with where each block was freed if any still held a secret: the
+/// vault's own code and the CTAP core's encoders it calls alike (the core's
+/// part of issue 13 point 10 is merged, so nothing is tolerated).
 fn assert_none_left(what: &str, found: &[String]) {
-    let (core, vault): (Vec<&String>, Vec<&String>) =
-        found.iter().partition(|trace| freed_in_core(trace));
-    let show = |traces: &[&String]| {
-        traces
+    assert!(
+        found.is_empty(),
+        "{what}: {} freed block(s) still held a secret; where they were freed:\n{}",
+        found.len(),
+        found
             .iter()
             .map(|t| our_frames(t))
             .collect::<Vec<_>>()
             .join("\n----\n")
-    };
-    if !core.is_empty() {
-        eprintln!(
-            "{what}: {} freed block(s) inside the CTAP core still held a secret:\n{}",
-            core.len(),
-            show(&core)
-        );
-    }
-    assert!(
-        vault.is_empty() && (TOLERATE_CORE_FINDINGS || core.is_empty()),
-        "{what}: {} freed block(s) still held a secret; where they were freed:\n{}",
-        vault.len(),
-        show(&vault)
     );
 }
 
