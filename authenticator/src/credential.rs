@@ -5,9 +5,9 @@
 //! A CBOR map with integer keys: 0 format version (1), 1 credential id, 2 rp id,
 //! 3 rp name, 4 user id, 5 user name, 6 user display name, 7 COSE algorithm,
 //! 8 private key, 9 signature counter, 10 credProtect level, 11 credRandom with
-//! UV, 12 credRandom without UV, 13 credBlob, 14 largeBlobKey, 15 backup
-//! eligible (true, or absent), 16 backed up (true, or absent), 20 made for
-//! third-party payment (`true`; absent otherwise). Keys 15 and 16 are written
+//! UV, 12 credRandom without UV, 13 credBlob, 14 largeBlobKey, 16 backup
+//! eligible (true, or absent), 17 backed up (true, or absent), 20 made for
+//! third-party payment (`true`; absent otherwise). Keys 16 and 17 are written
 //! only when true, so a device-bound credential encodes as before.
 //!
 //! ## Sealed credential ID (non-discoverable credentials)
@@ -167,10 +167,10 @@ impl StoredCredential {
         }
         entries.push((cbor::int(9), cbor::int(i64::from(self.sign_count))));
         if self.backup.eligible {
-            entries.push((cbor::int(15), Value::Bool(true)));
+            entries.push((cbor::int(16), Value::Bool(true)));
         }
         if self.backup.state {
-            entries.push((cbor::int(16), Value::Bool(true)));
+            entries.push((cbor::int(17), Value::Bool(true)));
         }
         self.push_secret_fields(&mut entries);
         cbor::encode_secret(Value::Map(entries))
@@ -263,8 +263,8 @@ impl StoredCredential {
         };
         let flag = |v: Option<Value>| v.map(|v| cbor::as_bool(&v)).transpose();
         let backup = BackupFlags {
-            eligible: flag(map.take(15))?.unwrap_or(false),
-            state: flag(map.take(16))?.unwrap_or(false),
+            eligible: flag(map.take(16))?.unwrap_or(false),
+            state: flag(map.take(17))?.unwrap_or(false),
         };
         Ok(Self {
             backup,
@@ -425,7 +425,7 @@ mod tests {
         assert!(
             !entries
                 .iter()
-                .any(|(k, _)| *k == cbor::int(15) || *k == cbor::int(16))
+                .any(|(k, _)| *k == cbor::int(16) || *k == cbor::int(17))
         );
         for flags in [
             BackupFlags {
