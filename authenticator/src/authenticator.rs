@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use crate::commands::{self, Command, Response};
+use crate::crypto::Algorithm;
 use crate::pin::PinRuntime;
 use crate::policy::{CredentialPolicy, PlainKey};
 use crate::secret::Secret32;
@@ -44,6 +45,10 @@ pub struct Config {
     /// Whether the runtime routes CTAPHID MSG to [`Authenticator::handle_ctap1`]:
     /// then getInfo lists `U2F_V2` (unless alwaysUv is on).
     pub ctap1: bool,
+    /// The algorithms new credentials may use; getInfo lists them in
+    /// [`Algorithm::ALL`]'s order (ES256 first). Credentials made earlier with
+    /// other algorithms keep working.
+    pub algorithms: Vec<Algorithm>,
     /// Enterprise attestation capability, with the vendor-facilitated RP ID
     /// list (`None`: not capable, getInfo has no `ep`). Capable is not
     /// enabled: the platform enables it with authenticatorConfig.
@@ -80,6 +85,7 @@ impl Default for Config {
             built_in_uv: false,
             attestation: AttestationMode::SelfAttestation,
             ctap1: false,
+            algorithms: Algorithm::DEFAULT.to_vec(),
             enterprise_attestation: None,
         }
     }
@@ -265,6 +271,15 @@ impl<S: Store, R: rand_core::CryptoRng> Authenticator<S, R> {
     /// Whether a request is waiting for the person.
     pub fn is_waiting(&self) -> bool {
         self.pending.is_some()
+    }
+
+    /// Whether [`resume`](Self::resume) with [`Verdict::Approved`] will take
+    /// long: a makeCredential that generates an RSA key (a fifth of a second
+    /// on average, seconds in the tail). The core still does not block on
+    /// anything but computation; a runtime that must keep sending CTAPHID
+    /// keepalives meanwhile runs that `resume` on another thread.
+    pub fn resume_is_slow(&self) -> bool {
+        matches!(&self.pending, Some(Pending::MakeCredential(job)) if job.slow())
     }
 
     /// A power cycle: volatile state is forgotten, persistent state kept.

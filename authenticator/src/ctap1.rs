@@ -399,7 +399,7 @@ fn authenticate<S: Store, R: rand_core::CryptoRng>(
     signed.push(presence);
     signed.extend_from_slice(&counter.to_be_bytes());
     signed.extend_from_slice(challenge);
-    let signature = credential.private_key.sign(&signed)?;
+    let signature = credential.private_key.sign(&signed, &mut ctx.rng)?;
     let mut data = vec![presence];
     data.extend_from_slice(&counter.to_be_bytes());
     data.extend_from_slice(&signature);

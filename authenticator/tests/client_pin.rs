@@ -767,3 +767,51 @@ fn reset_voids_tokens_pin_and_configuration() {
     assert_eq!(info_option(&mut h, "alwaysUv"), Some(Value::Bool(false)));
     assert_eq!(retries(&mut h), Err(StatusCode::PinNotSet));
 }
+
+#[test]
+fn credential_management_lists_every_algorithms_public_key() {
+    use softkey_authenticator::crypto::Algorithm;
+    let mut h = Harness::with_config(Config {
+        algorithms: Algorithm::ALL.to_vec(),
+        ..Config::default()
+    });
+    let mut p = Platform::new(Protocol::Two);
+    p.set_pin(&mut h, PIN).unwrap();
+    let cdh = MakeCredential::default().client_data_hash;
+    let mut made = Vec::new();
+    for (n, algorithm) in (1u8..).zip(Algorithm::ALL) {
+        let token = p.token(&mut h, PIN, Some(MC), None).unwrap();
+        let req = MakeCredential {
+            rk: Some(true),
+            user_id: vec![n],
+            algs: vec![algorithm.cose_id()],
+            ..MakeCredential::default()
+        };
+        let mut map = cbor::decode(&req.encode()[1..])
+            .unwrap()
+            .into_map()
+            .unwrap();
+        map.push((int(8), bytes(&p.mac(&token, &cdh))));
+        map.push((int(9), p.number()));
+        let reply = h.call(&request(0x01, map)).unwrap();
+        made.push(
+            parse_auth_data(field(&reply, 2).unwrap().as_bytes().unwrap())
+                .public_key
+                .unwrap(),
+        );
+    }
+    let token = p.token(&mut h, PIN, Some(CM), None).unwrap();
+    let params = Value::Map(vec![(int(1), bytes(&sha256(b"example.com")))]);
+    let first = credman(&mut h, &p, &token, 4, Some(params)).unwrap();
+    assert_eq!(
+        field(&first, 9),
+        Some(&Value::from(Algorithm::ALL.len() as u64))
+    );
+    let mut listed = vec![field(&first, 8).unwrap().clone()];
+    for _ in 1..Algorithm::ALL.len() {
+        let next = h.call(&request(0x0A, vec![(int(1), int(5))])).unwrap();
+        listed.push(field(&next, 8).unwrap().clone());
+    }
+    // Oldest first: the order they were made in, each key as makeCredential gave it.
+    assert_eq!(listed, made);
+}

@@ -77,9 +77,9 @@ fn fixture() -> Fixture {
         user_verification: UserVerification::Preferred,
         expires_at: now + Duration::from_secs(3600),
     };
-    let softkey_rp::cose::PublicKey::Es256(key) =
-        softkey_rp::cose::PublicKey::from_cose(&record.public_key_cose).expect("COSE key")
-    else {
+    let public_key =
+        softkey_rp::cose::PublicKey::from_cose(&record.public_key_cose).expect("COSE key");
+    let softkey_rp::cose::Key::P256(key) = public_key.key().clone() else {
         panic!("none-es256 is ES256");
     };
     let mut message = auth_data.clone();

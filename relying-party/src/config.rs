@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::cose::{ALG_EDDSA, ALG_ES256, ALG_RS256};
+use crate::cose::ALGORITHMS;
 
 /// Whether a cross-origin iframe may run ceremonies for this relying party
 /// ([§7.1 step 10](https://www.w3.org/TR/webauthn-3/#rp-op-registering-a-new-credential-step-cross-origin)).
@@ -80,8 +80,9 @@ pub struct RelyingParty {
 }
 
 impl RelyingParty {
-    /// A relying party with the default policy: ES256, EdDSA, RS256; UV preferred;
-    /// attestation `none`/self/untrusted chains accepted; 5-minute challenges.
+    /// A relying party with the default policy: every algorithm it verifies
+    /// ([`ALGORITHMS`], ES256 first); UV preferred; attestation
+    /// `none`/self/untrusted chains accepted; 5-minute challenges.
     pub fn new(rp_id: impl Into<String>, rp_name: impl Into<String>, origins: Vec<String>) -> Self {
         Self {
             rp_id: rp_id.into(),
@@ -89,7 +90,7 @@ impl RelyingParty {
             origins,
             cross_origin: CrossOriginPolicy::Deny,
             user_verification: UserVerification::Preferred,
-            algorithms: vec![ALG_ES256, ALG_EDDSA, ALG_RS256],
+            algorithms: ALGORITHMS.iter().map(|(alg, _)| *alg).collect(),
             attestation: AttestationPolicy::default(),
             challenge_ttl: Duration::from_secs(300),
             timeout_ms: 300_000,

@@ -80,7 +80,7 @@ pub enum Error {
     /// Malformed COSE public key.
     #[error("malformed COSE key: {0}")]
     MalformedPublicKey(&'static str),
-    /// COSE algorithm this relying party does not implement (we do ES256, EdDSA/Ed25519, RS256).
+    /// COSE algorithm this relying party does not implement (see [`crate::cose`] for those it does).
     #[error("unsupported COSE algorithm {0}")]
     UnsupportedAlgorithm(i64),
     /// COSE key type or curve this relying party does not implement.

@@ -10,9 +10,9 @@
 //!          │ take(challenge)                                                      │
 //!          ▼                                                                      ▼
 //!   finish_registration:   clientDataJSON ─► authenticatorData ─► COSE key ─► attestation
-//!                          (type/challenge/   (rpIdHash, UP, UV,   (ES256,     (none, packed,
-//!                           origin/topOrigin)  BE/BS, AT)           EdDSA,      fido-u2f, x5c
-//!                                                                   RS256)      → trust anchors)
+//!                          (type/challenge/   (rpIdHash, UP, UV,   (ECDSA,     (none, packed,
+//!                           origin/topOrigin)  BE/BS, AT)           EdDSA, RSA, fido-u2f, x5c
+//!                                                                   ML-DSA)     → trust anchors)
 //!          │ CredentialRecord                                                     │
 //!          ▼                                                                      │
 //!   store::Store (SQLite: users, credentials) ◄── finish_authentication: signature over

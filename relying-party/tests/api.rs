@@ -319,3 +319,32 @@ fn register_sign_in_and_named_errors_over_http() {
         "not_signed_in",
     );
 }
+
+#[test]
+fn sign_up_can_ask_for_a_post_quantum_passkey_first() {
+    let (_runtime, address, _origin) = start_server();
+    let algorithms = |body: &Value| -> Vec<i64> {
+        let options = request(address, "POST", "/api/register/options", Some(body), None);
+        assert_eq!(options.status, 200, "{}", options.body);
+        options.body["pubKeyCredParams"]
+            .as_array()
+            .expect("pubKeyCredParams")
+            .iter()
+            .map(|param| {
+                assert_eq!(param["type"], "public-key");
+                param["alg"].as_i64().expect("alg")
+            })
+            .collect()
+    };
+    // By default every algorithm softkey rp verifies, ES256 first.
+    let default = algorithms(&json!({ "username": "dave" }));
+    assert_eq!(default.len(), softkey_rp::cose::ALGORITHMS.len());
+    assert_eq!(default[..3], [-7, -8, -35]);
+    // Post-quantum first: ML-DSA-65, -44, -87, then the rest, no repeats.
+    let pq = algorithms(&json!({ "username": "erin", "preferPostQuantum": true }));
+    assert_eq!(pq[..4], [-49, -48, -50, -7]);
+    let mut sorted = pq.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), default.len());
+}

@@ -9,6 +9,13 @@
 //! - `make_credential/*`: non-discoverable, packed self attestation, ES256 and EdDSA.
 //! - `ctaphid_udp/*`: the same getAssertion from a CTAPHID host over loopback UDP
 //!   to `softkey::udp::serve` on another thread.
+//! - `alg_sign/*`, `alg_get_assertion/*`, `alg_make_credential/*` (issue 14):
+//!   per COSE algorithm, the bare signature with a ready key and key
+//!   generation + signature (RustCrypto directly), against a discoverable
+//!   getAssertion and a non-discoverable self-attested makeCredential on the
+//!   in-memory store. ML-DSA has a third reference, `*_seed_sign`: expanding
+//!   the stored 32-byte seed, then signing (what a key that keeps only its
+//!   seed must do).
 //!
 //! `scripts/bench.sh` runs this and prints the ratio table.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -347,12 +354,163 @@ mod peer {
     }
 }
 
+/// The algorithms beyond ES256 and EdDSA (which `get_assertion/*` and
+/// `make_credential/*` measure), as the benches name them.
+const ALGORITHMS: [(&str, i64); 8] = [
+    ("es384", -35),
+    ("es512", -36),
+    ("es256k", -47),
+    ("rs256", -257),
+    ("ps256", -37),
+    ("mldsa44", -48),
+    ("mldsa65", -49),
+    ("mldsa87", -50),
+];
+
+fn all_algorithms<S: Store>(store: S) -> Authenticator<S, StdRng> {
+    Authenticator::new(
+        Config {
+            algorithms: softkey_authenticator::crypto::Algorithm::ALL.to_vec(),
+            ..Config::default()
+        },
+        store,
+        StdRng::seed_from_u64(7),
+        Instant::now(),
+    )
+}
+
+/// The references: one bare signature with a ready key, and key generation
+/// followed by a signature and the public key's encoding, per algorithm.
+fn bench_algorithm_references(c: &mut Criterion) {
+    use ml_dsa::signature::Keypair as _;
+    let mut group = c.benchmark_group("alg_sign");
+    let mut rng = StdRng::seed_from_u64(1);
+    let message = assertion_message();
+    macro_rules! ecdsa {
+        ($name:literal, $krate:ident) => {{
+            let key = <$krate::ecdsa::SigningKey as Generate>::generate_from_rng(&mut rng);
+            group.bench_function($name, |b| {
+                b.iter(|| {
+                    let signature: $krate::ecdsa::Signature = key.sign(black_box(&message));
+                    signature
+                })
+            });
+            group.bench_function(concat!($name, "_keygen_sign"), |b| {
+                b.iter(|| {
+                    let key = <$krate::ecdsa::SigningKey as Generate>::generate_from_rng(&mut rng);
+                    let public = key.verifying_key().to_sec1_point(false);
+                    let signature: $krate::ecdsa::Signature = key.sign(black_box(&message));
+                    (public, signature)
+                })
+            });
+        }};
+    }
+    ecdsa!("es384", p384);
+    ecdsa!("es512", p521);
+    ecdsa!("es256k", k256);
+    let rsa_key = rsa::PrivateKey::new(&mut rng, 2048).unwrap();
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(message);
+    group.bench_function("rs256", |b| {
+        b.iter(|| {
+            rsa_key
+                .sign_with_rng(&mut rng, rsa::Pkcs1v15Sign::new::<sha2::Sha256>(), &digest)
+                .unwrap()
+        })
+    });
+    group.bench_function("ps256", |b| {
+        b.iter(|| {
+            rsa_key
+                .sign_with_rng(&mut rng, rsa::Pss::<sha2::Sha256>::new(), &digest)
+                .unwrap()
+        })
+    });
+    macro_rules! ml_dsa {
+        ($name:literal, $params:ty) => {{
+            let seed = ml_dsa::B32::from([9u8; 32]);
+            let key = ml_dsa::SigningKey::<$params>::from_seed(&seed);
+            group.bench_function($name, |b| {
+                b.iter(|| {
+                    key.expanded_key()
+                        .sign_randomized(black_box(&message), &[], &mut rng)
+                        .unwrap()
+                })
+            });
+            group.bench_function(concat!($name, "_seed_sign"), |b| {
+                b.iter(|| {
+                    ml_dsa::SigningKey::<$params>::from_seed(black_box(&seed))
+                        .expanded_key()
+                        .sign_randomized(black_box(&message), &[], &mut rng)
+                        .unwrap()
+                })
+            });
+            group.bench_function(concat!($name, "_keygen_sign"), |b| {
+                b.iter(|| {
+                    let key =
+                        <ml_dsa::SigningKey<$params> as Generate>::generate_from_rng(&mut rng);
+                    let public = key.verifying_key().encode();
+                    let signature = key
+                        .expanded_key()
+                        .sign_randomized(black_box(&message), &[], &mut rng)
+                        .unwrap();
+                    (public, signature)
+                })
+            });
+        }};
+    }
+    ml_dsa!("mldsa44", ml_dsa::MlDsa44);
+    ml_dsa!("mldsa65", ml_dsa::MlDsa65);
+    ml_dsa!("mldsa87", ml_dsa::MlDsa87);
+    group.finish();
+    // RSA key generation: a fifth of a second each, and very uneven.
+    let mut group = c.benchmark_group("alg_sign_slow");
+    group.sample_size(10);
+    group.bench_function("rsa_keygen_sign", |b| {
+        b.iter(|| {
+            let key = rsa::PrivateKey::new(&mut rng, 2048).unwrap();
+            key.sign_with_rng(&mut rng, rsa::Pkcs1v15Sign::new::<sha2::Sha256>(), &digest)
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
+fn bench_algorithm_get_assertion(c: &mut Criterion) {
+    let mut group = c.benchmark_group("alg_get_assertion");
+    let get = get_assertion_request();
+    for (name, alg) in ALGORITHMS {
+        let mut auth = all_algorithms(memory_store());
+        call(&mut auth, &make_credential_request(alg, true));
+        group.bench_function(name, |b| b.iter(|| call(&mut auth, black_box(&get))));
+    }
+    group.finish();
+}
+
+fn bench_algorithm_make_credential(c: &mut Criterion) {
+    let mut group = c.benchmark_group("alg_make_credential");
+    for (name, alg) in ALGORITHMS {
+        if alg == -257 || alg == -37 {
+            continue; // RSA: measured apart, with fewer samples
+        }
+        let request = make_credential_request(alg, false);
+        let mut auth = all_algorithms(memory_store());
+        group.bench_function(name, |b| b.iter(|| call(&mut auth, black_box(&request))));
+    }
+    group.finish();
+    let mut group = c.benchmark_group("alg_make_credential_slow");
+    group.sample_size(10);
+    let request = make_credential_request(-257, false);
+    let mut auth = all_algorithms(memory_store());
+    group.bench_function("rs256", |b| b.iter(|| call(&mut auth, black_box(&request))));
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .sample_size(30)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
-    targets = bench_sign, bench_get_assertion, bench_make_credential, bench_ctaphid_udp
+    targets = bench_sign, bench_get_assertion, bench_make_credential, bench_ctaphid_udp,
+        bench_algorithm_references, bench_algorithm_get_assertion, bench_algorithm_make_credential
 }
 criterion_main!(benches);

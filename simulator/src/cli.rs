@@ -54,6 +54,22 @@ pub struct RpArgs {
     /// SQLite database for users and passkeys [default: in memory].
     #[arg(long)]
     pub db: Option<std::path::PathBuf>,
+    /// COSE algorithms offered at sign-up, most preferred first: IANA names
+    /// or numbers, comma-separated (e.g. `ML-DSA-65,ES256`) [default: every
+    /// algorithm softkey rp verifies, ES256 first]. The page's "post-quantum"
+    /// box (or `?pq=1`) puts ML-DSA first for one sign-up.
+    #[arg(long, value_delimiter = ',', value_parser = parse_rp_algorithm)]
+    pub algorithms: Vec<i64>,
+}
+
+fn parse_rp_algorithm(name: &str) -> Result<i64, String> {
+    softkey_rp::cose::algorithm_from_name(name).ok_or_else(|| {
+        let known: Vec<&str> = softkey_rp::cose::ALGORITHMS
+            .iter()
+            .map(|(_, name)| *name)
+            .collect();
+        format!("unknown algorithm {name:?} (known: {})", known.join(", "))
+    })
 }
 
 /// The whole command tree, as clap builds it (for man pages, completions

@@ -43,7 +43,8 @@ pub fn json_bodies(data: &[u8]) {
     let Ok(body) = serde_json::from_slice::<serde_json::Value>(data) else {
         return;
     };
-    if let Ok(parsed) = options::parse(&body, None) {
+    if let Ok(parsed) = options::parse(&body, None, &softkey_authenticator::crypto::Algorithm::ALL)
+    {
         assert!(parsed.vault.is_none(), "a vault without a vault directory");
     }
     let _ = credentials::NewCredential::from_json(&body);
@@ -175,7 +176,9 @@ mod tests {
         }
         let (_, body) = &seeds()[0];
         let body = serde_json::from_slice(body).expect("the seed is JSON");
-        assert!(options::parse(&body, None).is_ok());
+        assert!(
+            options::parse(&body, None, &softkey_authenticator::crypto::Algorithm::ALL).is_ok()
+        );
         let (_, body) = &seeds()[1];
         let body = serde_json::from_slice(body).expect("the seed is JSON");
         if let Err(error) = credentials::NewCredential::from_json(&body) {

@@ -13,12 +13,18 @@ fn rp(args: RpArgs) -> anyhow::Result<()> {
     let origin = args
         .origin
         .unwrap_or_else(|| format!("http://localhost:{}", args.listen.port()));
+    let defaults = softkey_rp::server::ServerConfig::default();
     let config = softkey_rp::server::ServerConfig {
         listen: args.listen,
         rp_id: args.rp_id,
         rp_name: args.rp_name,
         origin,
         database: args.db,
+        algorithms: if args.algorithms.is_empty() {
+            defaults.algorithms
+        } else {
+            args.algorithms
+        },
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {

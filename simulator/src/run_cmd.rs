@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use softkey_authenticator::Config;
+use softkey_authenticator::crypto::Algorithm;
 use softkey_authenticator::policy::CredentialPolicy;
 use softkey_authenticator::secret::Secret32;
 use softkey_authenticator::store::MemoryStore;
@@ -112,12 +113,20 @@ pub struct RunArgs {
     #[arg(long, conflicts_with_all = ["vault", "key_file", "passphrase_file", "keyring"])]
     pub ephemeral: bool,
     /// Attest new credentials with the device's attestation certificate
-    /// (`packed` with x5c) instead of self attestation.
+    /// (`packed` with x5c) instead of self attestation. U2F registrations
+    /// then carry it too: relying parties can link them to one device.
+    /// Without this flag each U2F registration gets a single-use certificate.
     #[arg(long)]
     pub attestation_certificate: bool,
     /// Built-in user verification.
     #[command(flatten)]
     pub verify: crate::verify::VerifyArgs,
+    /// COSE algorithms new credentials may use, by IANA name, comma-separated
+    /// (ES256, EdDSA, ES384, ES512, ES256K, PS256, RS256, ML-DSA-44, ML-DSA-65,
+    /// ML-DSA-87, ESP256, ESP384, ESP512, Ed25519). getInfo lists them ES256
+    /// first; credentials made before keep working whatever this says.
+    #[arg(long, value_delimiter = ',', default_values_t = Algorithm::DEFAULT.to_vec())]
+    pub algorithms: Vec<Algorithm>,
     /// Enterprise attestation.
     #[command(flatten)]
     pub enterprise: crate::enterprise_args::EnterpriseArgs,
@@ -192,7 +201,7 @@ pub fn run(args: &RunArgs, stop: &AtomicBool) -> anyhow::Result<()> {
     )
 }
 
-fn serve<S: Store>(
+fn serve<S: Store + Send + 'static>(
     args: &RunArgs,
     store: S,
     vault: &str,
@@ -202,11 +211,18 @@ fn serve<S: Store>(
     let config = Config {
         built_in_uv: args.verify.enabled(),
         attestation: crate::runtime::attestation_mode(args.attestation_certificate),
+        algorithms: args.algorithms.clone(),
         enterprise_attestation: args.enterprise.config(),
         ..Config::default()
     };
     let presence = presence_provider(args)?;
-    tracing::info!(presence = presence.name(), vault, "softkey run starting");
+    let algorithms: Vec<&str> = args.algorithms.iter().map(|alg| alg.name()).collect();
+    tracing::info!(
+        presence = presence.name(),
+        vault,
+        algorithms = %algorithms.join(","),
+        "softkey run starting"
+    );
     let mut device = KeyDevice::standard(
         config,
         store,

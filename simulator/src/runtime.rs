@@ -5,12 +5,17 @@
 //!  reports ─► HidDevice ─► DeviceEvent::Request ─► Authenticator::handle ─► Reply ─► HidDevice ─► reports
 //!                 ▲                                      │ AwaitUser
 //!                 │ keepalive UPNEEDED             PresenceProvider::ask ─► poll ─► resume(verdict)
+//!                 │ keepalive PROCESSING                                     (slow: on a worker thread)
 //!                 └── DeviceEvent::Cancel ──────────► Authenticator::cancel (KEEPALIVE_CANCEL)
 //! ```
 //!
 //! [`KeyDevice`] does no I/O and reads no clock: backends (UDP, UHID, the
 //! in-memory pipe of the tests) feed it reports with the time and send what it
-//! gives back. Optional [`Hooks`] see (and may rewrite or short-circuit) each
+//! gives back. The framing layer sends a keepalive every 80 ms while a request
+//! is in flight, but only while the backend's loop runs: a `resume` the core
+//! says is slow ([`Authenticator::resume_is_slow`]: RSA key generation, a
+//! fifth of a second on average and seconds in the tail) runs on a worker
+//! thread, and the device polls for its outcome as it polls a prompt. Optional [`Hooks`] see (and may rewrite or short-circuit) each
 //! CTAP2 request and response: the simulator's control API uses them for its
 //! trace, fault injection and device profiles.
 
@@ -55,6 +60,9 @@ pub trait Hooks: Send {
     fn on_ctap1_response(&mut self, _reply: &mut Vec<u8>, _now: Instant) {}
 }
 
+/// How often a slow computation on the worker thread is polled.
+pub const WORK_POLL: Duration = Duration::from_millis(5);
+
 /// What a power cycle of a [`KeyDevice`] does to its CTAPHID channels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PowerCycle {
@@ -76,10 +84,20 @@ struct Waiting {
     next_poll: Instant,
 }
 
+/// A slow `resume` running on its own thread; the authenticator comes back
+/// with its outcome.
+struct Working<S: Store, R: rand_core::CryptoRng> {
+    request: RequestId,
+    worker: std::thread::JoinHandle<(Authenticator<S, R>, Outcome)>,
+    next_poll: Instant,
+}
+
 /// One security key: framing + authenticator + presence.
 pub struct KeyDevice<S: Store, R: rand_core::CryptoRng> {
     hid: HidDevice,
-    auth: Authenticator<S, R>,
+    /// The authenticator; `None` while a worker thread has it ([`Working`]).
+    auth: Option<Authenticator<S, R>>,
+    working: Option<Working<S, R>>,
     presence: Box<dyn PresenceProvider>,
     user_timeout: Duration,
     waiting: Option<Waiting>,
@@ -120,7 +138,7 @@ pub fn attestation_mode(certificate: bool) -> AttestationMode {
     }
 }
 
-impl<S: Store> KeyDevice<S, StdRng> {
+impl<S: Store + Send + 'static> KeyDevice<S, StdRng> {
     /// A security key as `softkey run` and `softkey sim` serve it: CTAP2 and
     /// CTAP1 over CTAPHID (WINK, CBOR, MSG), fresh OS randomness for the core
     /// and for channel ids, powered up now.
@@ -147,7 +165,7 @@ impl<S: Store> KeyDevice<S, StdRng> {
     }
 }
 
-impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
+impl<S: Store + Send + 'static, R: rand_core::CryptoRng + Send + 'static> KeyDevice<S, R> {
     /// Wires the pieces together.
     pub fn new(
         hid: HidDevice,
@@ -157,7 +175,8 @@ impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
     ) -> Self {
         Self {
             hid,
-            auth,
+            auth: Some(auth),
+            working: None,
             presence,
             user_timeout,
             waiting: None,
@@ -200,16 +219,18 @@ impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
 
     /// A simulated (or real) power cycle: volatile state is lost (the
     /// request in flight, a pending prompt, the authenticator's volatile
-    /// state such as pinUvAuthTokens and getNextAssertion). The channels go
+    /// state such as pinUvAuthTokens and getNextAssertion; a slow computation
+    /// in flight is finished first, and its answer dropped). The channels go
     /// too only under [`PowerCycle::Unplug`] (see [`set_power_cycle`](Self::set_power_cycle)).
     pub fn power_cycle(&mut self, now: Instant) {
         tracing::info!(kind = ?self.power_cycle, "power cycle");
         self.waiting = None;
+        let _ = self.join_worker();
         match self.power_cycle {
             PowerCycle::KeepChannels => self.hid.power_cycle_keeping_channels(),
             PowerCycle::Unplug => self.hid.power_cycle(),
         }
-        self.auth.power_cycle(now);
+        self.auth_mut().power_cycle(now);
     }
 
     /// Advances timers and pending prompts to `now`.
@@ -222,7 +243,14 @@ impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let hid = self.hid.poll_timeout();
         let prompt = self.waiting.as_ref().map(|w| w.deadline.min(w.next_poll));
-        [hid, prompt].into_iter().flatten().min()
+        let work = self.working.as_ref().map(|w| w.next_poll);
+        [hid, prompt, work].into_iter().flatten().min()
+    }
+
+    /// Whether a slow computation is running on the worker thread (a
+    /// simulated clock should follow the real one meanwhile).
+    pub fn is_working(&self) -> bool {
+        self.working.is_some()
     }
 
     /// The next input report for the host.
@@ -231,12 +259,56 @@ impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
     }
 
     /// The authenticator (for the runtime's own needs, e.g. closing a vault).
+    /// A slow computation in flight is waited for, and its answer sent.
     pub fn authenticator_mut(&mut self) -> &mut Authenticator<S, R> {
-        &mut self.auth
+        if let Some((request, outcome)) = self.join_worker() {
+            self.apply(request, outcome, Instant::now());
+        }
+        self.auth_mut()
+    }
+
+    fn auth_mut(&mut self) -> &mut Authenticator<S, R> {
+        self.auth.as_mut().expect(
+            "the authenticator is home unless a worker has it, and join_worker brings it back",
+        )
+    }
+
+    /// Waits for the worker thread, if any, and takes the authenticator back;
+    /// the request it was answering and its outcome.
+    fn join_worker(&mut self) -> Option<(RequestId, Outcome)> {
+        let working = self.working.take()?;
+        let (auth, outcome) = working
+            .worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        self.auth = Some(auth);
+        Some((working.request, outcome))
+    }
+
+    /// Takes the worker's outcome once it is there (and polls again later).
+    fn poll_worker(&mut self, now: Instant) {
+        let Some(working) = self.working.as_mut() else {
+            return;
+        };
+        if !working.worker.is_finished() {
+            working.next_poll = now + WORK_POLL;
+            return;
+        }
+        if let Some((request, outcome)) = self.join_worker() {
+            self.apply(request, outcome, now);
+        }
     }
 
     fn process(&mut self, now: Instant) {
+        self.poll_worker(now);
         while let Some(event) = self.hid.poll_event() {
+            if self.working.is_some() && !matches!(event, DeviceEvent::Wink { .. }) {
+                // Only a request in flight can be working; a new one means
+                // the host gave up on it: wait for the authenticator (its
+                // answer goes nowhere), then serve the new one. A CANCEL
+                // comes too late for a request past its touch.
+                let _ = self.join_worker();
+            }
             match event {
                 DeviceEvent::Request {
                     kind: RequestKind::Cbor,
@@ -265,7 +337,7 @@ impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
                         self.reply(request, reply, now);
                         continue;
                     }
-                    let outcome = self.auth.handle(&payload, now);
+                    let outcome = self.auth_mut().handle(&payload, now);
                     self.apply(request, outcome, now);
                 }
                 DeviceEvent::Request {
@@ -293,7 +365,7 @@ impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
                         self.reply(request, reply, now);
                         continue;
                     }
-                    let outcome = self.auth.handle_ctap1(&payload, now);
+                    let outcome = self.auth_mut().handle_ctap1(&payload, now);
                     self.apply(request, outcome, now);
                 }
                 DeviceEvent::Cancel { channel } => {
@@ -302,7 +374,7 @@ impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
                             channel = format_args!("{channel:08x}"),
                             "request cancelled by the host"
                         );
-                        if let Some(reply) = self.auth.cancel() {
+                        if let Some(reply) = self.auth_mut().cancel() {
                             self.reply(waiting.request, reply, now);
                         }
                     }
@@ -322,7 +394,7 @@ impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
         if self.hid.in_flight_request() != Some(waiting.request) {
             // The request was aborted underneath us (re-INIT, power cycle).
             self.waiting = None;
-            self.auth.cancel();
+            self.auth_mut().cancel();
             return;
         }
         let verdict = match waiting.pending.poll(now) {
@@ -340,8 +412,54 @@ impl<S: Store, R: rand_core::CryptoRng> KeyDevice<S, R> {
         if let Some(hooks) = self.hooks.as_mut() {
             hooks.on_verdict(verdict, now);
         }
-        let outcome = self.auth.resume(verdict, now);
+        if verdict == Verdict::Approved && self.auth_mut().resume_is_slow() {
+            self.resume_on_worker(waiting.request, now);
+            return;
+        }
+        let outcome = self.auth_mut().resume(verdict, now);
         self.apply(waiting.request, outcome, now);
+    }
+
+    /// Runs an approved, slow `resume` on a worker thread; keepalives say
+    /// PROCESSING (the user has answered) until it is done.
+    fn resume_on_worker(&mut self, request: RequestId, now: Instant) {
+        let Some(auth) = self.auth.take() else {
+            return;
+        };
+        self.hid.set_keepalive(KeepaliveStatus::Processing);
+        // Handed over through a slot, so that it comes back if no thread
+        // can be started (the closure is then dropped without running).
+        let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(auth)));
+        let handed = std::sync::Arc::clone(&slot);
+        let spawned = std::thread::Builder::new()
+            .name("softkey-keygen".into())
+            .spawn(move || {
+                let mut auth = handed
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take()
+                    .expect("the slot holds the authenticator until the worker takes it");
+                let outcome = auth.resume(Verdict::Approved, now);
+                (auth, outcome)
+            });
+        match spawned {
+            Ok(worker) => {
+                self.working = Some(Working {
+                    request,
+                    worker,
+                    next_poll: now + WORK_POLL,
+                });
+            }
+            Err(error) => {
+                tracing::warn!(%error, "no worker thread: generating the key here, without keepalives");
+                self.auth = slot
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take();
+                let outcome = self.auth_mut().resume(Verdict::Approved, now);
+                self.apply(request, outcome, now);
+            }
+        }
     }
 
     fn apply(&mut self, request: RequestId, outcome: Outcome, now: Instant) {

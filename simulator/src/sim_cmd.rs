@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::ValueEnum;
+use softkey_authenticator::crypto::Algorithm;
 use softkey_authenticator::policy::CredentialPolicy;
 use softkey_authenticator::secret::Secret32;
 use softkey_authenticator::store::{MemoryStore, Store};
@@ -111,8 +112,15 @@ pub struct SimArgs {
     pub vault: crate::run_cmd::VaultOptions,
     /// Attest new credentials with the device's attestation certificate
     /// (`packed` with x5c; `softkey vault attestation-root` prints its root).
+    /// U2F registrations then carry it too: relying parties can link them
+    /// to one device. Without this flag each gets a single-use certificate.
     #[arg(long)]
     pub attestation_certificate: bool,
+    /// COSE algorithms new credentials may use, by IANA name, comma-separated
+    /// [default: every algorithm softkey implements, for python-fido2's suite
+    /// and testers; `softkey run` offers ES256,EdDSA].
+    #[arg(long, value_delimiter = ',', default_values_t = Algorithm::ALL.to_vec())]
+    pub algorithms: Vec<Algorithm>,
     /// Enterprise attestation (with `--control`: of the default authenticator).
     #[command(flatten)]
     pub enterprise: crate::enterprise_args::EnterpriseArgs,
@@ -213,7 +221,7 @@ pub fn run(args: SimArgs, stop: &AtomicBool) -> anyhow::Result<()> {
 }
 
 /// Serves `store`, the vault at `vault_path` or the in-memory store.
-fn serve<S: Store>(
+fn serve<S: Store + Send + 'static>(
     args: &SimArgs,
     store: S,
     vault_path: Option<&Path>,
@@ -229,6 +237,7 @@ fn serve<S: Store>(
         reset_window: rules.reset_window,
         built_in_uv: args.verify.enabled(),
         attestation: crate::runtime::attestation_mode(args.attestation_certificate),
+        algorithms: args.algorithms.clone(),
         enterprise_attestation: args.enterprise.config(),
         ..Config::default()
     };
@@ -338,6 +347,7 @@ fn run_with_control(args: SimArgs, stop: &AtomicBool) -> anyhow::Result<()> {
         args.control_vault_dir.clone(),
         persistent_rules(&args),
         uhid.clone(),
+        args.algorithms.clone(),
         Arc::clone(&shutdown),
     )?;
     if let Some(dir) = &args.control_vault_dir {
@@ -355,6 +365,7 @@ fn run_with_control(args: SimArgs, stop: &AtomicBool) -> anyhow::Result<()> {
         Duration::from_secs(args.user_timeout),
     );
     options.uhid.clone_from(&uhid);
+    options.algorithms.clone_from(&args.algorithms);
     options.enterprise_attestation = args.enterprise.config();
     let store = match &args.vault.vault {
         None => None,

@@ -13,7 +13,7 @@ use crate::runtime::KeyDevice;
 const MAX_WAIT: Duration = Duration::from_millis(100);
 
 /// Moves reports between `socket` and `device` until `stop` is set.
-pub fn serve<S: Store, R: rand_core::CryptoRng>(
+pub fn serve<S: Store + Send + 'static, R: rand_core::CryptoRng + Send + 'static>(
     device: &mut KeyDevice<S, R>,
     socket: &mut UdpDevice,
     stop: &AtomicBool,

@@ -22,7 +22,7 @@ const MAX_WAIT: Duration = Duration::from_millis(100);
 /// until `stop` is set, then removes it.
 ///
 /// Errors say how to fix a missing or inaccessible `/dev/uhid`.
-pub fn run<S: Store, R: rand_core::CryptoRng>(
+pub fn run<S: Store + Send + 'static, R: rand_core::CryptoRng + Send + 'static>(
     device: &mut KeyDevice<S, R>,
     path: &Path,
     config: &UhidConfig,
@@ -45,7 +45,7 @@ pub fn run<S: Store, R: rand_core::CryptoRng>(
 
 /// Moves reports between `uhid` and `device` until `stop` is set. A power
 /// cycle of `device` is from now on an unplug ([`PowerCycle::Unplug`]).
-pub fn serve<S: Store, R: rand_core::CryptoRng>(
+pub fn serve<S: Store + Send + 'static, R: rand_core::CryptoRng + Send + 'static>(
     device: &mut KeyDevice<S, R>,
     uhid: &mut UhidDevice,
     stop: &AtomicBool,

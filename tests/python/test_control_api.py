@@ -770,3 +770,37 @@ def test_default_authenticator_on_a_vault_keeps_its_passkeys(tmp_path):
         finally:
             sim.stop()
     assert len(set(credential_ids)) == 2
+
+
+def test_softkey_algorithms_option_sets_what_an_authenticator_offers(api):
+    """"softkey:algorithms" (names or numbers) is what getInfo lists, ES256
+    first, and what makeCredential picks from; the list registered here is a
+    post-quantum one."""
+    authenticator_id, port = api.add(**{"softkey:algorithms": ["ML-DSA-87", -7]})
+    device = softkey_udp.open_device(port=port, timeout=10)
+    try:
+        info = Ctap2(device).get_info()
+        assert [entry["alg"] for entry in info.algorithms] == [-7, -50]
+        server = Fido2Server({"id": RP_ID, "name": "Example"})
+        options, state = server.register_begin(
+            {"id": b"pq", "name": "pq"}, user_verification="discouraged"
+        )
+        offered = [{"type": "public-key", "alg": alg} for alg in (-49, -50, -7)]
+        result = fido_client(device).make_credential({**options["publicKey"], "pubKeyCredParams": offered})
+        credential = server.register_complete(state, result).credential_data
+        assert credential.public_key[3] == -50
+        listed = api.call("GET", f"/{authenticator_id}/credentials")["value"]
+        assert [c["credentialId"] for c in listed] == [b64url(credential.credential_id)]
+        # ML-DSA keys are not exported as PKCS#8.
+        assert listed[0]["privateKey"] is None
+    finally:
+        device.close()
+        api.call("DELETE", f"/{authenticator_id}")
+    # An algorithm softkey does not implement is an unsupported operation.
+    status, _, body = http(
+        "POST",
+        api.base,
+        {"protocol": "ctap2_1", "transport": "usb", "softkey:algorithms": ["Ed448"]},
+        api.headers,
+    )
+    assert status == 400 and b"Ed448" in body, body

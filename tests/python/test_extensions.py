@@ -174,3 +174,72 @@ def test_large_blobs_without_a_pin(fresh):
     assert blobs.get_blob(key) == b"hello large blob" * 1000
     blobs.delete_blob(key)
     assert blobs.read_blob_array() == []
+
+
+def test_hmac_secret_without_pin_at_enroll_differs_from_pin_unlock():
+    """What the VM's disk-unlock steps rest on (tests/vm/README.md): systemd
+    252 (Debian bookworm) enrolls a PIN-locked LUKS2 volume by trying
+    makeCredential without the PIN, and takes its secret from an assertion
+    without the PIN when that worked; unlocking sends the PIN. hmac-secret
+    keeps two CredRandoms (CTAP 2.1 §12.5), so the two secrets differ on a
+    key with makeCredUvNotRqd, and with alwaysUv the first makeCredential is
+    refused, so the PIN is used at both ends and the secrets agree."""
+    from fido2.ctap2 import Ctap2, Config
+
+    sim = Sim("--verify", "danger-always-verified")
+    try:
+        ctap2 = Ctap2(sim.device())
+        protocol = PinProtocolV2()
+        ClientPin(ctap2, protocol).set_pin(PIN)
+        rp_id = "io.systemd.cryptsetup"
+        cdh = bytes(32)
+        salt = os.urandom(32)
+
+        def token(permission):
+            return ClientPin(ctap2, protocol).get_pin_token(PIN, permission, rp_id)
+
+        def make(with_pin):
+            auth = {}
+            if with_pin:
+                t = token(ClientPin.PERMISSION.MAKE_CREDENTIAL)
+                auth = {"pin_uv_param": protocol.authenticate(t, cdh), "pin_uv_protocol": 2}
+            attestation = ctap2.make_credential(
+                cdh, {"id": rp_id}, {"id": os.urandom(16), "name": "luks"},
+                [{"type": "public-key", "alg": -7}], extensions={"hmac-secret": True},
+                options={"rk": False, "uv": False}, **auth,
+            )
+            return attestation.auth_data.credential_data.credential_id
+
+        def secret(credential_id, with_pin):
+            key_agreement, shared = ClientPin(ctap2, protocol)._get_shared_secret()
+            salt_enc = protocol.encrypt(shared, salt)
+            extension = {1: key_agreement, 2: salt_enc, 3: protocol.authenticate(shared, salt_enc), 4: 2}
+            auth = {}
+            if with_pin:
+                t = token(ClientPin.PERMISSION.GET_ASSERTION)
+                auth = {"pin_uv_param": protocol.authenticate(t, cdh), "pin_uv_protocol": 2}
+            assertion = ctap2.get_assertion(
+                rp_id, cdh, [{"type": "public-key", "id": credential_id}],
+                extensions={"hmac-secret": extension}, options={"up": True, "uv": False}, **auth,
+            )
+            uv = bool(assertion.auth_data.flags & assertion.auth_data.FLAG.UV)
+            return uv, protocol.decrypt(shared, assertion.auth_data.extensions["hmac-secret"])
+
+        # systemd 252 on a key with makeCredUvNotRqd: no PIN at enrollment.
+        enrolled = make(with_pin=False)
+        uv_enroll, at_enroll = secret(enrolled, with_pin=False)
+        uv_unlock, at_unlock = secret(enrolled, with_pin=True)
+        assert (uv_enroll, uv_unlock) == (False, True)
+        assert at_enroll != at_unlock
+
+        # With alwaysUv the PIN-less makeCredential is refused ...
+        Config(ctap2, protocol, token(ClientPin.PERMISSION.AUTHENTICATOR_CFG)).toggle_always_uv()
+        with pytest.raises(CtapError) as error:
+            make(with_pin=False)
+        assert error.value.code == CtapError.ERR.PUAT_REQUIRED
+        # ... so systemd enrolls with the PIN, and unlocking with it matches.
+        enrolled = make(with_pin=True)
+        assert secret(enrolled, with_pin=True) == secret(enrolled, with_pin=True)
+        assert secret(enrolled, with_pin=True)[0] is True
+    finally:
+        sim.stop()

@@ -17,6 +17,7 @@ import urllib.request
 
 import pytest
 import webauthn
+from webauthn.helpers.cose import COSEAlgorithmIdentifier
 from fido2 import cbor
 from fido2.client import DefaultClientDataCollector, Fido2Client
 from fido2.ctap2 import ClientPin, Ctap2
@@ -120,6 +121,8 @@ def py_webauthn_registration(options, response, origin):
             expected_challenge=b64d(options["challenge"]),
             expected_origin=origin,
             expected_rp_id="localhost",
+            # Every algorithm py_webauthn verifies (its default is ES256, EdDSA, RS256).
+            supported_pub_key_algs=list(COSEAlgorithmIdentifier),
         )
         return True, verified
     except Exception as error:  # py_webauthn raises its own exception types
@@ -226,3 +229,95 @@ def test_tampered_registrations_are_refused_by_both(stack, tamper):
     ours_ok = status == 200
     assert (ours_ok, py_ok) == (False, False), (body, py_error)
     assert body.get("error"), body
+
+
+def credential_algorithm(response) -> int:
+    """The COSE alg of the credential public key in a registration response."""
+    att = cbor.decode(b64d(response["response"]["attestationObject"]))
+    auth_data = att["authData"]
+    id_len = int.from_bytes(auth_data[53:55], "big")
+    key = cbor.decode_from(auth_data[55 + id_len :])[0]
+    return key[3]
+
+
+def sign_in(rp, client, username):
+    status, request = rp.post("/api/login/options", {"username": username})
+    assert status == 200, request
+    assertion = dict(
+        client.get_assertion(PublicKeyCredentialRequestOptions.from_dict(request)).get_response(0)
+    )
+    return request, json.loads(json.dumps(assertion, default=str))
+
+
+def test_ml_dsa_65_sign_up_and_sign_in_through_softkey_rp(stack):
+    """The demo page's "post-quantum first" sign-up: softkey makes an
+    ML-DSA-65 passkey, softkey rp verifies its attestation and a sign-in."""
+    rp, client = stack
+    status, options = rp.post(
+        "/api/register/options", {"username": "pq-alice", "preferPostQuantum": True}
+    )
+    assert status == 200, options
+    assert [p["alg"] for p in options["pubKeyCredParams"]][:3] == [-49, -48, -50]
+    creation = PublicKeyCredentialCreationOptions.from_dict(options)
+    response = json.loads(json.dumps(dict(client.make_credential(creation)), default=str))
+    assert credential_algorithm(response) == -49
+    status, body = rp.post("/api/register/verify", response)
+    assert status == 200, body
+    assert body["username"] == "pq-alice"
+    for _ in range(2):
+        _, assertion = sign_in(rp, client, "pq-alice")
+        assert len(b64d(assertion["response"]["signature"])) == 3309  # ML-DSA-65
+        status, body = rp.post("/api/login/verify", assertion)
+        assert status == 200, body
+        assert body["username"] == "pq-alice"
+    # A tampered ML-DSA signature is refused.
+    _, assertion = sign_in(rp, client, "pq-alice")
+    signature = bytearray(b64d(assertion["response"]["signature"]))
+    signature[100] ^= 0x01
+    assertion["response"]["signature"] = b64e(bytes(signature))
+    status, body = rp.post("/api/login/verify", assertion)
+    assert status >= 400 and body.get("error") == "bad_signature", body
+
+
+# The algorithms py_webauthn 3.0.1 verifies besides ES256 (it has no ES384,
+# ES256K or RFC 9864 identifiers).
+PY_WEBAUTHN_ALGORITHMS = [-8, -36, -37, -257, -48, -49, -50]
+
+
+@pytest.mark.parametrize("alg", PY_WEBAUTHN_ALGORITHMS)
+def test_each_algorithm_verifies_in_both_and_tampering_in_neither(stack, alg):
+    rp, client = stack
+    username = f"diff-alg{alg}"
+    status, options = rp.post("/api/register/options", {"username": username})
+    assert status == 200, options
+    options["pubKeyCredParams"] = [{"type": "public-key", "alg": alg}]
+    creation = PublicKeyCredentialCreationOptions.from_dict(options)
+    response = json.loads(json.dumps(dict(client.make_credential(creation)), default=str))
+    assert credential_algorithm(response) == alg
+    ok, verified = py_webauthn_registration(options, response, rp.origin)
+    assert ok, verified
+    status, body = rp.post("/api/register/verify", response)
+    assert status == 200, body
+
+    request, assertion = sign_in(rp, client, username)
+    verify = lambda assertion, count: webauthn.verify_authentication_response(  # noqa: E731
+        credential=json.dumps(assertion),
+        expected_challenge=b64d(request["challenge"]),
+        expected_rp_id="localhost",
+        expected_origin=rp.origin,
+        credential_public_key=verified.credential_public_key,
+        credential_current_sign_count=count,
+    )
+    auth = verify(assertion, verified.sign_count)
+    assert auth.new_sign_count > verified.sign_count
+    status, body = rp.post("/api/login/verify", assertion)
+    assert status == 200, body
+
+    request, assertion = sign_in(rp, client, username)
+    signature = bytearray(b64d(assertion["response"]["signature"]))
+    signature[len(signature) // 2] ^= 0x01
+    assertion["response"]["signature"] = b64e(bytes(signature))
+    with pytest.raises(Exception):
+        verify(assertion, auth.new_sign_count)
+    status, body = rp.post("/api/login/verify", assertion)
+    assert status >= 400 and body.get("error"), body

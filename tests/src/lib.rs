@@ -45,12 +45,25 @@ impl Pipe {
     /// A fresh key (empty memory store, fixed seeds) with this presence
     /// provider and prompt timeout.
     pub fn new(presence: Box<dyn PresenceProvider>, user_timeout: Duration) -> Self {
-        let now = Instant::now();
-        let auth = Authenticator::new(
+        Self::with_config(
             Config {
                 reset_window: None,
                 ..Config::default()
             },
+            presence,
+            user_timeout,
+        )
+    }
+
+    /// As [`new`](Self::new), with this authenticator configuration.
+    pub fn with_config(
+        config: Config,
+        presence: Box<dyn PresenceProvider>,
+        user_timeout: Duration,
+    ) -> Self {
+        let now = Instant::now();
+        let auth = Authenticator::new(
+            config,
             MemoryStore::new(Secret32::new([7; 32])),
             StdRng::seed_from_u64(7),
             now,
@@ -124,6 +137,19 @@ impl PacketIo for Pipe {
         loop {
             if let Some(report) = self.inbox.pop_front() {
                 return Ok(Some(report));
+            }
+            if self.key.is_working() {
+                // A slow computation runs on a real thread: the simulated
+                // clock follows the real one until it is done.
+                let slept = std::time::Instant::now();
+                std::thread::sleep(softkey::runtime::WORK_POLL);
+                self.now += slept.elapsed();
+                if self.now > deadline {
+                    return Ok(None);
+                }
+                self.key.handle_timeout(self.now);
+                self.drain();
+                continue;
             }
             match self.key.poll_timeout() {
                 Some(at) if at <= deadline => {

@@ -13,6 +13,10 @@ use softkey_transport::ctaphid::{BROADCAST_CID, Command, HidError, KeepaliveStat
 use softkey_transport::host::{HostClient, PacketIo};
 
 fn make_credential(rk: bool) -> Vec<u8> {
+    make_credential_with(-7, rk)
+}
+
+fn make_credential_with(alg: i64, rk: bool) -> Vec<u8> {
     let mut params = vec![
         (int(1), bytes(&[0x33; 32])),
         (int(2), Value::Map(vec![(text("id"), text("example.com"))])),
@@ -20,7 +24,7 @@ fn make_credential(rk: bool) -> Vec<u8> {
         (
             int(4),
             Value::Array(vec![Value::Map(vec![
-                (text("alg"), int(-7)),
+                (text("alg"), int(alg)),
                 (text("type"), text("public-key")),
             ])]),
         ),
@@ -107,6 +111,57 @@ fn keepalives_say_upneeded_at_least_every_100ms_while_waiting_for_a_touch() {
             pair[1] - pair[0]
         );
     }
+}
+
+#[test]
+fn keepalives_keep_coming_while_an_rsa_key_is_generated() {
+    // RSA-2048 key generation takes a fifth of a second and more: after the
+    // touch the runtime must keep answering with PROCESSING keepalives (at
+    // least one per 100 ms of real time) instead of falling silent.
+    let config = softkey_authenticator::Config {
+        reset_window: None,
+        algorithms: vec![softkey_authenticator::crypto::Algorithm::Rs256],
+        ..softkey_authenticator::Config::default()
+    };
+    let mut client = client(Pipe::with_config(
+        config,
+        Box::new(danger::AutoApprove),
+        Duration::from_secs(30),
+    ));
+    // Several keys: each generation takes its own, uneven time.
+    let mut total_processing = 0;
+    for _ in 0..4 {
+        let started = std::time::Instant::now();
+        let mut processing = 0u32;
+        let request = make_credential_with(-257, true);
+        let reply = client
+            .cbor(&request, |status| {
+                if status == KeepaliveStatus::Processing {
+                    processing += 1;
+                }
+            })
+            .unwrap();
+        let took = started.elapsed();
+        let created = body(&reply);
+        let auth_data = created.as_map().unwrap()[1].1.as_bytes().unwrap();
+        let id_len = usize::from(u16::from_be_bytes([auth_data[53], auth_data[54]]));
+        let key: Value = ciborium::de::from_reader(&auth_data[55 + id_len..]).unwrap();
+        assert_eq!(key.as_map().unwrap()[1].1, int(-257), "an RS256 key");
+        // The runtime sends one every 80 ms; the bound allows 250 ms per
+        // keepalive because on a loaded machine the test's own threads are
+        // not scheduled on time (a blocked runtime sends none at all).
+        assert!(
+            Duration::from_millis(250) * (processing + 1) >= took,
+            "{processing} PROCESSING keepalives while the key took {took:?}"
+        );
+        total_processing += processing;
+    }
+    assert!(
+        total_processing > 0,
+        "no PROCESSING keepalive in four RSA key generations"
+    );
+    // The key signs in afterwards, and other requests are served again.
+    body(&client.cbor(&get_assertion(), |_| {}).unwrap());
 }
 
 #[test]

@@ -14,6 +14,11 @@
 #                          --profile dev, which needs cargo-deb)
 #        SOFTKEY_VM_TIMEOUT  seconds for the whole VM run (default 1500)
 #        SOFTKEY_VM_BROWSERS=0  skip the Chromium and Firefox steps (quicker runs)
+#        SOFTKEY_VM_STEPS  an extended regex: run only the steps whose name it
+#                          matches (and deb-install, vault-init, device), e.g.
+#                          'pin-set|luks-format|cryptenroll-pin|unlock-pin'
+#        SOFTKEY_VM_DEBUG=1  softkey, libfido2 (FIDO_DEBUG) and systemd log at
+#                          debug level into the step logs (for a failing step)
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/../.." && pwd)
 CACHE=${SOFTKEY_VM_CACHE:-${HOME:-/root}/.cache/softkey-vm}
@@ -35,6 +40,14 @@ else
   fi
   rm -rf "$IMAGE"; mv "$IMAGE.tmp" "$IMAGE"; touch "$IMAGE/ready"
 fi
+# A run killed before its deb-purge step leaves softkey installed in the
+# cached image: purge it, so that deb-install installs on a clean system.
+if [ -e "$IMAGE/rootfs/var/lib/dpkg/info/softkey.list" ]; then
+  t "image: purging softkey left by an unfinished run"
+  chroot "$IMAGE/rootfs" dpkg --purge softkey >/dev/null
+fi
+rm -f "$IMAGE/rootfs/etc/pam.d/softkey-e2e"
+chroot "$IMAGE/rootfs" sh -c 'getent group softkey >/dev/null && delgroup --quiet softkey' || true
 command -v qemu-system-x86_64 >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-x86 >/dev/null; }
 T_IMAGE=$(date +%s)
 
@@ -57,7 +70,8 @@ rm -rf "$OUT"; mkdir -p "$OUT/results"
 cp "$DEB" "$OUT/softkey.deb"; rm -rf "$DEB_DIR"
 cp -r "$HERE/guest" "$OUT/guest"
 cp "$HERE/guest/test.sh" "$OUT/test.sh"
-echo "BROWSERS=${SOFTKEY_VM_BROWSERS:-1}" > "$OUT/env"
+{ echo "BROWSERS=${SOFTKEY_VM_BROWSERS:-1}"; printf "STEPS='%s'\n" "${SOFTKEY_VM_STEPS:-}"
+  echo "DEBUG=${SOFTKEY_VM_DEBUG:-0}"; } > "$OUT/env"
 
 # 4. Boot; the guest runs test.sh and powers off. QEMU's status is not the
 #    guest's: the verdict is read from the results.

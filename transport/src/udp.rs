@@ -2,9 +2,10 @@
 //!
 //! The convention of python-fido2-based test suites (and the SoloKeys and
 //! OpenSK simulators): the device listens on `127.0.0.1:8111`; each datagram
-//! is one raw 64-byte report without a report-ID byte; the device answers to
-//! the address the last report came from (test tools send from
-//! `127.0.0.1:7112`). A datagram equal to [`POWER_CYCLE_MAGIC`] asks the
+//! is one raw 64-byte report without a report-ID byte; the device answers
+//! each report to the address that last sent on its channel (test tools send
+//! from `127.0.0.1:7112`), so several hosts on their own sockets and channels
+//! each get their own answers, as hosts sharing a HID device do. A datagram equal to [`POWER_CYCLE_MAGIC`] asks the
 //! device to simulate a power cycle and gets no reply. Nothing re-enumerates
 //! over UDP, so clients go on using their channel afterwards: a device on
 //! this backend keeps its allocated channel IDs across the power cycle
@@ -13,6 +14,7 @@
 //! These backends only move reports; framing lives in [`crate::HidDevice`]
 //! and [`crate::host`].
 
+use std::collections::HashMap;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
@@ -41,11 +43,19 @@ pub enum UdpIncoming {
     PowerCycle,
 }
 
+/// How many channels the device remembers a host address for; past this the
+/// table starts afresh (CTAPHID itself keeps far fewer channels).
+const MAX_ROUTES: usize = 1024;
+
 /// Device side: a loopback UDP socket that receives and sends reports.
 #[derive(Debug)]
 pub struct UdpDevice {
     socket: UdpSocket,
+    /// The last sender of any report: where a report on a channel nobody
+    /// has sent on goes.
     peer: Option<SocketAddr>,
+    /// Per channel ID, the address that last sent a report on it.
+    routes: HashMap<u32, SocketAddr>,
 }
 
 impl UdpDevice {
@@ -60,7 +70,11 @@ impl UdpDevice {
         }
         let socket = UdpSocket::bind(addr)?;
         tracing::debug!(%addr, "UDP device listening");
-        Ok(Self { socket, peer: None })
+        Ok(Self {
+            socket,
+            peer: None,
+            routes: HashMap::new(),
+        })
     }
 
     /// The bound address (useful after binding port 0).
@@ -83,12 +97,18 @@ impl UdpDevice {
         if report == POWER_CYCLE_MAGIC {
             return Ok(Some(UdpIncoming::PowerCycle));
         }
+        if self.routes.len() >= MAX_ROUTES && !self.routes.contains_key(&channel_of(&report)) {
+            self.routes.clear();
+        }
+        self.routes.insert(channel_of(&report), from);
         Ok(Some(UdpIncoming::Report(report)))
     }
 
-    /// Send one input report to the host the last report came from.
+    /// Send one input report to the host that last sent on its channel (or,
+    /// for a channel nobody has sent on, to the last sender).
     pub fn send(&mut self, report: &[u8; REPORT_LEN]) -> io::Result<()> {
-        let peer = self.peer.ok_or_else(|| {
+        let routed = self.routes.get(&channel_of(report)).copied();
+        let peer = routed.or(self.peer).ok_or_else(|| {
             io::Error::new(io::ErrorKind::NotConnected, "no host has sent a report yet")
         })?;
         self.socket.send_to(report, peer)?;
@@ -144,6 +164,11 @@ impl PacketIo for UdpHost {
     fn recv(&mut self, timeout: Duration) -> io::Result<Option<[u8; REPORT_LEN]>> {
         Ok(recv_report(&self.socket, Some(timeout))?.map(|(report, _)| report))
     }
+}
+
+/// The channel ID a report belongs to (its first four bytes).
+fn channel_of(report: &[u8; REPORT_LEN]) -> u32 {
+    u32::from_be_bytes([report[0], report[1], report[2], report[3]])
 }
 
 /// The next 64-byte datagram and its sender, waiting up to `timeout` in all
@@ -281,5 +306,56 @@ mod tests {
 
         done.store(true, Ordering::Relaxed);
         assert_eq!(serve.join().expect("device thread"), 1);
+    }
+
+    #[test]
+    fn replies_go_to_the_host_of_their_channel_not_the_last_sender() {
+        // Two hosts on their own sockets and channels. Host A asks; before the
+        // device answers, host B sends on its channel. A's answer must reach A.
+        let mut device = UdpDevice::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        let device_addr = device.local_addr().expect("addr");
+        let mut a = UdpHost::connect(device_addr).expect("connect a");
+        let mut b = UdpHost::connect(device_addr).expect("connect b");
+        let on_channel = |cid: u32, fill: u8| {
+            let mut report = [fill; REPORT_LEN];
+            report[..4].copy_from_slice(&cid.to_be_bytes());
+            report
+        };
+        a.send(&on_channel(0x0a0a_0a0a, 1)).expect("a sends");
+        assert!(
+            device
+                .recv(Some(Duration::from_secs(2)))
+                .expect("recv")
+                .is_some()
+        );
+        b.send(&on_channel(0x0b0b_0b0b, 2)).expect("b sends");
+        assert!(
+            device
+                .recv(Some(Duration::from_secs(2)))
+                .expect("recv")
+                .is_some()
+        );
+
+        device.send(&on_channel(0x0a0a_0a0a, 3)).expect("answer a");
+        device.send(&on_channel(0x0b0b_0b0b, 4)).expect("answer b");
+        assert_eq!(
+            a.recv(Duration::from_secs(2)).expect("a recv"),
+            Some(on_channel(0x0a0a_0a0a, 3))
+        );
+        assert_eq!(
+            b.recv(Duration::from_secs(2)).expect("b recv"),
+            Some(on_channel(0x0b0b_0b0b, 4))
+        );
+        assert_eq!(a.recv(Duration::from_millis(20)).expect("a recv"), None);
+        assert_eq!(b.recv(Duration::from_millis(20)).expect("b recv"), None);
+
+        // A channel nobody has sent on is answered to the last sender.
+        device
+            .send(&on_channel(0x0c0c_0c0c, 5))
+            .expect("answer unknown");
+        assert_eq!(
+            b.recv(Duration::from_secs(2)).expect("b recv"),
+            Some(on_channel(0x0c0c_0c0c, 5))
+        );
     }
 }

@@ -259,6 +259,8 @@ fn main() {
     let (mut writing, _) = with_es256_passkey(WriteEachAssertion(open(&writing_fixture)));
     let signer = PrivateKey::generate(Algorithm::Es256, &mut rand::rng());
     let message = [0x5a; 69];
+    // P-256 signatures are deterministic (RFC 6979): the rng goes unused.
+    let mut sign_rng = rand::rng();
 
     let mut criterion = Criterion::default().configure_from_args();
     criterion.bench_function("lookup_10", |b| {
@@ -292,7 +294,13 @@ fn main() {
         b.iter_with_large_drop(|| open(&large_fixture))
     });
     criterion.bench_function("sign_p256", |b| {
-        b.iter(|| black_box(signer.sign(black_box(&message)).expect("sign")))
+        b.iter(|| {
+            black_box(
+                signer
+                    .sign(black_box(&message), &mut sign_rng)
+                    .expect("sign"),
+            )
+        })
     });
     criterion.bench_function("get_assertion_vault", |b| {
         b.iter(|| black_box(call(&mut reserving, black_box(&get))))
@@ -333,12 +341,12 @@ fn main() {
     let (assertion, sign) = interleaved(
         rounds,
         || drop(black_box(call(&mut reserving, &get))),
-        || drop(black_box(signer.sign(&message))),
+        || drop(black_box(signer.sign(&message, &mut sign_rng))),
     );
     let (assertion_writing, sign_again) = interleaved(
         rounds,
         || drop(black_box(call(&mut writing, &get))),
-        || drop(black_box(signer.sign(&message))),
+        || drop(black_box(signer.sign(&message, &mut sign_rng))),
     );
     let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
     println!("softkey-vault ratios (medians of {rounds} interleaved rounds):");

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use softkey_authenticator::credential::StoredCredential;
-use softkey_authenticator::crypto::Algorithm;
 use softkey_authenticator::secret::Secret32;
 use zeroize::Zeroizing;
 
@@ -258,10 +257,7 @@ impl Vault {
                 user_id: hex::encode(&credential.user.id),
                 user_name: credential.user.name.clone(),
                 user_display_name: credential.user.display_name.clone(),
-                algorithm: match credential.algorithm() {
-                    Algorithm::Es256 => "ES256",
-                    Algorithm::EdDsa => "EdDSA",
-                },
+                algorithm: credential.algorithm().name(),
                 sign_count: credential.sign_count,
                 cred_protect: credential.cred_protect,
                 backup_eligible: credential.backup.eligible,

@@ -446,7 +446,10 @@ fn bitwarden_sdk_cxf_example_imports_its_passkey_and_reports_the_rest() {
         "hmacSecret is not a CXF member"
     );
     // It signs, and its signature verifies under the fixture's public key.
-    let signature = imported.private_key.sign(b"message").unwrap();
+    let signature = imported
+        .private_key
+        .sign(b"message", &mut rand::rng())
+        .unwrap();
     assert!(!signature.is_empty());
 }
 

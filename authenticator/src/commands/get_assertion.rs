@@ -430,7 +430,7 @@ fn assertion<S: Store, R: rand_core::CryptoRng>(
     .to_bytes();
     let mut signed = auth_data.clone();
     signed.extend_from_slice(client_data_hash);
-    let signature = credential.private_key.sign(&signed)?;
+    let signature = credential.private_key.sign(&signed, &mut ctx.rng)?;
     let mut entries = vec![
         (int(0x01), descriptor_to_value(&credential.credential_id)),
         (int(0x02), Value::Bytes(auth_data)),

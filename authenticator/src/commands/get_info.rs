@@ -23,7 +23,7 @@ use crate::status::StatusCode;
 use crate::store::Store;
 
 /// Largest CTAP2 message accepted: the CTAPHID maximum (CTAP 2.1 §11.2.4).
-pub const MAX_MSG_SIZE: i64 = 7609;
+pub const MAX_MSG_SIZE: i64 = crate::commands::message_size::MAX_MSG_SIZE as i64;
 
 pub(crate) fn handle<S: Store, R: rand_core::CryptoRng>(
     ctx: &mut Context<S, R>,
@@ -76,6 +76,7 @@ pub(crate) fn handle<S: Store, R: rand_core::CryptoRng>(
     let algorithms = Value::Array(
         Algorithm::ALL
             .iter()
+            .filter(|alg| ctx.config.algorithms.contains(alg))
             .map(|alg| {
                 Value::Map(vec![
                     (text("alg"), int(alg.cose_id())),

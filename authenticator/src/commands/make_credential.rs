@@ -9,6 +9,7 @@ use std::time::Instant;
 use crate::authdata::{AuthenticatorData, FLAG_UP, FLAG_UV};
 use crate::authenticator::{AttestationMode, Context, Pending, PromptAction, Step, UserPrompt};
 use crate::cbor::{self, IntMap, int, text};
+use crate::commands::message_size::{MAX_MSG_SIZE, Statement, make_credential_response_bound};
 use crate::commands::{Response, authorize_with_token, client_pin, find_ours};
 use crate::credential::{DISCOVERABLE_ID_LEN, DISCOVERABLE_ID_V1, StoredCredential, UserEntity};
 use crate::crypto::{Algorithm, PrivateKey, sha256};
@@ -129,6 +130,11 @@ impl Job {
     pub(crate) fn built_in_uv(&self) -> bool {
         self.built_in_uv
     }
+
+    /// Whether finishing it generates a key that takes long to make.
+    pub(crate) fn slow(&self) -> bool {
+        self.algorithm.slow_keygen()
+    }
 }
 
 pub(crate) fn start<S: Store, R: rand_core::CryptoRng>(
@@ -175,13 +181,18 @@ fn validate<S: Store, R: rand_core::CryptoRng>(
                 .ok_or(StatusCode::MissingParameter)?,
         )?;
     }
-    // 3. The first supported algorithm in the caller's order of preference.
-    let algorithm = request
+    // 3. The algorithms this authenticator offers, in the caller's order of
+    //    preference (the first one whose response fits is chosen below).
+    let candidates: Vec<Algorithm> = request
         .pub_key_cred_params
         .iter()
         .filter(|p| p.credential_type == "public-key")
-        .find_map(|p| Algorithm::from_cose_id(p.alg))
-        .ok_or(StatusCode::UnsupportedAlgorithm)?;
+        .filter_map(|p| Algorithm::from_cose_id(p.alg))
+        .filter(|alg| ctx.config.algorithms.contains(alg))
+        .collect();
+    if candidates.is_empty() {
+        return Err(StatusCode::UnsupportedAlgorithm);
+    }
     // 5. Options: "up": false is invalid here. With a pinUvAuthParam, "uv" is
     //    ignored; otherwise "uv": true needs built-in user verification.
     if request.options.up == Some(false) {
@@ -244,6 +255,16 @@ fn validate<S: Store, R: rand_core::CryptoRng>(
     if extensions.large_blob_key && !discoverable {
         return Err(StatusCode::InvalidOption);
     }
+    // The response must fit one CTAPHID message (an ML-DSA attestation is
+    // large): the first candidate whose response surely fits.
+    let statement = attestation_statement(ctx, &request, enterprise);
+    let algorithm = candidates
+        .into_iter()
+        .find(|&alg| {
+            make_credential_response_bound(alg, discoverable, &extensions, statement)
+                <= MAX_MSG_SIZE
+        })
+        .ok_or(StatusCode::RequestTooLarge)?;
     // 10. A credential of ours in the excludeList: a touch, then CREDENTIAL_EXCLUDED
     //     (the touch keeps a site from probing for credentials silently). A
     //     userVerificationRequired credential only counts for a verified user.
@@ -368,21 +389,11 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
         credential.cred_random_with_uv = Some(with_uv);
         credential.cred_random_without_uv = Some(without_uv);
     }
-    let sign_count;
     if discoverable {
         let mut id = vec![0u8; DISCOVERABLE_ID_LEN];
         ctx.rng.fill_bytes(&mut id);
         id[0] = DISCOVERABLE_ID_V1;
         credential.credential_id = id;
-        // The backup flags are stored with the credential, so that every
-        // assertion signs the BE it was created with.
-        credential.backup = ctx.policy.new_credential(&credential);
-        // 17.5 A new credential store state (CTAP 2.2), then the credential,
-        //      stored durably (replacing this user's older credential for the
-        //      RP) before the response leaves.
-        note_credential_store_change(&mut ctx.store, &mut ctx.rng)?;
-        ctx.store.put_discoverable(&credential)?;
-        sign_count = 0;
     } else {
         // Non-discoverable credentials are not stored; the ID carries the key.
         credential.rp_id.clear();
@@ -390,14 +401,10 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
         credential.user = UserEntity::default();
         let device_secret = ctx.store.device_secret()?;
         credential.credential_id = credential.seal_id(&device_secret, &rp_id_hash, &mut ctx.rng)?;
-        credential.backup = ctx.policy.new_credential(&credential);
-        sign_count = 0;
     }
-    // 19. A pinUvAuthToken serves one makeCredential: flags and permissions
-    //     (but lbw) are cleared.
-    if used_token {
-        ctx.pin.token.consume();
-    }
+    // The backup flags are stored with a discoverable credential, so that
+    // every assertion signs the BE it was created with.
+    credential.backup = ctx.policy.new_credential(&credential);
     let public_key = credential.private_key.cose_public_key()?;
     let mut outputs = Outputs::default();
     if let Some(level) = inputs.cred_protect {
@@ -425,72 +432,63 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
     let auth_data = AuthenticatorData {
         rp_id_hash,
         flags: (if uv { FLAG_UP | FLAG_UV } else { FLAG_UP }) | credential.backup.bits(),
-        sign_count,
+        sign_count: 0,
         attested: Some((&ctx.config.aaguid, &credential.credential_id, public_key)),
         extensions,
     }
     .to_bytes();
-    // The first format of the platform's preference that is offered, else
-    // `packed` (CTAP 2.2 §6.1.2 step 20).
-    let none_preferred = request
-        .attestation_formats_preference
-        .iter()
-        .find(|f| matches!(f.as_str(), "packed" | "none"))
-        .is_some_and(|f| f == "none");
     let mut signed = auth_data.clone();
     signed.extend_from_slice(&request.client_data_hash);
-    let (format, att_stmt) = if none_preferred {
-        ("none", Value::Map(Vec::new()))
-    } else if enterprise {
-        // Enterprise attestation: the enterprise certificate alone in x5c.
-        let identity = crate::attestation::enterprise_identity(ctx)?;
-        let signature = identity.enterprise_sign(&signed)?;
-        let leaf = identity.enterprise_leaf_der().ok_or(StatusCode::Other)?;
-        (
-            "packed",
-            Value::Map(vec![
-                (text("alg"), int(Algorithm::Es256.cose_id())),
-                (text("sig"), Value::Bytes(signature)),
-                (text("x5c"), Value::Array(vec![Value::Bytes(leaf.to_vec())])),
-            ]),
-        )
-    } else if ctx.config.attestation == AttestationMode::Certificate {
-        // Packed with x5c: the device's attestation key signs (WebAuthn §8.2).
-        let identity = crate::attestation::identity(ctx)?;
-        let signature = identity.sign(&signed)?;
-        let x5c = identity.x5c().into_iter().map(Value::Bytes).collect();
-        (
-            "packed",
-            Value::Map(vec![
-                (text("alg"), int(Algorithm::Es256.cose_id())),
-                (text("sig"), Value::Bytes(signature)),
-                (text("x5c"), Value::Array(x5c)),
-            ]),
-        )
-    } else {
-        // Packed self attestation: the credential key signs
-        // authData ‖ clientDataHash.
-        let signature = credential.private_key.sign(&signed)?;
-        (
-            "packed",
-            Value::Map(vec![
-                (text("alg"), int(algorithm.cose_id())),
-                (text("sig"), Value::Bytes(signature)),
-            ]),
-        )
+    let statement = attestation_statement(ctx, &request, enterprise);
+    let (format, att_stmt) = match statement {
+        Statement::None => ("none", Value::Map(Vec::new())),
+        Statement::Enterprise => {
+            // Enterprise attestation: the enterprise certificate alone in x5c.
+            let identity = crate::attestation::enterprise_identity(ctx)?;
+            let signature = identity.enterprise_sign(&signed)?;
+            let leaf = identity.enterprise_leaf_der().ok_or(StatusCode::Other)?;
+            (
+                "packed",
+                Value::Map(vec![
+                    (text("alg"), int(Algorithm::Es256.cose_id())),
+                    (text("sig"), Value::Bytes(signature)),
+                    (text("x5c"), Value::Array(vec![Value::Bytes(leaf.to_vec())])),
+                ]),
+            )
+        }
+        Statement::Certificate => {
+            // Packed with x5c: the device's attestation key signs (WebAuthn §8.2).
+            let identity = crate::attestation::identity(ctx)?;
+            let signature = identity.sign(&signed)?;
+            let x5c = identity.x5c().into_iter().map(Value::Bytes).collect();
+            (
+                "packed",
+                Value::Map(vec![
+                    (text("alg"), int(Algorithm::Es256.cose_id())),
+                    (text("sig"), Value::Bytes(signature)),
+                    (text("x5c"), Value::Array(x5c)),
+                ]),
+            )
+        }
+        Statement::SelfAttestation => {
+            // Packed self attestation: the credential key signs
+            // authData ‖ clientDataHash, under the credential's algorithm.
+            let signature = credential.private_key.sign(&signed, &mut ctx.rng)?;
+            (
+                "packed",
+                Value::Map(vec![
+                    (text("alg"), int(algorithm.cose_id())),
+                    (text("sig"), Value::Bytes(signature)),
+                ]),
+            )
+        }
     };
-    tracing::info!(
-        rp = %request.rp.id,
-        discoverable,
-        algorithm = ?algorithm,
-        "credential created"
-    );
     let mut response = vec![
         (int(0x01), text(format)),
         (int(0x02), Value::Bytes(auth_data)),
         (int(0x03), att_stmt),
     ];
-    if enterprise && !none_preferred {
+    if statement == Statement::Enterprise {
         // epAtt: an enterprise attestation was returned.
         response.push((int(0x04), Value::Bool(true)));
     }
@@ -500,5 +498,54 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
             Value::Bytes(key.expose_secret().to_vec()),
         ));
     }
-    Ok(Response(Some(Value::Map(response))))
+    let response = Value::Map(response);
+    // The bound checked before the touch holds; should it ever not, fail
+    // before anything is stored rather than send what cannot be framed.
+    if 1 + cbor::encode_secret(response.clone()).len() > MAX_MSG_SIZE {
+        return Err(StatusCode::RequestTooLarge);
+    }
+    if discoverable {
+        // 17.5 A new credential store state (CTAP 2.2), then the credential,
+        //      stored durably (replacing this user's older credential for the
+        //      RP) before the response leaves.
+        note_credential_store_change(&mut ctx.store, &mut ctx.rng)?;
+        ctx.store.put_discoverable(&credential)?;
+    }
+    // 19. A pinUvAuthToken serves one makeCredential: flags and permissions
+    //     (but lbw) are cleared.
+    if used_token {
+        ctx.pin.token.consume();
+    }
+    tracing::info!(
+        rp = %request.rp.id,
+        discoverable,
+        algorithm = %algorithm,
+        "credential created"
+    );
+    Ok(Response(Some(response)))
+}
+
+/// How this request's credential is attested: `none` if the platform
+/// prefers it to `packed` (CTAP 2.2 §6.1.2 step 20: its first preference
+/// that is offered, else `packed`), else `packed` with the enterprise
+/// certificate when step 9 granted it, else `packed` as configured.
+fn attestation_statement<S: Store, R: rand_core::CryptoRng>(
+    ctx: &Context<S, R>,
+    request: &Request,
+    enterprise: bool,
+) -> Statement {
+    let none_preferred = request
+        .attestation_formats_preference
+        .iter()
+        .find(|f| matches!(f.as_str(), "packed" | "none"))
+        .is_some_and(|f| f == "none");
+    if none_preferred {
+        Statement::None
+    } else if enterprise {
+        Statement::Enterprise
+    } else if ctx.config.attestation == AttestationMode::Certificate {
+        Statement::Certificate
+    } else {
+        Statement::SelfAttestation
+    }
 }

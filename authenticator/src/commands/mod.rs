@@ -20,6 +20,7 @@ pub mod get_assertion;
 pub mod get_info;
 pub mod large_blobs;
 pub mod make_credential;
+pub mod message_size;
 pub mod reset;
 pub mod selection;
 

@@ -2,7 +2,7 @@
 
 use super::{AttestationType, StatementInput, TrustPath, signature_field, x5c_field, x509};
 use crate::Error;
-use crate::cose::PublicKey;
+use crate::cose::{ALG_ES256, Key};
 
 pub(super) fn verify(input: &StatementInput<'_>) -> Result<(AttestationType, TrustPath), Error> {
     let StatementInput {
@@ -25,7 +25,10 @@ pub(super) fn verify(input: &StatementInput<'_>) -> Result<(AttestationType, Tru
     let certificate_key = x509::p256_key(&chain[0])
         .map_err(|_| Error::InvalidAttestation("fido-u2f attestation key is not P-256"))?;
     // 3–4. The credential key is P-256; publicKeyU2F = 0x04 ‖ x ‖ y.
-    let PublicKey::Es256(credential_key) = &credential.public_key else {
+    let (Key::P256(credential_key), ALG_ES256) = (
+        credential.public_key.key(),
+        credential.public_key.algorithm(),
+    ) else {
         return Err(Error::InvalidAttestation(
             "fido-u2f credential key is not ES256",
         ));

@@ -15,6 +15,7 @@ use serde_json::json;
 
 use crate::challenge::ChallengeStore;
 use crate::client_data::CollectedClientData;
+use crate::cose::ML_DSA_ALGORITHMS;
 use crate::options::{CredentialDescriptor, UserEntity};
 use crate::response::{AuthenticationResponseJson, RegistrationResponseJson};
 use crate::store::{Store, StoreError, new_user_handle};
@@ -241,6 +242,9 @@ struct UsernameRequest {
     username: Option<String>,
     #[serde(default)]
     display_name: Option<String>,
+    /// Sign-up only: offer ML-DSA before the configured algorithms.
+    #[serde(default)]
+    prefer_post_quantum: bool,
 }
 
 fn valid_username(username: &str) -> Result<&str, ApiError> {
@@ -306,7 +310,23 @@ async fn register_options(
         name: username.clone(),
         display_name: display_name.clone(),
     };
-    let (options, state) = app.rp.start_registration(user, exclude, now);
+    let (options, state) = if request.prefer_post_quantum {
+        // ML-DSA first, then the configured order (without repeating it).
+        let mut rp = app.rp.clone();
+        rp.algorithms = ML_DSA_ALGORITHMS
+            .iter()
+            .chain(
+                app.rp
+                    .algorithms
+                    .iter()
+                    .filter(|alg| !ML_DSA_ALGORITHMS.contains(alg)),
+            )
+            .copied()
+            .collect();
+        rp.start_registration(user, exclude, now)
+    } else {
+        app.rp.start_registration(user, exclude, now)
+    };
     let expires_at = state.expires_at;
     app.registrations.insert(
         state.challenge.clone(),
@@ -358,6 +378,7 @@ async fn login_options(State(app): State<Arc<AppState>>, body: Bytes) -> ApiResu
         UsernameRequest {
             username: None,
             display_name: None,
+            prefer_post_quantum: false,
         }
     } else {
         parse_json(&body)?
@@ -450,6 +471,7 @@ async fn me(State(app): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult {
             json!({
                 "id": b64::encode(&stored.record.credential_id),
                 "algorithm": stored.record.algorithm,
+                "algorithmName": crate::cose::algorithm_name(stored.record.algorithm),
                 "aaguid": stored.record.aaguid.iter().map(|byte| format!("{byte:02x}")).collect::<String>(),
                 "transports": stored.record.transports,
                 "backupEligible": stored.record.backup_eligible,

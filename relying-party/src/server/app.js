@@ -111,7 +111,7 @@ async function signUp() {
   await stopConditional();
   status("Waiting for your passkey…");
   const username = $("username").value.trim();
-  const options = await api("POST", "/api/register/options", { username });
+  const options = await api("POST", "/api/register/options", { username, preferPostQuantum: $("post-quantum").checked });
   const credential = await navigator.credentials.create({ publicKey: parseCreationOptions(options) });
   const result = await api("POST", "/api/register/verify", credentialToJSON(credential));
   status("Passkey created for " + result.username + ".");
@@ -120,7 +120,7 @@ async function signUp() {
 
 async function addPasskey() {
   status("Waiting for your passkey…");
-  const options = await api("POST", "/api/register/options", {});
+  const options = await api("POST", "/api/register/options", { preferPostQuantum: $("post-quantum").checked });
   const credential = await navigator.credentials.create({ publicKey: parseCreationOptions(options) });
   await api("POST", "/api/register/verify", credentialToJSON(credential));
   status("Passkey added.");
@@ -175,7 +175,7 @@ function renderPasskeys(credentials) {
     const created = new Date(credential.createdAt * 1000).toLocaleString();
     const used = credential.lastUsedAt ? new Date(credential.lastUsedAt * 1000).toLocaleString() : "never";
     meta.textContent = `created ${created} · last used ${used} · ${credential.backedUp ? "synced" : "device-bound"}` +
-      ` · ${credential.attestationFormat} attestation`;
+      ` · ${credential.algorithmName || credential.algorithm} · ${credential.attestationFormat} attestation`;
     text.append(id, meta);
     const remove = document.createElement("button");
     remove.className = "danger delete";
@@ -205,5 +205,7 @@ $("signin").addEventListener("click", () => signIn(true).catch(fail));
 $("signin-discoverable").addEventListener("click", () => signIn(false).catch(fail));
 $("add-passkey").addEventListener("click", () => addPasskey().catch(fail));
 $("signout").addEventListener("click", () => signOut().catch(fail));
+// "?pq=1" in the address asks for a post-quantum (ML-DSA) passkey by default.
+$("post-quantum").checked = new URLSearchParams(location.search).get("pq") === "1";
 if (!window.PublicKeyCredential) status("This browser does not support passkeys (WebAuthn).", true);
 refresh().catch(fail);

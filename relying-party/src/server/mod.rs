@@ -37,6 +37,10 @@ pub struct ServerConfig {
     pub origin: String,
     /// SQLite file; `None` keeps everything in memory.
     pub database: Option<PathBuf>,
+    /// COSE algorithms offered at sign-up, most preferred first (each one
+    /// [`crate::cose`] verifies). A sign-up that asks for a post-quantum
+    /// passkey puts ML-DSA in front of these.
+    pub algorithms: Vec<i64>,
 }
 
 impl Default for ServerConfig {
@@ -47,6 +51,10 @@ impl Default for ServerConfig {
             rp_name: "softkey demo".into(),
             origin: "http://localhost:8080".into(),
             database: None,
+            algorithms: crate::cose::ALGORITHMS
+                .iter()
+                .map(|(alg, _)| *alg)
+                .collect(),
         }
     }
 }
@@ -114,11 +122,12 @@ pub fn router(config: &ServerConfig) -> Result<axum::Router, ServerError> {
         Some(path) => Store::open(path)?,
         None => Store::open_in_memory()?,
     };
-    let rp = RelyingParty::new(
+    let mut rp = RelyingParty::new(
         config.rp_id.clone(),
         config.rp_name.clone(),
         vec![config.origin.clone()],
     );
+    rp.algorithms.clone_from(&config.algorithms);
     let state = Arc::new(api::AppState::new(
         rp,
         store,

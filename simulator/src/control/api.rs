@@ -53,6 +53,9 @@ pub struct AppState {
     /// The UHID device every new authenticator gets unless its options say
     /// otherwise (`softkey sim --control --transport uhid`).
     pub uhid_default: Option<crate::control::device::UhidSpec>,
+    /// The algorithms every new authenticator offers unless its options say
+    /// otherwise (`softkey sim --algorithms`).
+    pub algorithms_default: Vec<softkey_authenticator::crypto::Algorithm>,
     /// Set when the simulator shuts down.
     pub shutdown: Arc<AtomicBool>,
 }
@@ -173,7 +176,7 @@ async fn add_authenticator(
     body: Bytes,
 ) -> ApiResult {
     let body = body_json(&body)?;
-    let mut options = options::parse(&body, state.vault_dir.as_deref())?;
+    let mut options = options::parse(&body, state.vault_dir.as_deref(), &state.algorithms_default)?;
     // Unscripted prompts go to the person for a persistent vault, to the
     // WebDriver options' auto-answer otherwise.
     let fallback: Box<dyn crate::presence::PresenceProvider> = if options.vault.is_some() {
@@ -613,6 +616,7 @@ pub fn default_options(strict_reset: bool, user_timeout: Duration) -> Options {
         default_backup: softkey_authenticator::policy::BackupFlags::default(),
         uhid: None,
         vault: None,
+        algorithms: softkey_authenticator::crypto::Algorithm::ALL.to_vec(),
         enterprise_attestation: None,
     }
 }

@@ -88,20 +88,22 @@ pub fn import_private_key(der: &[u8]) -> Result<PrivateKey, ApiError> {
     ))
 }
 
-/// Encodes a private key as PKCS#8 DER.
+/// Encodes a private key as PKCS#8 DER: P-256 and Ed25519 keys (under
+/// either of their COSE names); `None` for the other algorithms.
 fn export_private_key(key: &PrivateKey) -> Option<Vec<u8>> {
     let secret = key.secret_bytes().expose_secret();
     let document = match key.algorithm() {
-        Algorithm::Es256 => p256::SecretKey::from_slice(secret)
+        Algorithm::Es256 | Algorithm::Esp256 => p256::SecretKey::from_slice(secret)
             .ok()?
             .to_pkcs8_der()
             .ok()?,
-        Algorithm::EdDsa => {
+        Algorithm::EdDsa | Algorithm::Ed25519 => {
             let seed: [u8; 32] = secret.try_into().ok()?;
             ed25519_dalek::SigningKey::from_bytes(&seed)
                 .to_pkcs8_der()
                 .ok()?
         }
+        _ => return None,
     };
     Some(document.as_bytes().to_vec())
 }

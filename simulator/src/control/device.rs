@@ -174,6 +174,8 @@ pub struct Options {
     pub uhid: Option<UhidSpec>,
     /// A persistent vault (`softkey:vault`); in memory without.
     pub vault: Option<VaultSpec>,
+    /// The COSE algorithms new credentials may use (`softkey:algorithms`).
+    pub algorithms: Vec<softkey_authenticator::crypto::Algorithm>,
     /// Enterprise attestation capability (`softkey:enterpriseRpIds`, or
     /// `softkey sim --enterprise-rp-id` for the default authenticator).
     pub enterprise_attestation: Option<softkey_authenticator::enterprise::EnterpriseAttestation>,
@@ -238,6 +240,7 @@ impl VirtualAuthenticator {
                 .then_some(softkey_authenticator::RESET_WINDOW),
             built_in_uv: options.has_user_verification,
             ctap1: u2f,
+            algorithms: options.algorithms.clone(),
             enterprise_attestation: options.enterprise_attestation.clone(),
             ..Config::default()
         };

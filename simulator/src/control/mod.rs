@@ -68,15 +68,18 @@ impl ControlServer {
     /// Starts serving on `addr` (loopback only); the bearer token is written
     /// to a new file, `token_file` or by default
     /// `softkey-control-<port>.token` in a private directory (see [`token`]).
-    /// Persistent vaults, if allowed, live
-    /// in `vault_dir`, under `persistent`'s rules; `uhid_default` gives new authenticators a UHID device
-    /// unless their options say `"softkey:uhid": false`.
+    /// Persistent vaults, if allowed, live in `vault_dir`, under
+    /// `persistent`'s rules; `uhid_default` gives new authenticators a UHID
+    /// device unless their options say `"softkey:uhid": false`;
+    /// `algorithms_default` is what they offer unless their options say
+    /// `softkey:algorithms`.
     pub fn start(
         addr: SocketAddr,
         token_file: Option<PathBuf>,
         vault_dir: Option<PathBuf>,
         persistent: persistent::PersistentRules,
         uhid_default: Option<device::UhidSpec>,
+        algorithms_default: Vec<softkey_authenticator::crypto::Algorithm>,
         shutdown: Arc<AtomicBool>,
     ) -> anyhow::Result<Self> {
         if let Some(dir) = &vault_dir {
@@ -120,6 +123,7 @@ impl ControlServer {
             vault_dir,
             persistent,
             uhid_default,
+            algorithms_default,
             shutdown: Arc::clone(&shutdown),
         });
         let router = api::router(Arc::clone(&state));

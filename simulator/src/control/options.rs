@@ -4,6 +4,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use softkey_authenticator::crypto::Algorithm;
 use softkey_authenticator::policy::BackupFlags;
 use softkey_vault::Unlocker;
 
@@ -33,8 +34,13 @@ fn boolean(body: &Value, name: &str, default: bool) -> Result<bool, ApiError> {
 }
 
 /// Parses the body of Add Virtual Authenticator; persistent vaults live in
-/// `vault_dir` when the simulator allows them.
-pub fn parse(body: &Value, vault_dir: Option<&Path>) -> Result<Options, ApiError> {
+/// `vault_dir` when the simulator allows them; without `softkey:algorithms`
+/// the authenticator offers `default_algorithms`.
+pub fn parse(
+    body: &Value,
+    vault_dir: Option<&Path>,
+    default_algorithms: &[Algorithm],
+) -> Result<Options, ApiError> {
     let profile = match body.get("protocol").and_then(Value::as_str) {
         Some("ctap2") => Profile::Ctap2_0,
         Some("ctap2_1") => Profile::Ctap2_1,
@@ -98,6 +104,12 @@ pub fn parse(body: &Value, vault_dir: Option<&Path>) -> Result<Options, ApiError
             Some(_) => return Err(ApiError::invalid("softkey:uhid must be a boolean")),
         },
         vault,
+        algorithms: match algorithms(body.get("softkey:algorithms"))? {
+            Some(algorithms) => algorithms,
+            // A U2F device signs with ES256 alone.
+            None if profile == Profile::Ctap1 => vec![Algorithm::Es256],
+            None => default_algorithms.to_vec(),
+        },
         enterprise_attestation: enterprise_rp_ids(body.get("softkey:enterpriseRpIds"))?,
     };
     if options.enterprise_attestation.is_some()
@@ -118,8 +130,47 @@ pub fn parse(body: &Value, vault_dir: Option<&Path>) -> Result<Options, ApiError
                 "a ctap1/u2f authenticator has no user verification: hasUserVerification must be false",
             ));
         }
+        if options.algorithms != [Algorithm::Es256] {
+            return Err(ApiError::invalid(
+                "a ctap1/u2f authenticator signs with ES256 only: softkey:algorithms must be [\"ES256\"] or absent",
+            ));
+        }
     }
     Ok(options)
+}
+
+/// softkey's `softkey:algorithms` option: the COSE algorithms new
+/// credentials may use, by IANA name or number (`["ML-DSA-65", -7]`); getInfo
+/// lists them ES256 first. `None` when absent or null.
+fn algorithms(value: Option<&Value>) -> Result<Option<Vec<Algorithm>>, ApiError> {
+    let items = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(items)) if !items.is_empty() => items,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "softkey:algorithms must be a non-empty array of COSE algorithm names or numbers",
+            ));
+        }
+    };
+    let mut algorithms = Vec::with_capacity(items.len());
+    for item in items {
+        let algorithm = match item {
+            Value::String(name) => Algorithm::from_name(name),
+            Value::Number(id) => id.as_i64().and_then(Algorithm::from_cose_id),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            let known: Vec<&str> = Algorithm::ALL.iter().map(|alg| alg.name()).collect();
+            ApiError::unsupported(format!(
+                "softkey:algorithms: {item} is not an algorithm softkey implements ({})",
+                known.join(", ")
+            ))
+        })?;
+        if !algorithms.contains(&algorithm) {
+            algorithms.push(algorithm);
+        }
+    }
+    Ok(Some(algorithms))
 }
 
 /// softkey's `softkey:enterpriseRpIds` option: present (even empty), the
@@ -197,4 +248,51 @@ fn vault(value: Option<&Value>, vault_dir: Option<&Path>) -> Result<Option<Vault
         path: dir.join(format!("{name}.sqlite")),
         unlocker: std::sync::Arc::new(unlocker),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse_algorithms(body: Value) -> Result<Vec<Algorithm>, ApiError> {
+        parse(&body, None, &Algorithm::DEFAULT).map(|options| options.algorithms)
+    }
+
+    #[test]
+    fn softkey_algorithms_option_takes_names_and_numbers() {
+        let body = |algorithms: Value| json!({"protocol": "ctap2_1", "transport": "usb", "softkey:algorithms": algorithms});
+        assert_eq!(
+            parse_algorithms(body(json!(["ML-DSA-65", -7, "es256"]))).unwrap(),
+            [Algorithm::MlDsa65, Algorithm::Es256]
+        );
+        // Absent or null: the simulator's default.
+        assert_eq!(
+            parse_algorithms(body(Value::Null)).unwrap(),
+            Algorithm::DEFAULT
+        );
+        assert_eq!(
+            parse_algorithms(json!({"protocol": "ctap2", "transport": "usb"})).unwrap(),
+            Algorithm::DEFAULT
+        );
+        for bad in [json!([]), json!("ES256"), json!([true])] {
+            assert!(parse_algorithms(body(bad)).is_err());
+        }
+        let unknown = parse_algorithms(body(json!(["Ed448"]))).unwrap_err();
+        assert!(format!("{unknown:?}").contains("Ed448"), "{unknown:?}");
+    }
+
+    #[test]
+    fn u2f_profile_signs_with_es256_only() {
+        let u2f = |extra: Value| {
+            let mut body = json!({"protocol": "ctap1/u2f", "transport": "usb"});
+            if !extra.is_null() {
+                body["softkey:algorithms"] = extra;
+            }
+            parse_algorithms(body)
+        };
+        assert_eq!(u2f(Value::Null).unwrap(), [Algorithm::Es256]);
+        assert_eq!(u2f(json!(["ES256"])).unwrap(), [Algorithm::Es256]);
+        assert!(u2f(json!(["ES256", "EdDSA"])).is_err());
+    }
 }

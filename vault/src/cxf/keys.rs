@@ -1,7 +1,12 @@
 //! Private keys as PKCS#8 DER (RFC 5958), the form CXF carries them in:
-//! P-256 (`id-ecPublicKey` with `secp256r1`, COSE ES256) and Ed25519 (COSE
-//! EdDSA), the algorithms softkey signs with. Every encoding is a zeroizing
-//! buffer.
+//! P-256 (`id-ecPublicKey` with `secp256r1`, COSE ES256 and ESP256) and
+//! Ed25519 (COSE EdDSA and Ed25519). softkey's other algorithms (ES384,
+//! ES512, ES256K, RS256, PS256, ML-DSA) have no CXF form here: their
+//! credentials are refused per item on export as [`KeyError::Unsupported`],
+//! and their PKCS#8 keys are skipped on import with the same reason. An
+//! imported key comes in under the polymorphic name (ES256, EdDSA): PKCS#8
+//! does not say which COSE identifier a relying party was given, and both
+//! names sign alike. Every encoding is a zeroizing buffer.
 
 use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
 use p256::pkcs8::{ObjectIdentifier, PrivateKeyInfoRef};
@@ -62,25 +67,28 @@ pub(crate) fn decode(der: &[u8]) -> Result<PrivateKey, KeyError> {
         let key = ed25519_dalek::SigningKey::from_pkcs8_der(der)
             .map_err(|e| KeyError::Invalid(format!("not a valid Ed25519 key: {e}")))?;
         let seed = Zeroizing::new(key.to_bytes());
+        // `from_bytes` derives the public key format 2 stores beside the seed.
         return PrivateKey::from_bytes(Algorithm::EdDsa, SecretBytes::from_slice(&seed[..]))
             .ok_or_else(|| KeyError::Invalid("not a valid Ed25519 key".into()));
     }
     Err(KeyError::Unsupported(name_of(algorithm)))
 }
 
-/// The PKCS#8 document of a private key.
+/// The PKCS#8 document of a private key; [`KeyError::Unsupported`] (with
+/// the algorithm's COSE name) for one that has no CXF form in softkey.
 pub(crate) fn encode(key: &PrivateKey) -> Result<Zeroizing<Vec<u8>>, KeyError> {
     let secret = key.secret_bytes().expose_secret();
     let document = match key.algorithm() {
-        Algorithm::Es256 => p256::SecretKey::from_slice(secret)
+        Algorithm::Es256 | Algorithm::Esp256 => p256::SecretKey::from_slice(secret)
             .map_err(|_| KeyError::Invalid("a stored P-256 key is invalid".into()))?
             .to_pkcs8_der(),
-        Algorithm::EdDsa => {
+        Algorithm::EdDsa | Algorithm::Ed25519 => {
             let seed: &[u8; 32] = secret
                 .try_into()
                 .map_err(|_| KeyError::Invalid("a stored Ed25519 seed is not 32 bytes".into()))?;
             ed25519_dalek::SigningKey::from_bytes(seed).to_pkcs8_der()
         }
+        other => return Err(KeyError::Unsupported(other.name().to_owned())),
     }
     .map_err(|e| KeyError::Invalid(format!("encoding PKCS#8: {e}")))?;
     Ok(Zeroizing::new(document.as_bytes().to_vec()))
@@ -131,6 +139,56 @@ mod tests {
             back.secret_bytes()
                 .ct_eq(key.secret_bytes().expose_secret())
         );
+    }
+
+    #[test]
+    fn imported_ed25519_key_carries_its_public_key() {
+        let der = hex::decode(RFC8410_ED25519).unwrap();
+        let key = decode(&der).unwrap();
+        // RFC 8410 §10.1's public key, kept as stored-format 2 requires.
+        assert_eq!(
+            hex::encode(key.stored_public_key().expect("public key stored")),
+            "19bf44096984cdfe8541bac167dc3b96c85086aa30b6b6cb0c5c38ad703166e1"
+        );
+    }
+
+    #[test]
+    fn fully_specified_names_export_as_their_polymorphic_twins() {
+        let mut rng = rand::rng();
+        for (algorithm, imported) in [
+            (Algorithm::Esp256, Algorithm::Es256),
+            (Algorithm::Ed25519, Algorithm::EdDsa),
+        ] {
+            let key = PrivateKey::generate(algorithm, &mut rng);
+            let back = decode(&encode(&key).unwrap()).unwrap();
+            assert_eq!(back.algorithm(), imported);
+            assert_eq!(
+                back.cose_public_key().unwrap(),
+                PrivateKey::from_bytes(imported, key.secret_bytes().duplicate())
+                    .unwrap()
+                    .cose_public_key()
+                    .unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn algorithms_without_cxf_form_are_refused_by_name() {
+        let mut rng = rand::rng();
+        for algorithm in Algorithm::ALL {
+            if matches!(
+                algorithm,
+                Algorithm::Es256 | Algorithm::Esp256 | Algorithm::EdDsa | Algorithm::Ed25519
+            ) || algorithm.slow_keygen()
+            {
+                continue;
+            }
+            let key = PrivateKey::generate(algorithm, &mut rng);
+            assert_eq!(
+                encode(&key).unwrap_err(),
+                KeyError::Unsupported(algorithm.name().to_owned())
+            );
+        }
     }
 
     #[test]
