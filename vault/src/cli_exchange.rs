@@ -124,6 +124,16 @@ pub(crate) fn export(
         }
     };
     let export = vault.export_cxf()?;
+    for refused in &export.refused {
+        writeln!(
+            out,
+            "Not exported: credential {} of {}: {}.",
+            hex::encode(&refused.credential_id),
+            refused.rp_id,
+            refused.reason
+        )
+        .map_err(write_err)?;
+    }
     let file = cxf::seal(&export.json, &protection)?;
     drop(export.json);
     write_new_file(&args.out, &file)?;

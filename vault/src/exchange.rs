@@ -10,7 +10,8 @@
 //! the authenticator core.
 //!
 //! Export takes the discoverable credentials stored with BE = 1 (and counter
-//! 0, as CXF requires) with their large blobs; once the caller has written
+//! 0, as CXF requires) with their large blobs, leaving out (and reporting)
+//! those whose algorithm has no CXF key form; once the caller has written
 //! the file, [`Vault::mark_backed_up`] sets their BS. Import stores a whole
 //! [`ImportPlan`] and the large-blob array it grows in one transaction.
 
@@ -65,12 +66,16 @@ pub struct CxfExport {
     pub json: Zeroizing<Vec<u8>>,
     /// The IDs of the credentials exported.
     pub credential_ids: Vec<Vec<u8>>,
+    /// The eligible credentials left out (their algorithm has no CXF key
+    /// form), each with its reason.
+    pub refused: Vec<cxf::Refused>,
 }
 
 impl std::fmt::Debug for CxfExport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CxfExport")
             .field("credentials", &self.credential_ids.len())
+            .field("refused", &self.refused.len())
             .finish_non_exhaustive()
     }
 }
@@ -125,7 +130,7 @@ impl Vault {
                 large_blob: blob.as_ref(),
             })
             .collect();
-        let json = cxf::encode(
+        let encoded = cxf::encode(
             &Exporter {
                 rp_id: EXPORTER,
                 display_name: EXPORTER,
@@ -134,12 +139,15 @@ impl Vault {
             },
             &passkeys,
         )?;
+        let credential_ids = credentials
+            .iter()
+            .map(|c| c.credential_id.clone())
+            .filter(|id| !encoded.refused.iter().any(|r| r.credential_id == *id))
+            .collect();
         Ok(CxfExport {
-            json,
-            credential_ids: credentials
-                .iter()
-                .map(|c| c.credential_id.clone())
-                .collect(),
+            json: encoded.json,
+            credential_ids,
+            refused: encoded.refused,
         })
     }
 

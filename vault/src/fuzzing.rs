@@ -68,7 +68,9 @@ pub fn cxf_file(data: &[u8]) {
         account_id: b"fuzz",
         timestamp: 0,
     };
-    let json = cxf::encode(&exporter, &passkeys).expect("an imported passkey exports");
+    let encoded = cxf::encode(&exporter, &passkeys).expect("an imported passkey exports");
+    assert!(encoded.refused.is_empty(), "an imported key exports");
+    let json = encoded.json;
     let again = cxf::decode(&json).expect("softkey's export imports");
     let existing: Vec<cxf::Existing> = plan
         .candidates

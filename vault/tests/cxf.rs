@@ -816,3 +816,69 @@ fn payments_member_round_trips_as_third_party_payment() {
         .collect();
     assert_eq!(without.len(), 1);
 }
+
+#[test]
+fn export_reports_ml_dsa_passkey_unexportable_and_writes_the_rest() {
+    let fixture = Fixture::new();
+    let mut vault = eligible_vault(&fixture);
+    let mut post_quantum = with_key(
+        &[0x81, 4],
+        "pq.example",
+        b"carol-handle",
+        "carol",
+        PrivateKey::generate(Algorithm::MlDsa65, &mut rand::rng()),
+    );
+    post_quantum.backup = ELIGIBLE;
+    vault.put_discoverable(&post_quantum).unwrap();
+    // The library call: the two others in the JSON, ML-DSA-65 refused by name.
+    let export = vault.export_cxf().unwrap();
+    assert_eq!(export.credential_ids.len(), 2);
+    assert!(!export.credential_ids.contains(&vec![0x81, 4]));
+    assert_eq!(
+        export.refused,
+        vec![cxf::Refused {
+            credential_id: vec![0x81, 4],
+            rp_id: "pq.example".into(),
+            reason: "unexportable: ML-DSA-65 has no CXF key form in softkey".into(),
+        }]
+    );
+    let json: Value = serde_json::from_slice(&export.json).unwrap();
+    let rp_ids: Vec<&str> = json["accounts"][0]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["credentials"][0]["rpId"].as_str().unwrap())
+        .collect();
+    assert_eq!(rp_ids.len(), 2, "{rp_ids:?}");
+    assert!(!rp_ids.contains(&"pq.example"));
+    drop(export);
+    drop(vault);
+    // The command line: says so, writes the file, leaves its BS clear.
+    let out = fixture.dir.path().join("export.cxf");
+    let printed = run_on(
+        &fixture,
+        &[
+            "export",
+            "--out",
+            out.to_str().unwrap(),
+            "--danger-plaintext",
+        ],
+    )
+    .unwrap();
+    assert!(
+        printed.contains("Not exported: credential 8104 of pq.example: unexportable: ML-DSA-65"),
+        "{printed}"
+    );
+    assert!(printed.contains("Exported 2 passkeys"), "{printed}");
+    let file: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(file["accounts"][0]["items"].as_array().unwrap().len(), 2);
+    let list: Value =
+        serde_json::from_str(&run_on(&fixture, &["list", "--json"]).unwrap()).unwrap();
+    let pq = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["rp_id"] == "pq.example")
+        .unwrap();
+    assert_eq!(pq["backup_state"], false, "not backed up: not in the file");
+}

@@ -182,21 +182,58 @@ pub struct ExportPasskey<'a> {
     pub large_blob: Option<&'a LargeBlob>,
 }
 
+/// A credential an export left out, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refused {
+    /// Its ID.
+    pub credential_id: Vec<u8>,
+    /// Its relying party.
+    pub rp_id: String,
+    /// Why ("unexportable: ML-DSA-65 has no CXF key form in softkey").
+    pub reason: String,
+}
+
+/// A CXF export's JSON and the passkeys left out of it.
+pub struct Encoded {
+    /// The JSON (holds the private keys).
+    pub json: Zeroizing<Vec<u8>>,
+    /// The passkeys whose keys have no CXF form, each with its reason (the
+    /// JSON holds all the others).
+    pub refused: Vec<Refused>,
+}
+
 /// Encodes the JSON of a CXF export holding `passkeys`, into a zeroizing
-/// buffer of its final size (the JSON holds the private keys).
+/// buffer of its final size (the JSON holds the private keys). A passkey
+/// whose algorithm has no CXF key form is left out and reported in
+/// [`Encoded::refused`]; a stored key that does not encode is an error.
 pub fn encode(
     exporter: &Exporter<'_>,
     passkeys: &[ExportPasskey<'_>],
-) -> Result<Zeroizing<Vec<u8>>, CxfError> {
-    let keys = passkeys
-        .iter()
-        .map(|p| {
-            keys::encode(&p.credential.private_key).map_err(|e| CxfError::Unexportable {
-                credential_id: hex::encode(&p.credential.credential_id),
-                reason: format!("{e:?}"),
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+) -> Result<Encoded, CxfError> {
+    let mut refused = Vec::new();
+    let mut written = Vec::with_capacity(passkeys.len());
+    let mut keys = Vec::with_capacity(passkeys.len());
+    for passkey in passkeys {
+        let credential = passkey.credential;
+        match keys::encode(&credential.private_key) {
+            Ok(key) => {
+                keys.push(key);
+                written.push(passkey);
+            }
+            Err(keys::KeyError::Unsupported(algorithm)) => refused.push(Refused {
+                credential_id: credential.credential_id.clone(),
+                rp_id: credential.rp_id.clone(),
+                reason: format!("unexportable: {algorithm} has no CXF key form in softkey"),
+            }),
+            Err(keys::KeyError::Invalid(reason)) => {
+                return Err(CxfError::Unexportable {
+                    credential_id: hex::encode(&credential.credential_id),
+                    reason,
+                });
+            }
+        }
+    }
+    let passkeys = written;
     let item_ids: Vec<[u8; 16]> = passkeys
         .iter()
         .map(|p| item_id(&p.credential.credential_id))
@@ -232,7 +269,7 @@ pub fn encode(
     serde_json::to_writer_pretty(&mut *json, &header)
         .map_err(|e| CxfError::Encryption(format!("encoding the JSON: {e}")))?;
     debug_assert_eq!(json.len(), counter.0);
-    Ok(json)
+    Ok(Encoded { json, refused })
 }
 
 /// The CXF item ID of a credential: the first 16 bytes of SHA-256 of its ID
