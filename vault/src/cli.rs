@@ -66,7 +66,9 @@ pub enum VaultCommand {
     /// Export the backup-eligible passkeys as a FIDO CXF v1.0 file,
     /// encrypted with age (a passphrase, asked for unless given by file, or
     /// --age-recipient age1…; `age -d` decrypts it). Exported passkeys are
-    /// marked backed up (BS = 1). A device-bound vault refuses.
+    /// marked backed up (BS = 1). A device-bound vault refuses. Only ES256
+    /// and EdDSA keys (and their RFC 9864 names) have a CXF form: passkeys of
+    /// other algorithms are listed as not exported and stay in the vault.
     Export(crate::cli_exchange::ExportArgs),
     /// Import passkeys from a CXF file (age-encrypted or plain JSON), all in
     /// one transaction: each item is imported or reported with its reason;

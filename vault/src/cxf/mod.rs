@@ -12,7 +12,8 @@
 //! ## What a passkey item holds
 //! `credentialId`, `rpId`, `username`, `userDisplayName`, `userHandle` and
 //! `key` (PKCS#8 DER; P-256 or Ed25519 import, others are reported as an
-//! unsupported algorithm); `fido2Extensions.hmacCredentials` (the
+//! unsupported algorithm, and a passkey of softkey's other algorithms is
+//! left out of an export and reported as [`Refused`]); `fido2Extensions.hmacCredentials` (the
 //! hmac-secret CredRandoms, so PRF outputs survive the move), `credBlob` and
 //! `largeBlob` (the DEFLATE-compressed blob with its `uncompressedSize`),
 //! and `payments` (made with CTAP 2.2's thirdPartyPayment).
