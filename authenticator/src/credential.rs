@@ -7,9 +7,11 @@
 //! 8 private key, 9 signature counter, 10 credProtect level, 11 credRandom with
 //! UV, 12 credRandom without UV, 13 credBlob, 14 largeBlobKey, 15 public key
 //! (format 2: Ed25519's 32 bytes, kept because signing needs it and deriving
-//! it costs as much as the signature), 20 made for third-party payment
-//! (`true`; absent otherwise). The private key's form per algorithm is in
-//! [`crate::crypto`].
+//! it costs as much as the signature), 16 backup eligible (true, or absent),
+//! 17 backed up (true, or absent), 20 made for third-party payment (`true`;
+//! absent otherwise). Keys 16 and 17 are written only when true, so a
+//! device-bound credential encodes as before. The private key's form per
+//! algorithm is in [`crate::crypto`].
 //!
 //! ## Sealed credential ID (non-discoverable credentials)
 //! `version ‖ nonce (12) ‖ AES-256-GCM(key, nonce, payload, aad = rpIdHash)` where
@@ -38,6 +40,7 @@ use zeroize::Zeroizing;
 
 use crate::cbor::{self, IntMap};
 use crate::crypto::{Algorithm, PrivateKey, sha256};
+use crate::policy::BackupFlags;
 use crate::secret::{Secret32, SecretBytes};
 use crate::status::StatusCode;
 
@@ -96,6 +99,10 @@ pub struct StoredCredential {
     pub large_blob_key: Option<Secret32>,
     /// Whether the credential is discoverable (lives in the store).
     pub discoverable: bool,
+    /// The backup flags it was created with (BE) and whether it is backed up
+    /// (BS); kept with a discoverable credential only (a sealed ID does not
+    /// carry them).
+    pub backup: BackupFlags,
     /// Made with the thirdPartyPayment extension (CTAP 2.2 §12.9).
     pub third_party_payment: bool,
 }
@@ -150,6 +157,7 @@ impl StoredCredential {
             cred_blob: self.cred_blob.clone(),
             large_blob_key: self.large_blob_key.as_ref().map(Secret32::duplicate),
             discoverable: self.discoverable,
+            backup: self.backup,
             third_party_payment: self.third_party_payment,
         }
     }
@@ -173,6 +181,12 @@ impl StoredCredential {
             entries.push((cbor::int(6), cbor::text(name)));
         }
         entries.push((cbor::int(9), cbor::int(i64::from(self.sign_count))));
+        if self.backup.eligible {
+            entries.push((cbor::int(16), Value::Bool(true)));
+        }
+        if self.backup.state {
+            entries.push((cbor::int(17), Value::Bool(true)));
+        }
         self.push_secret_fields(&mut entries);
         cbor::encode_secret(Value::Map(entries))
     }
@@ -277,7 +291,13 @@ impl StoredCredential {
                 }
             }
         };
+        let flag = |v: Option<Value>| v.map(|v| cbor::as_bool(&v)).transpose();
+        let backup = BackupFlags {
+            eligible: flag(map.take(16))?.unwrap_or(false),
+            state: flag(map.take(17))?.unwrap_or(false),
+        };
         Ok(Self {
+            backup,
             credential_id,
             rp_id,
             rp_name,
@@ -396,6 +416,7 @@ mod tests {
             cred_blob: Some(b"blob".to_vec()),
             large_blob_key: None,
             discoverable: true,
+            backup: BackupFlags::default(),
             third_party_payment: false,
         }
     }
@@ -418,6 +439,42 @@ mod tests {
                 .secret_bytes()
                 .ct_eq(credential.private_key.secret_bytes().expose_secret())
         );
+    }
+
+    #[test]
+    fn stored_backup_flags_round_trip_and_leave_device_bound_encoding_unchanged() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let mut credential = sample(&mut rng);
+        let device_bound = credential.to_bytes();
+        assert_eq!(
+            StoredCredential::from_bytes(&device_bound).unwrap().backup,
+            BackupFlags::default()
+        );
+        let mut value = cbor::decode(&device_bound).unwrap();
+        let Value::Map(entries) = &mut value else {
+            panic!("not a map")
+        };
+        assert!(
+            !entries
+                .iter()
+                .any(|(k, _)| *k == cbor::int(16) || *k == cbor::int(17))
+        );
+        for flags in [
+            BackupFlags {
+                eligible: true,
+                state: false,
+            },
+            BackupFlags {
+                eligible: true,
+                state: true,
+            },
+        ] {
+            credential.backup = flags;
+            let bytes = credential.to_bytes();
+            assert!(cbor::is_canonical(&bytes));
+            assert_eq!(StoredCredential::from_bytes(&bytes).unwrap().backup, flags);
+        }
+        cbor::zeroize_value(&mut value);
     }
 
     #[test]

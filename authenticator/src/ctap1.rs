@@ -354,6 +354,7 @@ fn register<S: Store, R: rand_core::CryptoRng>(
         cred_blob: None,
         large_blob_key: None,
         discoverable: false,
+        backup: crate::policy::BackupFlags::default(),
         third_party_payment: false,
     };
     let device_secret = ctx.store.device_secret()?;

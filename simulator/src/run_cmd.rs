@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use softkey_authenticator::Config;
 use softkey_authenticator::crypto::Algorithm;
+use softkey_authenticator::policy::CredentialPolicy;
 use softkey_authenticator::secret::Secret32;
 use softkey_authenticator::store::MemoryStore;
 use softkey_authenticator::store::Store;
@@ -171,6 +172,7 @@ pub fn run(args: &RunArgs, stop: &AtomicBool) -> anyhow::Result<()> {
             args,
             store,
             "in-memory (ephemeral: credentials are lost when softkey stops)",
+            None,
             stop,
         );
     }
@@ -186,15 +188,24 @@ pub fn run(args: &RunArgs, stop: &AtomicBool) -> anyhow::Result<()> {
         );
     }
     let unlocker = args.vault.unlocker()?;
-    let vault = softkey_vault::Vault::open(&path, &unlocker)
+    let mut vault = softkey_vault::Vault::open(&path, &unlocker)
         .with_context(|| format!("opening the vault {}", path.display()))?;
-    serve(args, vault, &path.display().to_string(), stop)
+    // The vault's kind decides the backup flags new passkeys are signed with.
+    let policy = vault.credential_policy()?;
+    serve(
+        args,
+        vault,
+        &path.display().to_string(),
+        Some(Box::new(policy)),
+        stop,
+    )
 }
 
 fn serve<S: Store + Send + 'static>(
     args: &RunArgs,
     store: S,
     vault: &str,
+    policy: Option<Box<dyn CredentialPolicy>>,
     stop: &AtomicBool,
 ) -> anyhow::Result<()> {
     let config = Config {
@@ -221,6 +232,9 @@ fn serve<S: Store + Send + 'static>(
     );
     if let Some(verifier) = args.verify.build()? {
         device.set_verifier(verifier);
+    }
+    if let Some(policy) = policy {
+        device.authenticator_mut().set_credential_policy(policy);
     }
     crate::uhid::run(&mut device, &args.uhid.uhid_path, &args.uhid.config(), stop)?;
     Ok(())

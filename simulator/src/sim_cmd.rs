@@ -26,6 +26,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::ValueEnum;
 use softkey_authenticator::crypto::Algorithm;
+use softkey_authenticator::policy::CredentialPolicy;
 use softkey_authenticator::secret::Secret32;
 use softkey_authenticator::store::{MemoryStore, Store};
 use softkey_authenticator::{AAGUID, Config};
@@ -206,13 +207,15 @@ pub fn run(args: SimArgs, stop: &AtomicBool) -> anyhow::Result<()> {
     match &args.vault.vault {
         None => {
             let store = MemoryStore::new(Secret32::random(&mut rand::rng()));
-            serve(&args, store, None, stop)
+            serve(&args, store, None, None, stop)
         }
         Some(path) => {
             let unlocker = args.vault.unlocker()?;
-            let vault = softkey_vault::Vault::open(path, &unlocker)
+            let mut vault = softkey_vault::Vault::open(path, &unlocker)
                 .with_context(|| format!("opening the vault {}", path.display()))?;
-            serve(&args, vault, Some(path), stop)
+            // The vault's kind decides the backup flags new passkeys get.
+            let policy = vault.credential_policy()?;
+            serve(&args, vault, Some(path), Some(Box::new(policy)), stop)
         }
     }
 }
@@ -222,6 +225,7 @@ fn serve<S: Store + Send + 'static>(
     args: &SimArgs,
     store: S,
     vault_path: Option<&Path>,
+    policy: Option<Box<dyn CredentialPolicy>>,
     stop: &AtomicBool,
 ) -> anyhow::Result<()> {
     let rules = args.trust_rules(vault_path.is_some());
@@ -248,6 +252,9 @@ fn serve<S: Store + Send + 'static>(
     );
     if let Some(verifier) = args.verify.build()? {
         device.set_verifier(verifier);
+    }
+    if let Some(policy) = policy {
+        device.authenticator_mut().set_credential_policy(policy);
     }
     if args.transport == Transport::Uhid {
         tracing::info!(presence = presence_name, vault, "softkey sim on UHID");
@@ -364,8 +371,10 @@ fn run_with_control(args: SimArgs, stop: &AtomicBool) -> anyhow::Result<()> {
         None => None,
         Some(path) => {
             let unlocker = args.vault.unlocker()?;
-            let vault = softkey_vault::Vault::open(path, &unlocker)
+            let mut vault = softkey_vault::Vault::open(path, &unlocker)
                 .with_context(|| format!("opening the vault {}", path.display()))?;
+            // A backup-eligible vault's new passkeys are backup eligible.
+            options.default_backup.eligible = vault.backup_eligible()?;
             Some((Box::new(vault) as Box<dyn Store + Send>, path.clone()))
         }
     };

@@ -65,6 +65,7 @@ fn credential(index: u64) -> StoredCredential {
         cred_blob: None,
         large_blob_key: None,
         discoverable: true,
+        backup: softkey_authenticator::policy::BackupFlags::default(),
         third_party_payment: false,
     }
 }

@@ -50,10 +50,31 @@ pub enum VaultCommand {
     /// Create a new vault, protected by a passphrase (or by --key-file, a missing
     /// key file being generated; or by --keyring).
     Init {
+        /// Make it backup-eligible: its discoverable passkeys are created
+        /// backup eligible (BE = 1, signature counter 0) and can be exported
+        /// (`export`). Without it the vault is device-bound: BE = 0, and its
+        /// passkeys never leave it.
+        #[arg(long)]
+        backup_eligible: bool,
         /// Trivially cheap Argon2 parameters: for tests only.
         #[arg(long, hide = true)]
         danger_fast_kdf: bool,
     },
+    /// Show the vault's kind (device-bound or backup-eligible), or change it
+    /// for passkeys made from now on.
+    Config(crate::cli_exchange::ConfigArgs),
+    /// Export the backup-eligible passkeys as a FIDO CXF v1.0 file,
+    /// encrypted with age (a passphrase, asked for unless given by file, or
+    /// --age-recipient age1…; `age -d` decrypts it). Exported passkeys are
+    /// marked backed up (BS = 1). A device-bound vault refuses. Only ES256
+    /// and EdDSA keys (and their RFC 9864 names) have a CXF form: passkeys of
+    /// other algorithms are listed as not exported and stay in the vault.
+    Export(crate::cli_exchange::ExportArgs),
+    /// Import passkeys from a CXF file (age-encrypted or plain JSON), all in
+    /// one transaction: each item is imported or reported with its reason;
+    /// a malformed file changes nothing. Imported passkeys are backup
+    /// eligible and backed up (BE = BS = 1) and sign with counter 0.
+    Import(crate::cli_exchange::ImportArgs),
     /// Show the vault's format, credential count and key slots.
     Info {
         /// Machine-readable output.
@@ -162,7 +183,10 @@ pub fn execute(args: VaultArgs, out: &mut dyn Write) -> Result<(), VaultError> {
     };
     let write_err = |e| VaultError::io("writing output", e);
     match &args.command {
-        VaultCommand::Init { danger_fast_kdf } => {
+        VaultCommand::Init {
+            backup_eligible,
+            danger_fast_kdf,
+        } => {
             let kdf = kdf_params(*danger_fast_kdf);
             let unlocker = new_unlocker(
                 args.key_file.as_deref(),
@@ -171,17 +195,34 @@ pub fn execute(args: VaultArgs, out: &mut dyn Write) -> Result<(), VaultError> {
                 kdf,
             )?;
             let mut vault = Vault::create(&path, &unlocker, kdf)?;
+            if *backup_eligible {
+                vault.set_backup_eligible(true)?;
+            }
             // The vault's attestation CA and certificate are made now, so that
             // `attestation-root` shows the same root from the first day.
             attestation_identity(&mut vault)?;
             writeln!(
                 out,
-                "Created vault {} (slot {}: {}).",
+                "Created vault {} (slot {}: {}); {}.",
                 path.display(),
                 vault.unlocked_slot(),
-                unlocker.kind().name()
+                unlocker.kind().name(),
+                if *backup_eligible {
+                    "backup-eligible: its passkeys are BE = 1 and can be exported"
+                } else {
+                    "device-bound: its passkeys are BE = 0 and never exported"
+                }
             )
             .map_err(write_err)?;
+        }
+        VaultCommand::Config(config) => {
+            crate::cli_exchange::config(&mut open(&path, &args)?, config, out)?;
+        }
+        VaultCommand::Export(export) => {
+            crate::cli_exchange::export(&mut open(&path, &args)?, export, out)?;
+        }
+        VaultCommand::Import(import) => {
+            crate::cli_exchange::import(&mut open(&path, &args)?, import, out)?;
         }
         VaultCommand::Info { json } => {
             let info = open(&path, &args)?.info()?;
@@ -525,7 +566,7 @@ fn passphrase_slot(vault: &mut Vault) -> Result<i64, VaultError> {
 }
 
 /// A new passphrase, from a file or typed twice.
-fn new_passphrase(file: Option<&Path>) -> Result<Unlocker, VaultError> {
+pub(crate) fn new_passphrase(file: Option<&Path>) -> Result<Unlocker, VaultError> {
     let passphrase = match file {
         Some(file) => passphrase_from_file(file)?,
         None => {
@@ -544,7 +585,7 @@ fn new_passphrase(file: Option<&Path>) -> Result<Unlocker, VaultError> {
 const MAX_PASSPHRASE_LEN: usize = 1024;
 
 /// The first line of `file`, without its line ending.
-fn passphrase_from_file(file: &Path) -> Result<SecretBytes, VaultError> {
+pub(crate) fn passphrase_from_file(file: &Path) -> Result<SecretBytes, VaultError> {
     let reading = |e| VaultError::io(format!("reading passphrase file {}", file.display()), e);
     let file = std::fs::File::open(file).map_err(reading)?;
     read_first_line(file).map_err(reading)?
@@ -594,7 +635,7 @@ fn non_empty(passphrase: SecretBytes) -> Result<SecretBytes, VaultError> {
 }
 
 /// Reads a passphrase from the terminal with echo off.
-fn prompt(message: &str) -> Result<SecretBytes, VaultError> {
+pub(crate) fn prompt(message: &str) -> Result<SecretBytes, VaultError> {
     use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
     let tty_error = |e: std::io::Error| {
         VaultError::io(
@@ -663,12 +704,14 @@ fn write_list(out: &mut dyn Write, list: &[crate::CredentialSummary]) -> std::io
     for credential in list {
         writeln!(
             out,
-            "{}  {}  {}  {}  signs={}  created {}",
+            "{}  {}  {}  {}  signs={}  BE={} BS={}  created {}",
             credential.credential_id,
             credential.rp_id,
             credential.user_name.as_deref().unwrap_or("(no name)"),
             credential.algorithm,
             credential.sign_count,
+            u8::from(credential.backup_eligible),
+            u8::from(credential.backup_state),
             utc_date(credential.created)
         )?;
     }

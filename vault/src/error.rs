@@ -216,6 +216,23 @@ pub enum VaultError {
     /// The SQLite engine failed (I/O error, locked, full disk, …).
     #[error("vault database: {0}")]
     Database(#[from] rusqlite::Error),
+    /// Exporting from a device-bound vault.
+    #[error(
+        "this vault is device-bound: its passkeys were made not backup eligible (BE = 0) and \
+         never leave it. A vault made with `softkey vault init --backup-eligible` (or switched \
+         with `softkey vault config --backup-eligible`, for passkeys made afterwards) exports \
+         its passkeys"
+    )]
+    DeviceBound,
+    /// A CXF file could not be read, or an export could not be made.
+    #[error("CXF: {0}")]
+    Cxf(#[from] crate::cxf::CxfError),
+    /// The vault changed between an import's plan and its transaction.
+    #[error(
+        "the vault changed while the import was being prepared (a credential it would \
+         duplicate appeared); nothing was imported: run the import again"
+    )]
+    ImportRaced,
 }
 
 impl VaultError {

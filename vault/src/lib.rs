@@ -37,7 +37,9 @@
 //!   user handle) (unique: a new credential replaces the same rp + user).
 //!   `payload` seals `created (8, big-endian unix seconds) ‖ StoredCredential::to_bytes()`.
 //! - `secrets(name, payload)`: `device_secret` (32 bytes), `global_counter`
-//!   (u32 big-endian), `setting/<SettingKey::name()>` (the core's opaque bytes).
+//!   (u32 big-endian), `setting/<SettingKey::name()>` (the core's opaque bytes),
+//!   `vault/backup-eligible` (one byte, 1 = backup-eligible; absent = device-bound;
+//!   kept by an authenticator reset).
 //!   A signature counter in the file (`global_counter`, a credential's
 //!   `sign_count`) is a bound: no value above it was handed out (`counters.rs`).
 //! - `manifest(id = 1, generation, payload)`: the sealed manifest that binds all
@@ -95,15 +97,47 @@
 //!   the master and derived keys live as long as the open [`Vault`], decrypted
 //!   credentials as long as the caller keeps them.
 //!
+//! ## Two kinds of vault; export and import (CXF)
+//! A vault is **device-bound** (the default) or **backup-eligible**
+//! (`softkey vault init --backup-eligible`, or `softkey vault config
+//! --backup-eligible | --device-bound` for passkeys made from then on). The
+//! daemon gives the authenticator core the vault's [`VaultPolicy`]: in a
+//! backup-eligible vault a new discoverable passkey is made backup eligible
+//! (BE = 1, stored with it and signed on every assertion) and signs with
+//! counter 0 forever; a device-bound vault's passkeys are BE = 0 and never
+//! leave it (`export` refuses: [`VaultError::DeviceBound`]).
+//!
+//! ```text
+//!  vault ──export_cxf (BE = 1 passkeys, large blobs)──► CXF v1.0 JSON ──age──► FILE ──► mark_backed_up (BS = 1)
+//!  FILE ──age──► JSON ──cxf::decode──► ImportPlan (each item: import / replace / keep / skip + reason)
+//!       ──import_cxf (one transaction, large-blob array included)──► vault (BE = BS = 1, counter 0)
+//! ```
+//!
+//! `softkey vault export --format cxf --out FILE` writes the backup-eligible
+//! passkeys as FIDO CXF v1.0 (see [`cxf`]: keys as PKCS#8, hmac-secret
+//! CredRandoms, credBlob and large blobs in `fido2Extensions`), encrypted
+//! with age to a passphrase or to `--age-recipient age1…` (the `age`
+//! command decrypts it), plaintext only with `--danger-plaintext`; the file
+//! is new, mode 0600; then the exported passkeys are marked backed up.
+//! `softkey vault import FILE` (age or plain JSON) lists every item with what
+//! happens to it (`--dry-run` changes nothing), asks before replacing a
+//! passkey for the same relying party and user (`--replace`,
+//! `--keep-existing`), and stores all of it in one transaction; a malformed
+//! file is refused with a [`cxf::CxfError`] naming the place and changes
+//! nothing.
+//!
 //! ## Entry points
 //! - [`Vault::create`] / [`Vault::open`] with an [`Unlocker`] (passphrase, key
 //!   file, or desktop keyring on a [`KeyringBus`]) and [`KdfParams`]; then the
 //!   `Store` methods, or [`Vault::info`],
 //!   [`Vault::list`], [`Vault::delete`], [`Vault::add_slot`],
 //!   [`Vault::remove_slot`], [`Vault::change_passphrase`], [`Vault::put_many`],
-//!   [`Vault::rekey`].
-//! - [`cli::VaultArgs`] + [`cli::run`]: `softkey vault init | info | list |
-//!   delete | passwd | add-key | remove-key | rekey`.
+//!   [`Vault::rekey`],
+//!   [`Vault::backup_eligible`], [`Vault::set_backup_eligible`],
+//!   [`Vault::credential_policy`], [`Vault::export_cxf`],
+//!   [`Vault::mark_backed_up`], [`Vault::import_cxf`].
+//! - [`cli::VaultArgs`] + [`cli::run`]: `softkey vault init | config | info |
+//!   list | export | import | delete | passwd | add-key | remove-key | rekey`.
 //!
 //! ## When to rekey
 //! `passwd`, `add-key` and `remove-key` rewrite slots only; the master key
@@ -122,8 +156,11 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+mod cli_exchange;
 mod counters;
+pub mod cxf;
 mod error;
+mod exchange;
 mod files;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -138,6 +175,7 @@ mod store;
 mod vault;
 
 pub use error::VaultError;
+pub use exchange::{CxfExport, VaultPolicy};
 pub use keyring::KeyringBus;
 pub use rekey::RekeyOutcome;
 pub use slots::{KdfParams, MIN_KEY_FILE_LEN, SlotInfo, SlotKind, Unlocker, generate_key_file};

@@ -12,11 +12,13 @@ use softkey_authenticator::store::{SettingKey, Store, StoreError};
 
 use crate::counters::Counter;
 use crate::error::VaultError;
+use crate::exchange::BACKUP_ELIGIBLE;
 use crate::rows::{self, DEVICE_SECRET, SETTING_PREFIX, now, open_credential, select_credentials};
 use crate::state::{self, Lookup};
 use crate::vault::{Vault, Writer};
 
-fn setting_row(key: SettingKey) -> String {
+/// The `secrets` row of a core setting.
+pub(crate) fn setting_row(key: SettingKey) -> String {
     format!("{SETTING_PREFIX}{}", key.name())
 }
 
@@ -50,7 +52,8 @@ impl Vault {
         self.write(|w| {
             w.conn.execute("DELETE FROM credentials", [])?;
             w.staged.clear_credentials();
-            // The attestation identity survives a reset: it identifies the device.
+            // The attestation identity survives a reset: it identifies the
+            // device; so does the vault's kind (device-bound or backup-eligible).
             let attestation = setting_row(SettingKey::AttestationIdentity);
             let names: Vec<String> = w
                 .conn
@@ -58,7 +61,7 @@ impl Vault {
                 .query_map([], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
             for name in names {
-                if name != DEVICE_SECRET && name != attestation {
+                if name != DEVICE_SECRET && name != attestation && name != BACKUP_ELIGIBLE {
                     w.put_secret(&name, None)?;
                 }
             }
@@ -138,7 +141,7 @@ impl Store for Vault {
 }
 
 /// Writes one credential inside a write transaction.
-fn put_in(w: &mut Writer<'_>, credential: &StoredCredential) -> Result<(), VaultError> {
+pub(crate) fn put_in(w: &mut Writer<'_>, credential: &StoredCredential) -> Result<(), VaultError> {
     let id_mac = w.keys.id_mac(&credential.credential_id);
     // A tampered row is reported, not overwritten.
     let existing = match w.select_checked(&id_mac)?.first() {

@@ -85,6 +85,10 @@ pub struct CredentialSummary {
     pub sign_count: u32,
     /// credProtect level.
     pub cred_protect: u8,
+    /// Backup eligible (BE), fixed when it was made.
+    pub backup_eligible: bool,
+    /// Backed up (BS): exported, or imported.
+    pub backup_state: bool,
     /// When it was stored first, seconds since the Unix epoch.
     pub created: i64,
 }
@@ -256,6 +260,8 @@ impl Vault {
                 algorithm: credential.algorithm().name(),
                 sign_count: credential.sign_count,
                 cred_protect: credential.cred_protect,
+                backup_eligible: credential.backup.eligible,
+                backup_state: credential.backup.state,
                 created,
             })?;
         summaries.sort_by(|a, b| (&a.rp_id, &a.user_name).cmp(&(&b.rp_id, &b.user_name)));

@@ -408,15 +408,18 @@ fn assertion<S: Store, R: rand_core::CryptoRng>(
             Value::Bool(credential.third_party_payment),
         );
     }
-    // The counter is advanced and stored before the signature leaves.
-    let sign_count = if credential.discoverable {
+    // The counter is advanced and stored before the signature leaves; a
+    // backup-eligible discoverable credential has none (policy.rs).
+    let sign_count = if credential.discoverable && credential.backup.eligible {
+        0
+    } else if credential.discoverable {
         ctx.store.next_sign_count(&mut credential)?
     } else if let Some(count) = ctx.policy.next_sign_count(&credential.credential_id) {
         count
     } else {
         ctx.store.next_global_counter()?
     };
-    let flags = flags | ctx.policy.backup_flags(&credential.credential_id).bits();
+    let flags = flags | ctx.policy.backup_flags(&credential).bits();
     let auth_data = AuthenticatorData {
         rp_id_hash: *rp_id_hash,
         flags,

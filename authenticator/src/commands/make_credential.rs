@@ -19,6 +19,7 @@ use crate::extensions::{
 };
 use crate::pin::persistent::note_credential_store_change;
 use crate::pin::{AuthenticatorSettings, Permissions, PinState, Protocol};
+use crate::policy::BackupFlags;
 use crate::request::{
     self, CredentialDescriptor, CredentialParameter, Options, RpEntity, parse_user,
 };
@@ -373,6 +374,7 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
         cred_blob: None,
         large_blob_key: None,
         discoverable,
+        backup: BackupFlags::default(),
         third_party_payment: inputs.third_party_payment,
     };
     let cred_blob_stored = inputs.cred_blob.as_deref().map(cred_blob::fits);
@@ -400,6 +402,9 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
         let device_secret = ctx.store.device_secret()?;
         credential.credential_id = credential.seal_id(&device_secret, &rp_id_hash, &mut ctx.rng)?;
     }
+    // The backup flags are stored with a discoverable credential, so that
+    // every assertion signs the BE it was created with.
+    credential.backup = ctx.policy.new_credential(&credential);
     let public_key = credential.private_key.cose_public_key()?;
     let mut outputs = Outputs::default();
     if let Some(level) = inputs.cred_protect {
@@ -426,8 +431,7 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
     let extensions = outputs.into_value();
     let auth_data = AuthenticatorData {
         rp_id_hash,
-        flags: (if uv { FLAG_UP | FLAG_UV } else { FLAG_UP })
-            | ctx.policy.new_credential(&credential.credential_id).bits(),
+        flags: (if uv { FLAG_UP | FLAG_UV } else { FLAG_UP }) | credential.backup.bits(),
         sign_count: 0,
         attested: Some((&ctx.config.aaguid, &credential.credential_id, public_key)),
         extensions,

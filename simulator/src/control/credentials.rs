@@ -257,6 +257,7 @@ pub fn add(
         cred_blob: None,
         large_blob_key: None,
         discoverable: credential.resident,
+        backup: BackupFlags::default(),
         third_party_payment: false,
     };
     if credential.resident {

@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use softkey_authenticator::credential::StoredCredential;
 use softkey_authenticator::policy::{BackupFlags, CredentialPolicy};
 
 use crate::control::hooks::ControlState;
@@ -27,15 +28,23 @@ impl ControlPolicy {
 }
 
 impl CredentialPolicy for ControlPolicy {
-    fn new_credential(&mut self, credential_id: &[u8]) -> BackupFlags {
+    fn new_credential(&mut self, credential: &StoredCredential) -> BackupFlags {
         let mut state = self.state();
         let flags = state.default_backup;
-        state.backup.insert(credential_id.to_vec(), flags);
+        state.backup.insert(credential.credential_id.clone(), flags);
         flags
     }
 
-    fn backup_flags(&mut self, credential_id: &[u8]) -> BackupFlags {
-        self.state().flags_of(credential_id)
+    /// The flags the control API holds for it; a discoverable credential it
+    /// has not seen (a persistent vault's, from an earlier run or an import)
+    /// has those stored with it.
+    fn backup_flags(&mut self, credential: &StoredCredential) -> BackupFlags {
+        let state = self.state();
+        match state.backup.get(&credential.credential_id) {
+            Some(flags) => *flags,
+            None if credential.discoverable => credential.backup,
+            None => state.default_backup,
+        }
     }
 
     fn next_sign_count(&mut self, credential_id: &[u8]) -> Option<u32> {

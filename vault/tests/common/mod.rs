@@ -86,6 +86,7 @@ pub fn with_key(
         cred_blob: None,
         large_blob_key: None,
         discoverable: true,
+        backup: softkey_authenticator::policy::BackupFlags::default(),
         third_party_payment: false,
     }
 }
