@@ -125,6 +125,7 @@ pub mod cli;
 mod counters;
 mod error;
 mod files;
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 mod keyring;
