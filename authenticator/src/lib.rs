@@ -39,6 +39,7 @@ pub mod crypto;
 pub mod ctap1;
 pub mod enterprise;
 pub mod extensions;
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod pin;

@@ -2,7 +2,7 @@
 
 use ciborium::Value;
 
-use crate::cbor::{self, TextMap};
+use crate::cbor::{self, IntMap, TextMap};
 use crate::credential::UserEntity;
 use crate::status::StatusCode;
 
@@ -28,6 +28,43 @@ impl RpEntity {
             cbor::into_text(icon)?;
         }
         Ok(Self { id, name })
+    }
+}
+
+/// The request parts makeCredential and getAssertion share, at four
+/// consecutive keys: extensions, options, pinUvAuthParam, pinUvAuthProtocol
+/// (CTAP 2.1 §6.1.1 keys 0x06–0x09, §6.2.1 keys 0x04–0x07).
+pub(crate) struct SharedParts {
+    /// Extension inputs by name (read by the [`crate::extensions`] modules).
+    pub extensions: Option<Vec<(String, Value)>>,
+    /// Options; absent ones are `None`.
+    pub options: Options,
+    /// pinUvAuthParam.
+    pub pin_uv_auth_param: Option<Vec<u8>>,
+    /// pinUvAuthProtocol.
+    pub pin_uv_auth_protocol: Option<u64>,
+}
+
+impl SharedParts {
+    /// Takes the four parts from `map`, extensions at key `first`.
+    pub(crate) fn take(map: &mut IntMap, first: i64) -> Result<Self, StatusCode> {
+        let extensions = map
+            .take(first)
+            .map(|v| TextMap::new(v).map(TextMap::into_remaining))
+            .transpose()?;
+        let options = map
+            .take(first + 1)
+            .map(Options::parse)
+            .transpose()?
+            .unwrap_or_default();
+        let pin_uv_auth_param = map.take(first + 2).map(cbor::into_bytes).transpose()?;
+        let pin_uv_auth_protocol = map.take(first + 3).map(|v| cbor::as_u64(&v)).transpose()?;
+        Ok(Self {
+            extensions,
+            options,
+            pin_uv_auth_param,
+            pin_uv_auth_protocol,
+        })
     }
 }
 

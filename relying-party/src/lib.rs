@@ -25,7 +25,8 @@
 //! §8.6 `fido-u2f`, §8.7 `none`; COSE keys per RFC 9052/9053.
 //!
 //! Every rejection is an [`Error`] with a stable [`Error::name`].
-//! The demo server is [`server::serve`]; fuzz targets call the hidden `fuzzing` module.
+//! The demo server is [`server::serve`]; fuzz targets call the hidden `fuzzing` module
+//! (feature `fuzzing`, off by default: product builds do not contain it).
 #![forbid(unsafe_code)]
 
 pub mod attestation;
@@ -45,6 +46,7 @@ pub mod store;
 
 /// Entry points for the fuzz targets in `fuzz/` (one line each there): every parser
 /// that sees bytes from the network. Not a stable API.
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing {
     /// attestationObject → authenticator data → COSE key → attestation statement checks.

@@ -1,5 +1,6 @@
 //! Entry points for the `sim_control_inputs` fuzz target (`fuzz/`) and its
-//! regression tests.
+//! regression tests. Compiled only with the crate's `fuzzing` feature (which
+//! `fuzz/` enables) and in its own unit tests: product builds do not contain it.
 //!
 //! Not a stable API. The fuzz target is one line calling [`control_inputs`], so
 //! it cannot drift from the code it tests (STYLE.md 12). Every input goes to

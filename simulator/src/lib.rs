@@ -21,6 +21,7 @@ pub mod control;
 #[cfg(target_os = "linux")]
 pub mod doctor;
 pub mod enterprise_args;
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod presence;

@@ -2,6 +2,8 @@
 //!
 //! Not a stable API. Each fuzz target is one line calling into here, so a
 //! target cannot drift from the code it tests.
+//! Compiled only with the crate's `fuzzing` feature (which `fuzz/` enables) and
+//! in its own unit tests: product builds do not contain it.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};

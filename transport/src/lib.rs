@@ -42,6 +42,7 @@ pub mod udp;
 #[cfg(target_os = "linux")]
 pub mod uhid;
 
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 

@@ -1,5 +1,7 @@
 //! Entry points for `fuzz/` targets (one line each there, so a target cannot
 //! drift from the code it tests). Not a stable API.
+//! Compiled only with the crate's `fuzzing` feature (which `fuzz/` enables) and
+//! in its own unit tests: product builds do not contain it.
 
 use softkey_authenticator::secret::Secret32;
 

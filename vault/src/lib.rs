@@ -162,6 +162,7 @@ pub mod cxf;
 mod error;
 mod exchange;
 mod files;
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 mod keyring;

@@ -9,15 +9,19 @@ use crate::authenticator::{
     Context, NEXT_ASSERTION_TIMEOUT, Pending, PromptAction, Step, UserPrompt,
 };
 use crate::cbor::{self, IntMap, int};
-use crate::commands::{Response, authorize_with_token, client_pin, find_ours};
+use crate::commands::{
+    Response, authorize_with_token, built_in_uv_requested, client_pin, find_ours, pin_uv_auth_head,
+};
 use crate::credential::StoredCredential;
 use crate::crypto::sha256;
 use crate::extensions::{
     GetAssertionInputs, Outputs, cred_blob, cred_protect, hmac_secret, large_blob_key,
     third_party_payment,
 };
-use crate::pin::{AuthenticatorSettings, Permissions, PinState, Protocol};
-use crate::request::{self, CredentialDescriptor, Options, descriptor_to_value, user_to_value};
+use crate::pin::{AuthenticatorSettings, Permissions, PinState};
+use crate::request::{
+    self, CredentialDescriptor, Options, SharedParts, descriptor_to_value, user_to_value,
+};
 use crate::status::StatusCode;
 use crate::store::Store;
 
@@ -50,17 +54,12 @@ impl Request {
             .take(0x03)
             .map(request::parse_descriptor_list)
             .transpose()?;
-        let extensions = map
-            .take(0x04)
-            .map(|v| cbor::TextMap::new(v).map(cbor::TextMap::into_remaining))
-            .transpose()?;
-        let options = map
-            .take(0x05)
-            .map(Options::parse)
-            .transpose()?
-            .unwrap_or_default();
-        let pin_uv_auth_param = map.take(0x06).map(cbor::into_bytes).transpose()?;
-        let pin_uv_auth_protocol = map.take(0x07).map(|v| cbor::as_u64(&v)).transpose()?;
+        let SharedParts {
+            extensions,
+            options,
+            pin_uv_auth_param,
+            pin_uv_auth_protocol,
+        } = SharedParts::take(&mut map, 0x04)?;
         Ok(Self {
             rp_id,
             client_data_hash,
@@ -160,36 +159,17 @@ fn locate<S: Store, R: rand_core::CryptoRng>(
     now: Instant,
 ) -> Result<Located, StatusCode> {
     let pin = PinState::load(&mut ctx.store)?;
-    // 1. Zero-length pinUvAuthParam: touch, then PIN_INVALID if a PIN is set,
-    //    PIN_NOT_SET if not.
-    if let Some(param) = &request.pin_uv_auth_param {
-        if param.is_empty() {
-            let status = if pin.is_set() {
-                StatusCode::PinInvalid
-            } else {
-                StatusCode::PinNotSet
-            };
-            return Ok(Located::PinProbe(request.rp_id, status));
-        }
-        // 2. pinUvAuthParam needs a supported protocol.
-        Protocol::from_number(
-            request
-                .pin_uv_auth_protocol
-                .ok_or(StatusCode::MissingParameter)?,
-        )?;
+    // 1–2. A zero-length pinUvAuthParam asks "is a PIN set?" after a touch.
+    let param = request.pin_uv_auth_param.as_deref();
+    if let Some(status) = pin_uv_auth_head(&pin, param, request.pin_uv_auth_protocol)? {
+        return Ok(Located::PinProbe(request.rp_id, status));
     }
     // 3. Options: "rk" is not valid for getAssertion. With a pinUvAuthParam,
     //    "uv" is ignored; otherwise "uv": true needs built-in UV.
     if request.options.rk.is_some() {
         return Err(StatusCode::UnsupportedOption);
     }
-    let uv_requested = request.pin_uv_auth_param.is_none() && request.options.uv == Some(true);
-    if uv_requested && !ctx.config.built_in_uv {
-        return Err(StatusCode::InvalidOption);
-    }
-    if uv_requested && pin.uv_retries == 0 {
-        return Err(StatusCode::UvBlocked);
-    }
+    let uv_requested = built_in_uv_requested(ctx, &pin, param, &request.options)?;
     let up = request.options.up.unwrap_or(true);
     // 4. alwaysUv: an assertion with presence needs user verification.
     if up

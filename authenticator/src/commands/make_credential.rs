@@ -10,7 +10,9 @@ use crate::authdata::{AuthenticatorData, FLAG_UP, FLAG_UV};
 use crate::authenticator::{AttestationMode, Context, Pending, PromptAction, Step, UserPrompt};
 use crate::cbor::{self, IntMap, int, text};
 use crate::commands::message_size::{MAX_MSG_SIZE, Statement, make_credential_response_bound};
-use crate::commands::{Response, authorize_with_token, client_pin, find_ours};
+use crate::commands::{
+    Response, authorize_with_token, built_in_uv_requested, client_pin, find_ours, pin_uv_auth_head,
+};
 use crate::credential::{DISCOVERABLE_ID_LEN, DISCOVERABLE_ID_V1, StoredCredential, UserEntity};
 use crate::crypto::{Algorithm, PrivateKey, sha256};
 use crate::extensions::{
@@ -18,10 +20,10 @@ use crate::extensions::{
     pin_complexity_policy,
 };
 use crate::pin::persistent::note_credential_store_change;
-use crate::pin::{AuthenticatorSettings, Permissions, PinState, Protocol};
+use crate::pin::{AuthenticatorSettings, Permissions, PinState};
 use crate::policy::BackupFlags;
 use crate::request::{
-    self, CredentialDescriptor, CredentialParameter, Options, RpEntity, parse_user,
+    self, CredentialDescriptor, CredentialParameter, Options, RpEntity, SharedParts, parse_user,
 };
 use crate::status::StatusCode;
 use crate::store::Store;
@@ -66,17 +68,12 @@ impl Request {
             .map(request::parse_descriptor_list)
             .transpose()?
             .unwrap_or_default();
-        let extensions = map
-            .take(0x06)
-            .map(|v| cbor::TextMap::new(v).map(cbor::TextMap::into_remaining))
-            .transpose()?;
-        let options = map
-            .take(0x07)
-            .map(Options::parse)
-            .transpose()?
-            .unwrap_or_default();
-        let pin_uv_auth_param = map.take(0x08).map(cbor::into_bytes).transpose()?;
-        let pin_uv_auth_protocol = map.take(0x09).map(|v| cbor::as_u64(&v)).transpose()?;
+        let SharedParts {
+            extensions,
+            options,
+            pin_uv_auth_param,
+            pin_uv_auth_protocol,
+        } = SharedParts::take(&mut map, 0x06)?;
         let enterprise_attestation = map.take(0x0A).map(|v| cbor::as_u64(&v)).transpose()?;
         let attestation_formats_preference = map
             .take(0x0B)
@@ -160,26 +157,13 @@ fn validate<S: Store, R: rand_core::CryptoRng>(
     };
     let pin = PinState::load(&mut ctx.store)?;
     let settings = AuthenticatorSettings::load(&mut ctx.store)?;
-    // 1. A zero-length pinUvAuthParam asks "is a PIN set?" after a touch:
-    //    PIN_INVALID if one is, PIN_NOT_SET if not.
-    if let Some(param) = &request.pin_uv_auth_param {
-        if param.is_empty() {
-            let status = if pin.is_set() {
-                StatusCode::PinInvalid
-            } else {
-                StatusCode::PinNotSet
-            };
-            return Ok(Step::AwaitUser(
-                prompt(PromptAction::Acknowledge),
-                Pending::FailAfterTouch(status),
-            ));
-        }
-        // 2. pinUvAuthParam needs a supported protocol.
-        Protocol::from_number(
-            request
-                .pin_uv_auth_protocol
-                .ok_or(StatusCode::MissingParameter)?,
-        )?;
+    // 1–2. A zero-length pinUvAuthParam asks "is a PIN set?" after a touch.
+    let param = request.pin_uv_auth_param.as_deref();
+    if let Some(status) = pin_uv_auth_head(&pin, param, request.pin_uv_auth_protocol)? {
+        return Ok(Step::AwaitUser(
+            prompt(PromptAction::Acknowledge),
+            Pending::FailAfterTouch(status),
+        ));
     }
     // 3. The algorithms this authenticator offers, in the caller's order of
     //    preference (the first one whose response fits is chosen below).
@@ -198,13 +182,7 @@ fn validate<S: Store, R: rand_core::CryptoRng>(
     if request.options.up == Some(false) {
         return Err(StatusCode::InvalidOption);
     }
-    let uv_requested = request.pin_uv_auth_param.is_none() && request.options.uv == Some(true);
-    if uv_requested && !ctx.config.built_in_uv {
-        return Err(StatusCode::InvalidOption);
-    }
-    if uv_requested && pin.uv_retries == 0 {
-        return Err(StatusCode::UvBlocked);
-    }
+    let uv_requested = built_in_uv_requested(ctx, &pin, param, &request.options)?;
     let discoverable = request.options.rk.unwrap_or(false);
     let protected = pin.is_set() || ctx.config.built_in_uv;
     if request.pin_uv_auth_param.is_none() && !uv_requested {

@@ -8,7 +8,8 @@ use ciborium::Value;
 use crate::authenticator::{Context, Pending, Step};
 use crate::cbor;
 use crate::credential::StoredCredential;
-use crate::request::CredentialDescriptor;
+use crate::pin::{PinState, Protocol};
+use crate::request::{CredentialDescriptor, Options};
 use crate::secret::Secret32;
 use crate::status::StatusCode;
 use crate::store::Store;
@@ -314,6 +315,45 @@ pub(crate) fn authorize_with_token<S: Store, R: rand_core::CryptoRng>(
     }
     ctx.pin.token.bind_rp_id(rp_id);
     Ok(())
+}
+
+/// makeCredential/getAssertion steps 1–2: a zero-length pinUvAuthParam asks
+/// "is a PIN set?" and is answered, after a touch, with the status returned
+/// here (`PIN_INVALID` if one is, `PIN_NOT_SET` if not); any other needs a
+/// protocol (`MISSING_PARAMETER`) that is supported (`INVALID_PARAMETER`).
+pub(crate) fn pin_uv_auth_head(
+    pin: &PinState,
+    param: Option<&[u8]>,
+    protocol: Option<u64>,
+) -> Result<Option<StatusCode>, StatusCode> {
+    match param {
+        Some([]) if pin.is_set() => Ok(Some(StatusCode::PinInvalid)),
+        Some([]) => Ok(Some(StatusCode::PinNotSet)),
+        Some(_) => {
+            Protocol::from_number(protocol.ok_or(StatusCode::MissingParameter)?)?;
+            Ok(None)
+        }
+        None => Ok(None),
+    }
+}
+
+/// makeCredential/getAssertion option "uv": with a pinUvAuthParam it is
+/// ignored; otherwise `true` asks for built-in user verification, which must
+/// be offered (`INVALID_OPTION`) and not blocked (`UV_BLOCKED`).
+pub(crate) fn built_in_uv_requested<S: Store, R: rand_core::CryptoRng>(
+    ctx: &Context<S, R>,
+    pin: &PinState,
+    param: Option<&[u8]>,
+    options: &Options,
+) -> Result<bool, StatusCode> {
+    let requested = param.is_none() && options.uv == Some(true);
+    if requested && !ctx.config.built_in_uv {
+        return Err(StatusCode::InvalidOption);
+    }
+    if requested && pin.uv_retries == 0 {
+        return Err(StatusCode::UvBlocked);
+    }
+    Ok(requested)
 }
 
 /// Whether some form of user verification protects this authenticator (a PIN

@@ -2,6 +2,8 @@
 //!
 //! Not a stable API. Each fuzz target is one line calling into here, so a target
 //! cannot drift from the code it tests (STYLE.md 12).
+//! Compiled only with the crate's `fuzzing` feature (which `fuzz/` enables) and
+//! in its own unit tests: product builds do not contain it.
 //!
 //! - One decoder entry point per CTAP2 command ([`make_credential_request`],
 //!   [`get_assertion_request`], [`client_pin_request`], [`any_request`]): bytes go
