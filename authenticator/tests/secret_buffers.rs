@@ -7,14 +7,12 @@
 //! key dropped without zeroizing, is such a block; a `Zeroizing` buffer is
 //! wiped before it is freed and is not.
 //!
-//! A `GlobalAlloc` is an `unsafe` trait, so this one file allows `unsafe`
-//! (the product crates forbid it); each block says why it is sound.
-#![allow(missing_docs, clippy::unwrap_used, unsafe_code)]
+//! The allocator is `softkey_freed_memory::Scanner` (shared with the
+//! vault's test); this file itself forbids `unsafe`.
+#![forbid(unsafe_code)]
+#![allow(missing_docs, clippy::unwrap_used)]
 
 mod support;
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 
 use rand::SeedableRng;
 use softkey_authenticator::attestation::AttestationIdentity;
@@ -44,74 +42,32 @@ const CRED_RANDOM: [u8; 32] = marker(0x5c);
 const LARGE_BLOB_KEY: [u8; 32] = marker(0x6d);
 const PIN_HASH: [u8; 32] = marker(0x7e);
 const ATTESTATION_KEY: [u8; 32] = marker(0x1f);
-const MARKERS: [[u8; 32]; 6] = [
-    KEY,
-    CRED_RANDOM_UV,
-    CRED_RANDOM,
-    LARGE_BLOB_KEY,
-    PIN_HASH,
-    ATTESTATION_KEY,
+static MARKERS: [&[u8]; 6] = [
+    &KEY,
+    &CRED_RANDOM_UV,
+    &CRED_RANDOM,
+    &LARGE_BLOB_KEY,
+    &PIN_HASH,
+    &ATTESTATION_KEY,
 ];
 /// Any 8 consecutive bytes of a marker count: a buffer that grew in the
 /// middle of a secret holds only part of it.
 const WINDOW: usize = 8;
 
-thread_local! {
-    static WATCHING: Cell<bool> = const { Cell::new(false) };
-    static SEEN: Cell<usize> = const { Cell::new(0) };
-}
-
 fn holds_secret(block: &[u8]) -> bool {
-    block.windows(WINDOW).any(|window| {
-        MARKERS
-            .iter()
-            .any(|marker| marker.windows(WINDOW).any(|part| part == window))
-    })
-}
-
-struct Inspecting;
-
-// SAFETY: every call is forwarded to the system allocator with the same
-// arguments; the only addition reads a block that is still allocated.
-unsafe impl GlobalAlloc for Inspecting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // Zeroed, so that every byte of a block is initialized when
-        // `dealloc` reads it, also the spare capacity of a `Vec`.
-        // SAFETY: forwarded with the caller's (valid, non-zero-size) layout.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as above.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if WATCHING.try_with(Cell::get).unwrap_or(false) {
-            // SAFETY: `ptr` is a live block of `layout.size()` bytes from
-            // `alloc` (zeroed there, so initialized), freed only below.
-            let block = unsafe { std::slice::from_raw_parts(ptr, layout.size()) };
-            if holds_secret(block) {
-                let _ = SEEN.try_with(|seen| seen.set(seen.get() + 1));
-            }
-        }
-        // SAFETY: forwarded with the caller's pointer and layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
+    softkey_freed_memory::holds_any(block, &MARKERS, WINDOW)
 }
 
 #[global_allocator]
-static ALLOCATOR: Inspecting = Inspecting;
+static ALLOCATOR: softkey_freed_memory::Scanner = softkey_freed_memory::Scanner;
 
 /// Runs `f` watching this thread's frees: its result, and how many freed
 /// blocks held secret material.
 fn watch<T>(f: impl FnOnce() -> T) -> (T, usize) {
     scrub_stack();
-    SEEN.with(|seen| seen.set(0));
-    WATCHING.with(|watching| watching.set(true));
-    let out = f();
-    WATCHING.with(|watching| watching.set(false));
-    (out, SEEN.with(Cell::get))
+    let (out, found) =
+        softkey_freed_memory::scan(&MARKERS, WINDOW, softkey_freed_memory::Scope::ThisThread, f);
+    (out, found.len())
 }
 
 /// Overwrites the stack below the caller with zeros. The fixtures pass the

@@ -11,17 +11,11 @@
 
 // Test code throughout (helpers included): a failure is a test failure.
 #![allow(clippy::unwrap_used)]
-// The one exception to "no unsafe outside the UHID backend", in a test binary
-// only: a global allocator cannot be written without it. It forwards every
-// call to `System` and only reads a block it is about to free.
-#![allow(unsafe_code)]
+// The allocator is `softkey_freed_memory::Scanner` (shared with the core's
+// test); this file itself forbids `unsafe`.
+#![forbid(unsafe_code)]
 
 mod common;
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use softkey_authenticator::credential::StoredCredential;
 use softkey_authenticator::crypto::{Algorithm, PrivateKey};
@@ -38,56 +32,21 @@ fn marked(len: usize) -> Zeroizing<Vec<u8>> {
     Zeroizing::new(MARKER.iter().copied().cycle().take(len).collect())
 }
 
-struct Scanning;
-
-static ARMED: AtomicBool = AtomicBool::new(false);
-/// Where each block still holding the marker was freed.
-static FOUND: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-thread_local! {
-    static INSIDE: Cell<bool> = const { Cell::new(false) };
-}
-
-fn holds_marker(block: &[u8]) -> bool {
-    block.windows(MARKER.len()).any(|w| w == MARKER)
-}
-
-// SAFETY of the allocator: every call is passed on to `System` (allocations
-// zeroed); `dealloc` only reads the block it is handed, before freeing it.
-unsafe impl GlobalAlloc for Scanning {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // Zeroed, so that a block found holding the marker had it written
-        // during its own life, not left over from an earlier (unzeroized) one.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if ARMED.load(Ordering::Relaxed) && !INSIDE.with(Cell::get) {
-            // SAFETY: `ptr` is a live block of `layout.size()` bytes until freed below.
-            let block = unsafe { std::slice::from_raw_parts(ptr, layout.size()) };
-            if holds_marker(block) {
-                INSIDE.with(|inside| inside.set(true));
-                let trace = std::backtrace::Backtrace::force_capture().to_string();
-                FOUND.lock().unwrap().push(trace);
-                INSIDE.with(|inside| inside.set(false));
-            }
-        }
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    // `realloc` keeps the default (alloc, copy, dealloc), so the block it
-    // leaves behind passes through `dealloc` too.
-}
+static NEEDLES: [&[u8]; 1] = [&MARKER];
 
 #[global_allocator]
-static ALLOCATOR: Scanning = Scanning;
+static ALLOCATOR: softkey_freed_memory::Scanner = softkey_freed_memory::Scanner;
 
-/// Runs `body` with the scan on; the frames of every block found.
+/// Runs `body` with the scan on, for every thread (the vault's code may free
+/// on a helper thread); the frames of every block found.
 fn scan(body: impl FnOnce()) -> Vec<String> {
-    FOUND.lock().unwrap().clear();
-    ARMED.store(true, Ordering::SeqCst);
-    body();
-    ARMED.store(false, Ordering::SeqCst);
-    std::mem::take(&mut *FOUND.lock().unwrap())
+    softkey_freed_memory::scan(
+        &NEEDLES,
+        MARKER.len(),
+        softkey_freed_memory::Scope::AllThreads,
+        body,
+    )
+    .1
 }
 
 /// The frames of a backtrace that are ours (vault, authenticator, this test).
@@ -144,7 +103,7 @@ fn file_holds_marker(path: &std::path::Path) -> bool {
             bytes.extend(more);
         }
     }
-    holds_marker(&bytes)
+    softkey_freed_memory::holds_any(&bytes, &NEEDLES, MARKER.len())
 }
 
 #[test]
