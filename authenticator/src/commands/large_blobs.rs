@@ -98,6 +98,28 @@ pub fn checked_array(serialized: &[u8]) -> Option<&[u8]> {
     (sha256(array).get(..HASH_LEN) == Some(hash)).then_some(array)
 }
 
+/// A large-blob array entry's ciphertext (key 1), nonce (key 2) and
+/// origSize (key 3), if it has them with their types: what every reader of
+/// an entry (the simulator's control API, the vault's CXF export) opens.
+pub fn entry_fields(entry: &Value) -> Option<(&[u8], [u8; 12], u64)> {
+    let Value::Map(fields) = entry else {
+        return None;
+    };
+    let field = |wanted: i128| {
+        fields.iter().find_map(|(k, v)| match k {
+            Value::Integer(i) if i128::from(*i) == wanted => Some(v),
+            _ => None,
+        })
+    };
+    let (Some(Value::Bytes(ciphertext)), Some(Value::Bytes(nonce)), Some(Value::Integer(size))) =
+        (field(1), field(2), field(3))
+    else {
+        return None;
+    };
+    let orig_size = u64::try_from(i128::from(*size)).ok()?;
+    Some((ciphertext, nonce.as_slice().try_into().ok()?, orig_size))
+}
+
 /// Serializes an encoded CBOR array: array ‖ LEFT(SHA-256(array), 16).
 pub fn serialize(mut array: Vec<u8>) -> Vec<u8> {
     let hash = sha256(&array);

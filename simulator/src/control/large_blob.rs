@@ -86,25 +86,7 @@ pub fn seal(key: &Secret32, blob: &[u8]) -> Result<Value, ApiError> {
     ]))
 }
 
-/// An entry's ciphertext, nonce and origSize, if it has them.
-pub(crate) fn entry_fields(entry: &Value) -> Option<(&[u8], [u8; 12], u64)> {
-    let Value::Map(fields) = entry else {
-        return None;
-    };
-    let field = |wanted: i128| {
-        fields.iter().find_map(|(k, v)| match k {
-            Value::Integer(i) if i128::from(*i) == wanted => Some(v),
-            _ => None,
-        })
-    };
-    let (Some(Value::Bytes(ciphertext)), Some(Value::Bytes(nonce)), Some(Value::Integer(size))) =
-        (field(1), field(2), field(3))
-    else {
-        return None;
-    };
-    let orig_size = u64::try_from(i128::from(*size)).ok()?;
-    Some((ciphertext, nonce.as_slice().try_into().ok()?, orig_size))
-}
+pub(crate) use softkey_authenticator::commands::large_blobs::entry_fields;
 
 /// The blob of `entry` if `key` opens it.
 pub fn open(key: &Secret32, entry: &Value) -> Option<Vec<u8>> {

@@ -12,7 +12,7 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use ciborium::Value;
 use softkey_authenticator::cbor;
 use softkey_authenticator::commands::large_blobs::{
-    INITIAL_ARRAY, MAX_SERIALIZED_LARGE_BLOB_ARRAY, checked_array, serialize,
+    INITIAL_ARRAY, MAX_SERIALIZED_LARGE_BLOB_ARRAY, checked_array, entry_fields, serialize,
 };
 use softkey_authenticator::secret::Secret32;
 use zeroize::Zeroizing;
@@ -66,22 +66,7 @@ pub(crate) fn find(entries: &[Value], key: &Secret32) -> Option<LargeBlob> {
 }
 
 fn open(entry: &Value, key: &Secret32) -> Option<LargeBlob> {
-    let Value::Map(fields) = entry else {
-        return None;
-    };
-    let field = |wanted: i128| {
-        fields.iter().find_map(|(k, v)| match k {
-            Value::Integer(i) if i128::from(*i) == wanted => Some(v),
-            _ => None,
-        })
-    };
-    let (Some(Value::Bytes(ciphertext)), Some(Value::Bytes(nonce)), Some(Value::Integer(size))) =
-        (field(1), field(2), field(3))
-    else {
-        return None;
-    };
-    let uncompressed_size = u64::try_from(i128::from(*size)).ok()?;
-    let nonce: [u8; 12] = nonce.as_slice().try_into().ok()?;
+    let (ciphertext, nonce, uncompressed_size) = entry_fields(entry)?;
     let compressed = Aes256Gcm::new(key.expose_secret().into())
         .decrypt(
             &Nonce::from(nonce),
