@@ -7,7 +7,7 @@
 //!
 //! A test binary installs it and scans:
 //!
-//! ```ignore
+//! ```text
 //! #[global_allocator]
 //! static ALLOCATOR: softkey_freed_memory::Scanner = softkey_freed_memory::Scanner;
 //!
