@@ -156,7 +156,6 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
-mod cli_exchange;
 mod counters;
 pub mod cxf;
 mod error;

@@ -118,7 +118,7 @@ pub(crate) fn export(
         cxf::check_recipients(&args.age_recipients)?;
         Protection::Recipients(args.age_recipients.clone())
     } else {
-        match crate::cli::new_passphrase(args.age_passphrase_file.as_deref())? {
+        match super::passphrase::new_passphrase(args.age_passphrase_file.as_deref())? {
             Unlocker::Passphrase(passphrase) => Protection::Passphrase(passphrase),
             _ => unreachable!("new_passphrase returns a passphrase"),
         }
@@ -214,8 +214,8 @@ pub(crate) fn import(
             )?))
         }
         FileKind::AgePassphrase => Some(Unlock::Passphrase(match &args.age_passphrase_file {
-            Some(path) => crate::cli::passphrase_from_file(path)?,
-            None => crate::cli::prompt("Passphrase of the CXF file: ")?,
+            Some(path) => super::passphrase::passphrase_from_file(path)?,
+            None => super::passphrase::prompt("Passphrase of the CXF file: ")?,
         })),
     };
     let json = cxf::open(&file, unlock.as_ref())?;
