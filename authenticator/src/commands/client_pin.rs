@@ -90,6 +90,179 @@ fn required<T>(value: Option<T>) -> Result<T, StatusCode> {
     value.ok_or(StatusCode::MissingParameter)
 }
 
+/// What one subcommand's [`preamble`] checks, besides the platform's key and
+/// the protocol, which every subcommand that calls it takes.
+#[derive(Clone, Copy)]
+struct Preamble {
+    /// pinHashEnc is required, and checked against the stored PIN last.
+    pin_hash_enc: bool,
+    /// newPinEnc and pinUvAuthParam are required, and the param is verified
+    /// over newPinEnc ‖ pinHashEnc (pinHashEnc when taken).
+    new_pin_enc: bool,
+    /// What the permissions and rpId parameters may be.
+    permissions: PermissionsParam,
+    /// The state the authenticator must be in.
+    gate: Gate,
+}
+
+#[derive(Clone, Copy)]
+enum PermissionsParam {
+    /// Not looked at (setPIN, changePIN).
+    Ignored,
+    /// permissions or rpId present → `INVALID_PARAMETER` (getPinToken).
+    Refused,
+    /// Required, then checked by [`parse_permissions`] (the `…WithPermissions`
+    /// subcommands).
+    Required,
+}
+
+#[derive(Clone, Copy)]
+enum Gate {
+    /// No PIN yet; a PIN already set is changed with changePIN, so
+    /// `PIN_AUTH_INVALID` (setPIN).
+    NoPin,
+    /// A PIN with retries left ([`usable_pin`]).
+    UsablePin,
+    /// Built-in UV configured (`NOT_ALLOWED`) with retries left (`UV_BLOCKED`).
+    BuiltInUv,
+}
+
+const SET_PIN_PREAMBLE: Preamble = Preamble {
+    pin_hash_enc: false,
+    new_pin_enc: true,
+    permissions: PermissionsParam::Ignored,
+    gate: Gate::NoPin,
+};
+const CHANGE_PIN_PREAMBLE: Preamble = Preamble {
+    pin_hash_enc: true,
+    new_pin_enc: true,
+    permissions: PermissionsParam::Ignored,
+    gate: Gate::UsablePin,
+};
+const GET_PIN_TOKEN_PREAMBLE: Preamble = Preamble {
+    pin_hash_enc: true,
+    new_pin_enc: false,
+    permissions: PermissionsParam::Refused,
+    gate: Gate::UsablePin,
+};
+const GET_TOKEN_USING_PIN_PREAMBLE: Preamble = Preamble {
+    pin_hash_enc: true,
+    new_pin_enc: false,
+    permissions: PermissionsParam::Required,
+    gate: Gate::UsablePin,
+};
+const GET_TOKEN_USING_UV_PREAMBLE: Preamble = Preamble {
+    pin_hash_enc: false,
+    new_pin_enc: false,
+    permissions: PermissionsParam::Required,
+    gate: Gate::BuiltInUv,
+};
+
+/// What a subcommand gets from its [`preamble`].
+struct Checked {
+    /// The secret shared with the platform for this exchange.
+    shared: SharedSecret,
+    /// The PIN state, as the PIN check (if any) saved it.
+    state: PinState,
+    /// newPinEnc, authenticated; empty when the subcommand takes none.
+    new_pin_enc: Vec<u8>,
+    /// The checked permissions; none unless the subcommand takes them.
+    permissions: Permissions,
+    /// The permissions RP ID, if given.
+    rp_id: Option<String>,
+}
+
+/// The steps the subcommands that take the platform's key begin with, in the
+/// spec's order, so that a request failing several checks always gets the
+/// status of the first (CTAP 2.1 §6.5.5.4–§6.5.5.7, CTAP 2.2 §6.5.5.7):
+/// 1. the mandatory parameters (`MISSING_PARAMETER`);
+/// 2. a supported protocol (`MISSING_PARAMETER`, `INVALID_PARAMETER`);
+/// 3–4. the permissions ([`parse_permissions`]), or none for getPinToken;
+/// then the [`Gate`], decapsulate(keyAgreement), verify(pinUvAuthParam)
+/// (`PIN_AUTH_INVALID`) and the PIN check with its lockout rules
+/// ([`check_pin_hash`]).
+fn preamble<S: Store, R: rand_core::CryptoRng>(
+    ctx: &mut Context<S, R>,
+    mut request: Request,
+    spec: Preamble,
+) -> Result<Checked, StatusCode> {
+    // 1. Mandatory parameters.
+    let key_agreement = required(request.key_agreement.take())?;
+    let pin_hash_enc = if spec.pin_hash_enc {
+        Some(required(request.pin_hash_enc.take())?)
+    } else {
+        None
+    };
+    let (new_pin_enc, param) = if spec.new_pin_enc {
+        (
+            required(request.new_pin_enc.take())?,
+            Some(required(request.pin_uv_auth_param.take())?),
+        )
+    } else {
+        (Vec::new(), None)
+    };
+    if let PermissionsParam::Required = spec.permissions {
+        required(request.permissions)?;
+    }
+    // 2. A supported protocol.
+    let protocol = request.protocol()?;
+    // 3–4. Permissions.
+    let permissions = match spec.permissions {
+        PermissionsParam::Ignored => Permissions::default(),
+        PermissionsParam::Refused => {
+            if request.permissions.is_some() || request.rp_id.is_some() {
+                return Err(StatusCode::InvalidParameter);
+            }
+            Permissions::default()
+        }
+        PermissionsParam::Required => parse_permissions(&request)?,
+    };
+    let mut state = match spec.gate {
+        Gate::NoPin => {
+            let state = PinState::load(&mut ctx.store)?;
+            if state.is_set() {
+                return Err(StatusCode::PinAuthInvalid);
+            }
+            state
+        }
+        Gate::UsablePin => usable_pin(ctx)?,
+        Gate::BuiltInUv => {
+            if !ctx.config.built_in_uv {
+                return Err(StatusCode::NotAllowed);
+            }
+            let state = PinState::load(&mut ctx.store)?;
+            if state.uv_retries == 0 {
+                return Err(StatusCode::UvBlocked);
+            }
+            state
+        }
+    };
+    // decapsulate(keyAgreement).
+    let shared = ctx
+        .pin
+        .key_agreement
+        .shared_secret(protocol, key_agreement)?;
+    // verify(shared secret, newPinEnc ‖ pinHashEnc, pinUvAuthParam).
+    if let Some(param) = param {
+        let mut message = new_pin_enc.clone();
+        message.extend_from_slice(pin_hash_enc.as_deref().unwrap_or_default());
+        if !shared.verify(&message, &param) {
+            return Err(StatusCode::PinAuthInvalid);
+        }
+    }
+    // The current PIN: pinRetries decremented, then compared.
+    if let Some(pin_hash_enc) = &pin_hash_enc {
+        check_pin_hash(ctx, &mut state, &shared, pin_hash_enc)?;
+    }
+    Ok(Checked {
+        shared,
+        state,
+        new_pin_enc,
+        permissions,
+        rp_id: request.rp_id,
+    })
+}
+
 /// A token request waiting for built-in user verification.
 pub(crate) struct UvTokenJob {
     shared: SharedSecret,
@@ -158,31 +331,18 @@ fn set_pin<S: Store, R: rand_core::CryptoRng>(
     ctx: &mut Context<S, R>,
     request: Request,
 ) -> Result<Response, StatusCode> {
-    // 1. Mandatory parameters.
-    let key_agreement = required(request.key_agreement.clone())?;
-    let new_pin_enc = required(request.new_pin_enc.as_ref())?;
-    let param = required(request.pin_uv_auth_param.as_ref())?;
-    // 2. A supported protocol.
-    let protocol = request.protocol()?;
-    // 3. A PIN that is already set is changed with changePIN:
-    //    CTAP2_ERR_PIN_AUTH_INVALID.
-    let mut state = PinState::load(&mut ctx.store)?;
-    if state.is_set() {
-        return Err(StatusCode::PinAuthInvalid);
-    }
-    // 4. decapsulate the platform's key.
-    let shared = ctx
-        .pin
-        .key_agreement
-        .shared_secret(protocol, key_agreement)?;
-    // 5. verify(shared secret, newPinEnc, pinUvAuthParam).
-    if !shared.verify(new_pin_enc, param) {
-        return Err(StatusCode::PinAuthInvalid);
-    }
+    // 1–5. newPinEnc and pinUvAuthParam, the protocol, no PIN yet, the
+    // platform's key, and the param over newPinEnc.
+    let Checked {
+        shared,
+        mut state,
+        new_pin_enc,
+        ..
+    } = preamble(ctx, request, SET_PIN_PREAMBLE)?;
     // 6–8. Decrypt the new PIN and check it against the policy.
     let complexity = AuthenticatorSettings::load(&mut ctx.store)?.pin_complexity_policy;
     let (hash, code_points) =
-        decrypt_new_pin(&shared, new_pin_enc, state.min_pin_length, complexity)?;
+        decrypt_new_pin(&shared, &new_pin_enc, state.min_pin_length, complexity)?;
     // 9. Store LEFT(SHA-256(newPin), 16) and reset pinRetries to its maximum.
     state.pin_hash = Some(SecretBytes::from_slice(hash.as_slice()));
     state.pin_code_points = code_points;
@@ -198,32 +358,19 @@ fn change_pin<S: Store, R: rand_core::CryptoRng>(
     ctx: &mut Context<S, R>,
     request: Request,
 ) -> Result<Response, StatusCode> {
-    // 1. Mandatory parameters.
-    let key_agreement = required(request.key_agreement.clone())?;
-    let pin_hash_enc = required(request.pin_hash_enc.as_ref())?;
-    let new_pin_enc = required(request.new_pin_enc.as_ref())?;
-    let param = required(request.pin_uv_auth_param.as_ref())?;
-    // 2. A supported protocol.
-    let protocol = request.protocol()?;
-    // 3. A PIN to change, with retries left.
-    let mut state = usable_pin(ctx)?;
-    // 4. decapsulate.
-    let shared = ctx
-        .pin
-        .key_agreement
-        .shared_secret(protocol, key_agreement)?;
-    // 5. verify(shared secret, newPinEnc ‖ pinHashEnc, pinUvAuthParam).
-    let mut message = new_pin_enc.clone();
-    message.extend_from_slice(pin_hash_enc);
-    if !shared.verify(&message, param) {
-        return Err(StatusCode::PinAuthInvalid);
-    }
-    // 6–7. Decrement pinRetries, check the current PIN.
-    check_pin_hash(ctx, &mut state, &shared, pin_hash_enc)?;
+    // 1–7. pinHashEnc, newPinEnc and pinUvAuthParam, the protocol, a usable
+    // PIN, the platform's key, the param over newPinEnc ‖ pinHashEnc, then
+    // the current PIN (pinRetries decremented first).
+    let Checked {
+        shared,
+        mut state,
+        new_pin_enc,
+        ..
+    } = preamble(ctx, request, CHANGE_PIN_PREAMBLE)?;
     // 8–9. Decrypt and check the new PIN; a forced change must change it.
     let complexity = AuthenticatorSettings::load(&mut ctx.store)?.pin_complexity_policy;
     let (hash, code_points) =
-        decrypt_new_pin(&shared, new_pin_enc, state.min_pin_length, complexity)?;
+        decrypt_new_pin(&shared, &new_pin_enc, state.min_pin_length, complexity)?;
     if state.force_change
         && state
             .pin_hash
@@ -254,15 +401,9 @@ fn get_pin_token<S: Store, R: rand_core::CryptoRng>(
     request: Request,
     now: std::time::Instant,
 ) -> Result<Response, StatusCode> {
-    // 1. Mandatory parameters; 2. a supported protocol.
-    let key_agreement = required(request.key_agreement.clone())?;
-    let pin_hash_enc = required(request.pin_hash_enc.as_ref())?;
-    let protocol = request.protocol()?;
-    // 3. permissions and rpId belong to the newer subcommand.
-    if request.permissions.is_some() || request.rp_id.is_some() {
-        return Err(StatusCode::InvalidParameter);
-    }
-    let (shared, state) = verify_pin(ctx, protocol, key_agreement, pin_hash_enc)?;
+    // 1–2. pinHashEnc and the protocol; 3. no permissions or rpId (they
+    // belong to the newer subcommand); then the PIN.
+    let Checked { shared, state, .. } = preamble(ctx, request, GET_PIN_TOKEN_PREAMBLE)?;
     // A forced PIN change: no token until the PIN is changed.
     if state.force_change {
         return Err(StatusCode::PinInvalid);
@@ -329,15 +470,15 @@ fn get_token_using_pin<S: Store, R: rand_core::CryptoRng>(
     request: Request,
     now: std::time::Instant,
 ) -> Result<Response, StatusCode> {
-    // 1. Mandatory parameters; 2. a supported protocol.
-    let key_agreement = required(request.key_agreement.clone())?;
-    let pin_hash_enc = required(request.pin_hash_enc.as_ref())?;
-    required(request.permissions)?;
-    let protocol = request.protocol()?;
-    // 3–4. Permissions.
-    let permissions = parse_permissions(&request)?;
-    // 5–10. The PIN.
-    let (shared, state) = verify_pin(ctx, protocol, key_agreement, pin_hash_enc)?;
+    // 1–10. pinHashEnc and permissions, the protocol, the permissions, a
+    // usable PIN, the platform's key, the PIN.
+    let Checked {
+        shared,
+        state,
+        permissions,
+        rp_id,
+        ..
+    } = preamble(ctx, request, GET_TOKEN_USING_PIN_PREAMBLE)?;
     // 11. A forced PIN change comes first.
     if state.force_change {
         return Err(StatusCode::PinPolicyViolation);
@@ -347,47 +488,33 @@ fn get_token_using_pin<S: Store, R: rand_core::CryptoRng>(
         return issue_persistent_token(ctx, &shared);
     }
     // 13–17. A new token with these permissions.
-    issue_token(ctx, &shared, permissions, request.rp_id, false, now)
+    issue_token(ctx, &shared, permissions, rp_id, false, now)
 }
 
 fn get_token_using_uv<S: Store, R: rand_core::CryptoRng>(
     ctx: &mut Context<S, R>,
     request: Request,
 ) -> Step {
-    let prepared = (|| {
-        // 1. Mandatory parameters; 2. a supported protocol.
-        let key_agreement = required(request.key_agreement.clone())?;
-        required(request.permissions)?;
-        let protocol = request.protocol()?;
-        // 3–4. Permissions.
-        let permissions = parse_permissions(&request)?;
-        // 5. Built-in user verification must exist and not be blocked.
-        if !ctx.config.built_in_uv {
-            return Err(StatusCode::NotAllowed);
-        }
-        let state = PinState::load(&mut ctx.store)?;
-        if state.uv_retries == 0 {
-            return Err(StatusCode::UvBlocked);
-        }
-        let shared = ctx
-            .pin
-            .key_agreement
-            .shared_secret(protocol, key_agreement)?;
-        Ok(UvTokenJob {
+    // 1–5. Permissions, the protocol, the permissions, built-in UV present
+    // and not blocked, the platform's key.
+    match preamble(ctx, request, GET_TOKEN_USING_UV_PREAMBLE) {
+        // 6. performBuiltInUv(): the runtime asks the person.
+        Ok(Checked {
             shared,
             permissions,
-            rp_id: request.rp_id.clone(),
-        })
-    })();
-    match prepared {
-        // 6. performBuiltInUv(): the runtime asks the person.
-        Ok(job) => Step::AwaitUser(
+            rp_id,
+            ..
+        }) => Step::AwaitUser(
             UserPrompt {
                 action: PromptAction::Verify,
-                rp_id: job.rp_id.clone(),
+                rp_id: rp_id.clone(),
                 user_name: None,
             },
-            Pending::UvToken(Box::new(job)),
+            Pending::UvToken(Box::new(UvTokenJob {
+                shared,
+                permissions,
+                rp_id,
+            })),
         ),
         Err(status) => Step::Done(Err(status)),
     }
@@ -437,23 +564,6 @@ pub(crate) fn record_uv_failure<S: Store, R: rand_core::CryptoRng>(
     } else {
         StatusCode::UvInvalid
     }
-}
-
-/// Steps shared by every PIN-based token request: PIN set, not blocked, the
-/// platform's key, then the PIN itself.
-fn verify_pin<S: Store, R: rand_core::CryptoRng>(
-    ctx: &mut Context<S, R>,
-    protocol: Protocol,
-    key_agreement: Value,
-    pin_hash_enc: &[u8],
-) -> Result<(SharedSecret, PinState), StatusCode> {
-    let mut state = usable_pin(ctx)?;
-    let shared = ctx
-        .pin
-        .key_agreement
-        .shared_secret(protocol, key_agreement)?;
-    check_pin_hash(ctx, &mut state, &shared, pin_hash_enc)?;
-    Ok((shared, state))
 }
 
 /// The PIN state, when a PIN is set (`PIN_NOT_SET`) with retries left
