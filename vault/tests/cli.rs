@@ -9,24 +9,9 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use clap::Parser;
-use common::{Fixture, credential};
+use common::{Fixture, credential, run};
 use softkey_authenticator::store::Store;
 use softkey_vault::VaultError;
-use softkey_vault::cli::{VaultArgs, execute};
-
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    vault: VaultArgs,
-}
-
-fn run(args: &[&str]) -> Result<String, VaultError> {
-    let cli = Cli::try_parse_from(std::iter::once("vault").chain(args.iter().copied())).unwrap();
-    let mut out = Vec::new();
-    execute(cli.vault, &mut out)?;
-    Ok(String::from_utf8(out).unwrap())
-}
 
 fn write_private(path: &Path, contents: &str) {
     std::fs::write(path, contents).unwrap();

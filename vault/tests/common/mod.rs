@@ -5,10 +5,15 @@
 
 use std::path::{Path, PathBuf};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
 use softkey_authenticator::credential::{StoredCredential, UserEntity};
 use softkey_authenticator::crypto::{Algorithm, PrivateKey};
 use softkey_authenticator::secret::SecretBytes;
-use softkey_vault::{KdfParams, Unlocker, Vault, generate_key_file};
+use softkey_vault::cli::{VaultArgs, execute};
+use softkey_vault::cxf::{self, ImportPlan};
+use softkey_vault::{KdfParams, Unlocker, Vault, VaultError, generate_key_file};
 
 /// A fresh directory with a key file; the vault path inside it.
 pub struct Fixture {
@@ -125,4 +130,77 @@ pub fn raw_blob(path: &Path, sql: &str) -> Vec<u8> {
 pub fn raw_set_blob(path: &Path, sql: &str, blob: &[u8]) {
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.execute(sql, [blob]).unwrap();
+}
+
+#[derive(clap::Parser)]
+struct Cli {
+    #[command(flatten)]
+    vault: VaultArgs,
+}
+
+/// `softkey vault ARGS…` through the clap arguments the binary mounts; what
+/// it printed.
+pub fn run(args: &[&str]) -> Result<String, VaultError> {
+    use clap::Parser as _;
+    let cli = Cli::try_parse_from(std::iter::once("vault").chain(args.iter().copied())).unwrap();
+    let mut out = Vec::new();
+    execute(cli.vault, &mut out)?;
+    Ok(String::from_utf8(out).unwrap())
+}
+
+/// [`run`] on the fixture's vault, unlocked with its key file.
+pub fn run_on(fixture: &Fixture, args: &[&str]) -> Result<String, VaultError> {
+    let mut all = vec![
+        "--vault",
+        fixture.vault_path.to_str().unwrap(),
+        "--key-file",
+        fixture.key_file.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    run(&all)
+}
+
+/// Imports a CXF file (JSON) in one go, replacing duplicates if `replace`.
+pub fn import_all(vault: &mut Vault, json: &[u8], replace: bool) -> Result<ImportPlan, VaultError> {
+    let decoded = cxf::decode(json)?;
+    let existing = vault.existing_for_import()?;
+    let mut plan = ImportPlan::new(decoded, &existing, |_| replace);
+    vault.import_cxf(&mut plan)?;
+    Ok(plan)
+}
+
+/// A minimal valid file with one passkey; tests change it.
+pub fn one_passkey() -> Value {
+    let key = PrivateKey::generate(Algorithm::Es256, &mut rand::rng());
+    let der = {
+        use p256::pkcs8::EncodePrivateKey as _;
+        p256::SecretKey::from_slice(key.secret_bytes().expose_secret())
+            .unwrap()
+            .to_pkcs8_der()
+            .unwrap()
+    };
+    json!({
+        "version": {"major": 1, "minor": 0},
+        "exporterRpId": "other.example",
+        "exporterDisplayName": "Other",
+        "timestamp": 1_700_000_000u64,
+        "accounts": [{
+            "id": "YQ", "username": "", "email": "", "collections": [],
+            "items": [{
+                "id": "aQ", "title": "Example", "credentials": [{
+                    "type": "passkey",
+                    "credentialId": URL_SAFE_NO_PAD.encode(b"cred-1"),
+                    "rpId": "example.com",
+                    "username": "carol",
+                    "userDisplayName": "Carol",
+                    "userHandle": URL_SAFE_NO_PAD.encode(b"carol"),
+                    "key": URL_SAFE_NO_PAD.encode(der.as_bytes()),
+                }]
+            }]
+        }]
+    })
+}
+
+pub fn passkey_mut(file: &mut Value) -> &mut Value {
+    &mut file["accounts"][0]["items"][0]["credentials"][0]
 }
