@@ -68,6 +68,9 @@ fn main() {
             &ctap::encode_actions(&actions),
         );
     }
+    for (name, data) in ctap::session::pin_session_seeds() {
+        write("ctap2_pin_session", name, &data);
+    }
     relying_party_seeds(&make_credential, &get_assertion);
     for (name, apdu) in ctap::ctap1_seeds() {
         write("ctap1_apdu", name, &apdu);

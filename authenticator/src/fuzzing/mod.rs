@@ -130,8 +130,10 @@ fn check_parsed(command_byte: u8, command: &Command) {
 
 mod nested;
 mod sequence;
+pub mod session;
 pub use nested::ctap22_seeds;
 pub use sequence::*;
+pub use session::pin_session;
 
 fn options(bits: &[(&str, u8)]) -> Vec<(Value, Value)> {
     bits.iter()
@@ -149,6 +151,20 @@ fn descriptors(ids: Vec<Vec<u8>>) -> Value {
             .map(|id| {
                 Value::Map(vec![
                     (text("id"), bytes(id)),
+                    (text("type"), text("public-key")),
+                ])
+            })
+            .collect(),
+    )
+}
+
+/// makeCredential's pubKeyCredParams for these COSE algorithms, in order.
+fn credential_parameters(algs: &[i64]) -> Value {
+    Value::Array(
+        algs.iter()
+            .map(|alg| {
+                Value::Map(vec![
+                    (text("alg"), int(*alg)),
                     (text("type"), text("public-key")),
                 ])
             })
