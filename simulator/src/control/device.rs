@@ -527,18 +527,22 @@ fn serve(
             continue;
         }
         outbox.held_until = None;
-        while let Some(report) = outbox.queue.pop_front() {
-            if socket.peer_addr().is_some()
-                && let Err(error) = socket.send(&report)
-            {
-                tracing::debug!(%error, "report not delivered over UDP");
-            }
-            if let Some(uhid) = uhid.as_deref_mut()
-                && let Err(error) = uhid.send(&report)
-            {
-                tracing::debug!(%error, "report not delivered over UHID");
+        let queued = outbox.queue.make_contiguous();
+        // One system call for a reply's reports (per host).
+        if !queued.is_empty()
+            && socket.peer_addr().is_some()
+            && let Err(error) = socket.send_all(queued)
+        {
+            tracing::debug!(%error, "report not delivered over UDP");
+        }
+        if let Some(uhid) = uhid.as_deref_mut() {
+            for report in queued.iter() {
+                if let Err(error) = uhid.send(report) {
+                    tracing::debug!(%error, "report not delivered over UHID");
+                }
             }
         }
+        outbox.queue.clear();
     }
     Ok(())
 }
