@@ -103,6 +103,23 @@ pub trait Store {
     /// replaced (CTAP 2.1 §6.1.2 step 17).
     fn put_discoverable(&mut self, credential: &StoredCredential) -> Result<(), StoreError>;
 
+    /// Stores a discoverable credential as [`Store::put_discoverable`] does,
+    /// and writes the setting `key` (the credential store state that changes
+    /// with it), in one durable write where the store can: on `Ok` both are
+    /// durable, on `Err` the credential is not stored. The default writes the
+    /// setting first, then the credential (two durable writes; a failure in
+    /// between leaves only the setting changed); the vault overrides it with
+    /// one transaction, one fsync per discoverable makeCredential.
+    fn put_discoverable_with_setting(
+        &mut self,
+        credential: &StoredCredential,
+        key: SettingKey,
+        value: &[u8],
+    ) -> Result<(), StoreError> {
+        self.put_setting(key, Some(value))?;
+        self.put_discoverable(credential)
+    }
+
     /// Deletes a discoverable credential; `Ok(false)` when there was none.
     fn delete_discoverable(&mut self, credential_id: &[u8]) -> Result<bool, StoreError>;
 

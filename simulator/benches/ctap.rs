@@ -2,10 +2,11 @@
 //!
 //! - `sign/*`: the physical limit — one bare signature with a ready key, and
 //!   key generation + signature.
-//! - `get_assertion/*`: an ES256 discoverable getAssertion, request bytes to
-//!   reply bytes, in process: over the in-memory store, over the SQLite vault
-//!   (`synchronous=FULL`, the counter is durable before the reply), and 1Password's
-//!   `passkey-authenticator` doing the same request from the same bytes.
+//! - `get_assertion/*`: an ES256 (and EdDSA) discoverable getAssertion,
+//!   request bytes to reply bytes, in process: over the in-memory store, over
+//!   the SQLite vault (`synchronous=FULL`; counters from durably reserved
+//!   ranges), and 1Password's `passkey-authenticator` doing the same request
+//!   from the same bytes.
 //! - `make_credential/*`: non-discoverable, packed self attestation, ES256 and EdDSA.
 //! - `ctaphid_udp/*`: the same getAssertion from a CTAPHID host over loopback UDP
 //!   to `softkey::udp::serve` on another thread.
@@ -16,6 +17,9 @@
 //!   in-memory store. ML-DSA has a third reference, `*_seed_sign`: expanding
 //!   the stored 32-byte seed, then signing (what a key that keeps only its
 //!   seed must do).
+//!
+//! - `vault_make_credential/*`, `ctaphid_udp_clients/*` (issue 15): see
+//!   [`durable`].
 //!
 //! `scripts/bench.sh` runs this and prints the ratio table.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -40,6 +44,9 @@ use softkey_authenticator::store::{MemoryStore, Store};
 use softkey_authenticator::{Authenticator, Config, Outcome, Verdict};
 use softkey_transport::host::HostClient;
 use softkey_transport::udp::{UdpDevice, UdpHost};
+
+#[path = "ctap/durable.rs"]
+mod durable;
 
 const RP_ID: &str = "example.com";
 
@@ -188,6 +195,13 @@ fn bench_get_assertion(c: &mut Criterion) {
     call(&mut auth, &make_credential_request(-7, true));
     group.bench_function("vault", |b| b.iter(|| call(&mut auth, black_box(&get))));
 
+    let (vault, _dir) = vault_store();
+    let mut auth = authenticator(vault);
+    call(&mut auth, &make_credential_request(-8, true));
+    group.bench_function("vault_eddsa", |b| {
+        b.iter(|| call(&mut auth, black_box(&get)))
+    });
+
     let mut peer = peer::Peer::new();
     peer.make_credential(&make_credential_request(-7, true));
     group.bench_function("passkey_rs", |b| {
@@ -214,13 +228,32 @@ struct UdpKey {
 }
 
 impl UdpKey {
+    /// On the in-memory store.
     fn start() -> Self {
+        Self::start_with(|| (memory_store(), None))
+    }
+
+    /// On the vault (in its own temporary directory).
+    fn start_on_vault() -> Self {
+        Self::start_with(|| {
+            let (vault, dir) = vault_store();
+            (vault, Some(dir))
+        })
+    }
+
+    /// With one discoverable ES256 credential for [`RP_ID`] in the store
+    /// `make` gives, made on the serving thread (with the directory it lives
+    /// in, kept as long as the device).
+    fn start_with<S: Store + Send + 'static>(
+        make: impl FnOnce() -> (S, Option<tempfile::TempDir>) + Send + 'static,
+    ) -> Self {
         let mut socket = UdpDevice::bind(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0)).unwrap();
         let address = socket.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let thread_stop = Arc::clone(&stop);
         let thread = std::thread::spawn(move || {
-            let mut auth = authenticator(memory_store());
+            let (store, _keep) = make();
+            let mut auth = authenticator(store);
             call(&mut auth, &make_credential_request(-7, true));
             let mut device = KeyDevice::new(
                 softkey_transport::HidDevice::new(softkey_transport::DeviceConfig::default()),
@@ -511,6 +544,7 @@ criterion_group! {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
     targets = bench_sign, bench_get_assertion, bench_make_credential, bench_ctaphid_udp,
+        durable::bench_vault_make_credential, durable::bench_udp_clients,
         bench_algorithm_references, bench_algorithm_get_assertion, bench_algorithm_make_credential
 }
 criterion_main!(benches);

@@ -18,6 +18,9 @@ pub fn serve<S: Store + Send + 'static, R: rand_core::CryptoRng + Send + 'static
     socket: &mut UdpDevice,
     stop: &AtomicBool,
 ) -> io::Result<()> {
+    // The reports of one turn, sent together (one system call per host);
+    // kept across turns so that a reply allocates nothing here.
+    let mut outgoing = Vec::new();
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
         let wait = device
@@ -36,10 +39,10 @@ pub fn serve<S: Store + Send + 'static, R: rand_core::CryptoRng + Send + 'static
             Err(error) => return Err(error),
         }
         device.handle_timeout(Instant::now());
-        while let Some(report) = device.poll_report() {
-            if let Err(error) = socket.send(&report) {
-                tracing::debug!(%error, "report not delivered");
-            }
+        outgoing.clear();
+        outgoing.extend(std::iter::from_fn(|| device.poll_report()));
+        if let Err(error) = socket.send_all(&outgoing) {
+            tracing::debug!(%error, "report not delivered");
         }
     }
     Ok(())

@@ -50,7 +50,7 @@ const MAX_ROUTES: usize = 1024;
 /// Device side: a loopback UDP socket that receives and sends reports.
 #[derive(Debug)]
 pub struct UdpDevice {
-    socket: UdpSocket,
+    socket: ReportSocket,
     /// The last sender of any report: where a report on a channel nobody
     /// has sent on goes.
     peer: Option<SocketAddr>,
@@ -68,7 +68,7 @@ impl UdpDevice {
                 format!("refusing to expose a CTAPHID device on non-loopback address {addr}"),
             ));
         }
-        let socket = UdpSocket::bind(addr)?;
+        let socket = ReportSocket::new(UdpSocket::bind(addr)?);
         tracing::debug!(%addr, "UDP device listening");
         Ok(Self {
             socket,
@@ -79,7 +79,7 @@ impl UdpDevice {
 
     /// The bound address (useful after binding port 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.socket.local_addr()
+        self.socket.socket.local_addr()
     }
 
     /// The address replies go to, once a report has arrived.
@@ -90,7 +90,7 @@ impl UdpDevice {
     /// Wait for the next datagram: up to `timeout`, or forever with `None`.
     /// `Ok(None)` on timeout. Datagrams that are not 64 bytes are skipped.
     pub fn recv(&mut self, timeout: Option<Duration>) -> io::Result<Option<UdpIncoming>> {
-        let Some((report, from)) = recv_report(&self.socket, timeout)? else {
+        let Some((report, from)) = self.socket.recv_report(timeout)? else {
             return Ok(None);
         };
         self.peer = Some(from);
@@ -107,27 +107,101 @@ impl UdpDevice {
     /// Send one input report to the host that last sent on its channel (or,
     /// for a channel nobody has sent on, to the last sender).
     pub fn send(&mut self, report: &[u8; REPORT_LEN]) -> io::Result<()> {
-        let routed = self.routes.get(&channel_of(report)).copied();
-        let peer = routed.or(self.peer).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::NotConnected, "no host has sent a report yet")
-        })?;
-        self.socket.send_to(report, peer)?;
+        let peer = self.destination(report)?;
+        self.socket.socket.send_to(report, peer)?;
         Ok(())
     }
+
+    /// Sends `reports` in order, each as [`send`](Self::send) would, with
+    /// one `sendmmsg(2)` per run of reports to the same host (a reply of
+    /// several reports is one system call, not one per report). When a run
+    /// fails, the rest of that run is not sent, later runs are; the first
+    /// error is returned.
+    pub fn send_all(&mut self, reports: &[[u8; REPORT_LEN]]) -> io::Result<()> {
+        let mut first_error = None;
+        let mut rest = reports;
+        while let Some(first) = rest.first() {
+            let peer = self.destination(first);
+            let run = rest
+                .iter()
+                .take(MAX_BATCH)
+                .take_while(|report| same_peer(&self.destination(report), &peer))
+                .count();
+            let (batch, after) = rest.split_at(run);
+            let sent = peer.and_then(|peer| send_batch(&self.socket.socket, peer, batch));
+            if let Err(error) = sent {
+                first_error.get_or_insert(error);
+            }
+            rest = after;
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Where a report goes: the host of its channel, else the last sender.
+    fn destination(&self, report: &[u8; REPORT_LEN]) -> io::Result<SocketAddr> {
+        let routed = self.routes.get(&channel_of(report)).copied();
+        routed.or(self.peer).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::NotConnected, "no host has sent a report yet")
+        })
+    }
+}
+
+/// Whether two destinations are the same host (two failures count as one
+/// run: neither can be sent).
+fn same_peer(a: &io::Result<SocketAddr>, b: &io::Result<SocketAddr>) -> bool {
+    match (a, b) {
+        (Ok(a), Ok(b)) => a == b,
+        (Err(_), Err(_)) => true,
+        _ => false,
+    }
+}
+
+/// Most reports handed to one `sendmmsg(2)` (a getAssertion reply is 3–5).
+const MAX_BATCH: usize = 16;
+
+/// Sends `batch` (at most [`MAX_BATCH`] reports) to `peer`, one datagram
+/// per report, in as few `sendmmsg(2)` calls as the kernel allows.
+fn send_batch(socket: &UdpSocket, peer: SocketAddr, batch: &[[u8; REPORT_LEN]]) -> io::Result<()> {
+    use rustix::net::addr::SocketAddrArg as _;
+    use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags};
+    let address = peer.as_any();
+    let iovs: [[io::IoSlice<'_>; 1]; MAX_BATCH] =
+        std::array::from_fn(|i| [io::IoSlice::new(batch.get(i).map_or(&[][..], |r| &r[..]))]);
+    let mut controls: [SendAncillaryBuffer<'_, '_, '_>; MAX_BATCH] = Default::default();
+    let mut control = controls.iter_mut();
+    let mut messages: [MMsgHdr<'_>; MAX_BATCH] = std::array::from_fn(|i| {
+        let control = control.next().expect("as many controls as messages");
+        MMsgHdr::new_with_addr(&address, &iovs[i], control)
+    });
+    let mut sent = 0;
+    while sent < batch.len() {
+        // Fewer sent than asked: the next one failed; trying it again
+        // reports the error.
+        let count =
+            rustix::net::sendmmsg(socket, &mut messages[sent..batch.len()], SendFlags::empty())?;
+        if count == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "sendmmsg sent nothing",
+            ));
+        }
+        sent += count;
+    }
+    Ok(())
 }
 
 impl std::os::fd::AsFd for UdpDevice {
     /// For waiting on the socket beside other sources (it is readable when
     /// [`UdpDevice::recv`] has a datagram).
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.socket.as_fd()
+        self.socket.socket.as_fd()
     }
 }
 
 /// Host side: a UDP socket connected to a device.
 #[derive(Debug)]
 pub struct UdpHost {
-    socket: UdpSocket,
+    socket: ReportSocket,
 }
 
 impl UdpHost {
@@ -140,29 +214,34 @@ impl UdpHost {
     pub fn connect_from(local: SocketAddr, device: SocketAddr) -> io::Result<Self> {
         let socket = UdpSocket::bind(local)?;
         socket.connect(device)?;
-        Ok(Self { socket })
+        Ok(Self {
+            socket: ReportSocket::new(socket),
+        })
     }
 
     /// The bound local address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.socket.local_addr()
+        self.socket.socket.local_addr()
     }
 
     /// Ask the device to simulate a power cycle (no reply).
     pub fn power_cycle(&mut self) -> io::Result<()> {
-        self.socket.send(&POWER_CYCLE_MAGIC)?;
+        self.socket.socket.send(&POWER_CYCLE_MAGIC)?;
         Ok(())
     }
 }
 
 impl PacketIo for UdpHost {
     fn send(&mut self, report: &[u8; REPORT_LEN]) -> io::Result<()> {
-        self.socket.send(report)?;
+        self.socket.socket.send(report)?;
         Ok(())
     }
 
     fn recv(&mut self, timeout: Duration) -> io::Result<Option<[u8; REPORT_LEN]>> {
-        Ok(recv_report(&self.socket, Some(timeout))?.map(|(report, _)| report))
+        Ok(self
+            .socket
+            .recv_report(Some(timeout))?
+            .map(|(report, _)| report))
     }
 }
 
@@ -171,42 +250,62 @@ fn channel_of(report: &[u8; REPORT_LEN]) -> u32 {
     u32::from_be_bytes([report[0], report[1], report[2], report[3]])
 }
 
-/// The next 64-byte datagram and its sender, waiting up to `timeout` in all
-/// (`None`: forever). Datagrams of other lengths are skipped.
-fn recv_report(
-    socket: &UdpSocket,
-    timeout: Option<Duration>,
-) -> io::Result<Option<([u8; REPORT_LEN], SocketAddr)>> {
-    let deadline = timeout.map(|timeout| Instant::now() + timeout);
-    // One byte more than a report, to notice longer datagrams.
-    let mut buffer = [0u8; REPORT_LEN + 1];
-    let mut first_attempt = true;
-    loop {
-        let wait = match deadline {
-            None => None,
-            Some(deadline) => {
+/// A UDP socket that receives whole reports, remembering the read timeout
+/// it last set: the timeout is usually the same from one report to the next,
+/// and setting it again would cost a system call per report.
+#[derive(Debug)]
+struct ReportSocket {
+    socket: UdpSocket,
+    /// What `SO_RCVTIMEO` is set to (`None`: blocking forever).
+    read_timeout: Option<Duration>,
+}
+
+impl ReportSocket {
+    fn new(socket: UdpSocket) -> Self {
+        Self {
+            socket,
+            read_timeout: None,
+        }
+    }
+
+    /// The next 64-byte datagram and its sender, waiting up to `timeout` in
+    /// all (`None`: forever). Datagrams of other lengths are skipped.
+    fn recv_report(
+        &mut self,
+        timeout: Option<Duration>,
+    ) -> io::Result<Option<([u8; REPORT_LEN], SocketAddr)>> {
+        // A zero timeout means "block forever" to the OS: poll briefly.
+        let floor = |wait: Duration| wait.max(Duration::from_millis(1));
+        let deadline = timeout.map(|timeout| Instant::now() + timeout);
+        // The first wait is the whole timeout (the value set last time, as a
+        // rule); only a skipped datagram makes a later wait shorter.
+        let mut wait = timeout.map(floor);
+        // One byte more than a report, to notice longer datagrams.
+        let mut buffer = [0u8; REPORT_LEN + 1];
+        loop {
+            if self.read_timeout != wait {
+                self.socket.set_read_timeout(wait)?;
+                self.read_timeout = wait;
+            }
+            let (len, from) = match self.socket.recv_from(&mut buffer) {
+                Ok(received) => received,
+                Err(error) if is_timeout(&error) => return Ok(None),
+                Err(error) => return Err(error),
+            };
+            if len == REPORT_LEN {
+                let mut report = [0u8; REPORT_LEN];
+                report.copy_from_slice(&buffer[..REPORT_LEN]);
+                return Ok(Some((report, from)));
+            }
+            tracing::debug!(len, %from, "ignoring datagram that is not one report");
+            if let Some(deadline) = deadline {
                 let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() && !first_attempt {
+                if left.is_zero() {
                     return Ok(None);
                 }
-                // A zero timeout means "block forever" to the OS: poll briefly.
-                Some(left.max(Duration::from_millis(1)))
+                wait = Some(floor(left));
             }
-        };
-        first_attempt = false;
-        socket.set_read_timeout(wait)?;
-        let (len, from) = match socket.recv_from(&mut buffer) {
-            Ok(received) => received,
-            Err(error) if is_timeout(&error) => return Ok(None),
-            Err(error) => return Err(error),
-        };
-        if len != REPORT_LEN {
-            tracing::debug!(len, %from, "ignoring datagram that is not one report");
-            continue;
         }
-        let mut report = [0u8; REPORT_LEN];
-        report.copy_from_slice(&buffer[..REPORT_LEN]);
-        return Ok(Some((report, from)));
     }
 }
 
@@ -290,7 +389,10 @@ mod tests {
 
         let host = UdpHost::connect(device_addr).expect("connect");
         // A datagram that is not one report is ignored by the device.
-        host.socket.send(&[0x01; 10]).expect("send short datagram");
+        host.socket
+            .socket
+            .send(&[0x01; 10])
+            .expect("send short datagram");
         let mut client = HostClient::new(host);
         client.set_timeout(Duration::from_secs(2));
         let first = client.init().expect("init");
@@ -357,5 +459,47 @@ mod tests {
             b.recv(Duration::from_secs(2)).expect("b recv"),
             Some(on_channel(0x0c0c_0c0c, 5))
         );
+    }
+
+    #[test]
+    fn send_all_sends_each_report_to_its_channels_host_in_order() {
+        let mut device = UdpDevice::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        let on_channel = |cid: u32, fill: u8| {
+            let mut report = [fill; REPORT_LEN];
+            report[..4].copy_from_slice(&cid.to_be_bytes());
+            report
+        };
+        // Before any host has sent: nowhere to send, and it says so.
+        let error = device
+            .send_all(&[on_channel(1, 1)])
+            .expect_err("no host yet");
+        assert_eq!(error.kind(), io::ErrorKind::NotConnected);
+
+        let device_addr = device.local_addr().expect("addr");
+        let mut a = UdpHost::connect(device_addr).expect("connect a");
+        let mut b = UdpHost::connect(device_addr).expect("connect b");
+        for (host, cid) in [(&mut a, 0x0a0a_0a0a), (&mut b, 0x0b0b_0b0b)] {
+            host.send(&on_channel(cid, 0)).expect("send");
+            let received = device.recv(Some(Duration::from_secs(2))).expect("recv");
+            assert!(received.is_some());
+        }
+        // Runs of reports for A, then B, then A again; more than one batch.
+        let mut reports = Vec::new();
+        reports.extend((1..=20).map(|i| on_channel(0x0a0a_0a0a, i)));
+        reports.push(on_channel(0x0b0b_0b0b, 100));
+        reports.push(on_channel(0x0a0a_0a0a, 21));
+        device.send_all(&reports).expect("send all");
+        for expected in (1..=21).map(|i| on_channel(0x0a0a_0a0a, i)) {
+            assert_eq!(
+                a.recv(Duration::from_secs(2)).expect("a recv"),
+                Some(expected)
+            );
+        }
+        assert_eq!(
+            b.recv(Duration::from_secs(2)).expect("b recv"),
+            Some(on_channel(0x0b0b_0b0b, 100))
+        );
+        assert_eq!(a.recv(Duration::from_millis(20)).expect("a recv"), None);
+        assert_eq!(b.recv(Duration::from_millis(20)).expect("b recv"), None);
     }
 }

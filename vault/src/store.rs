@@ -1,6 +1,7 @@
 //! `impl Store for Vault`: the authenticator's persistent state on the vault.
 //!
-//! Every writing method is one SQLite transaction, committed (and, with WAL and
+//! Every writing method is one SQLite transaction (a discoverable credential
+//! and the setting that changes with it included), committed (and, with WAL and
 //! `synchronous=FULL`, fsynced) before it returns `Ok`. Every reading method opens
 //! every row it touches: a row that fails its integrity check fails the call
 //! with [`StoreError::Corrupt`]; it never silently disappears from a result.
@@ -111,6 +112,20 @@ impl Store for Vault {
 
     fn put_discoverable(&mut self, credential: &StoredCredential) -> Result<(), StoreError> {
         Ok(self.put_credential(credential)?)
+    }
+
+    /// One transaction, so one fsync: a discoverable makeCredential pays
+    /// for one durable write, and a crash leaves both or neither.
+    fn put_discoverable_with_setting(
+        &mut self,
+        credential: &StoredCredential,
+        key: SettingKey,
+        value: &[u8],
+    ) -> Result<(), StoreError> {
+        Ok(self.write(|w| {
+            w.put_secret(&setting_row(key), Some(value))?;
+            put_in(w, credential)
+        })?)
     }
 
     fn delete_discoverable(&mut self, credential_id: &[u8]) -> Result<bool, StoreError> {

@@ -7,7 +7,10 @@
 //! acknowledged credential is there, with at least the highest counter
 //! reported for it, that no counter value is ever reported twice or lower than
 //! one reported before (also by the next child, after the crash), and that
-//! the vault opens and reads cleanly.
+//! the vault opens and reads cleanly. Each new credential is stored with a
+//! setting in one transaction (as makeCredential stores it with the new
+//! credential store state): the setting never names a credential that is not
+//! there.
 //!
 //! 200 kills by default; `SOFTKEY_CRASH_KILLS=1000` for the bench mode. The
 //! child is this same test binary running the ignored `crash_child` test.
@@ -24,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use common::{Fixture, credential};
 use rand::RngExt;
-use softkey_authenticator::store::Store;
+use softkey_authenticator::store::{SettingKey, Store};
 use softkey_vault::{Unlocker, Vault};
 
 const CHILD_ENV: &str = "SOFTKEY_CRASH_CHILD_DIR";
@@ -61,7 +64,11 @@ fn crash_child() {
         let user: [u8; 16] = rng.random();
         let rp = format!("rp-{}.example", rng.random_range(0..20));
         let mut stored = credential(&id, &rp, &user, "crash-test-user", id[1]);
-        vault.put_discoverable(&stored).unwrap();
+        // As makeCredential stores it: with the new credential store state
+        // (here the credential's id), in one transaction.
+        vault
+            .put_discoverable_with_setting(&stored, SettingKey::PersistentState, &id)
+            .unwrap();
         writeln!(out, "ACK {} 0", hex::encode(id)).unwrap();
         out.flush().unwrap();
         // A signature-counter update of the same credential (getAssertion).
@@ -152,6 +159,8 @@ struct Tally {
     kills: usize,
     lost: usize,
     corrupt: usize,
+    /// Settings committed without the credential written with them.
+    torn: usize,
     regressed: usize,
 }
 
@@ -258,6 +267,17 @@ fn acknowledged_credentials_survive_kill_9() {
             .iter()
             .map(|c| (c.credential_id.clone(), c.sign_count))
             .collect();
+        // The setting written with a credential never shows without it.
+        match vault.setting(SettingKey::PersistentState) {
+            Ok(None) => {}
+            Ok(Some(id)) if stored.contains_key(id.expose_secret()) => {}
+            Ok(Some(_)) => tally.torn += 1,
+            Err(_) => tally.corrupt += 1,
+        }
+        assert_eq!(
+            tally.torn, 0,
+            "round {round}: a setting was stored without its credential"
+        );
         tally.lost = 0;
         tally.regressed = 0;
         for (id, count) in &acknowledged {

@@ -536,3 +536,46 @@ fn two_handles_on_one_vault_see_each_others_writes() {
     let third = daemon.next_global_counter().unwrap();
     assert!(first < second && second < third, "{first} {second} {third}");
 }
+
+#[test]
+fn a_credential_and_its_setting_are_stored_together_or_not_at_all() {
+    // makeCredential's one durable write (issue 15 point 3): the credential
+    // and the new credential store state commit in one transaction.
+    let fixture = Fixture::new();
+    two_credentials(&fixture);
+    let mut vault = fixture.open();
+    let key = SettingKey::PersistentState;
+    let new = credential(&[0x84; 32], "new.example", b"carol", "carol", 4);
+    vault
+        .put_discoverable_with_setting(&new, key, b"one")
+        .unwrap();
+    assert_eq!(vault.setting(key).unwrap().unwrap().expose_secret(), b"one");
+    assert!(vault.discoverable_by_id(&[0x84; 32]).unwrap().is_some());
+
+    // The credential's write fails (its row was tampered with, so it is
+    // reported rather than overwritten): the setting does not change either.
+    let select = "SELECT payload FROM credentials WHERE id = 1";
+    let original = raw_blob(&fixture.vault_path, select);
+    let mut tampered = original.clone();
+    tampered[0] ^= 1;
+    raw_set_blob(
+        &fixture.vault_path,
+        "UPDATE credentials SET payload = ?1 WHERE id = 1",
+        &tampered,
+    );
+    let again = credential(&ID_A, "example.com", b"alice", "alice", 1);
+    assert!(matches!(
+        vault.put_discoverable_with_setting(&again, key, b"two"),
+        Err(StoreError::Corrupt(_))
+    ));
+    assert_eq!(vault.setting(key).unwrap().unwrap().expose_secret(), b"one");
+    raw_set_blob(
+        &fixture.vault_path,
+        "UPDATE credentials SET payload = ?1 WHERE id = 1",
+        &original,
+    );
+    drop(vault);
+    let mut vault = fixture.open();
+    assert_eq!(vault.setting(key).unwrap().unwrap().expose_secret(), b"one");
+    assert_eq!(vault.list().unwrap().len(), 3);
+}

@@ -19,7 +19,7 @@ use crate::extensions::{
     MakeCredentialInputs, Outputs, cred_blob, cred_protect, hmac_secret, large_blob_key,
     pin_complexity_policy,
 };
-use crate::pin::persistent::note_credential_store_change;
+use crate::pin::persistent::put_discoverable_noting_change;
 use crate::pin::{AuthenticatorSettings, Permissions, PinState};
 use crate::policy::BackupFlags;
 use crate::request::{
@@ -483,11 +483,11 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
         return Err(StatusCode::RequestTooLarge);
     }
     if discoverable {
-        // 17.5 A new credential store state (CTAP 2.2), then the credential,
-        //      stored durably (replacing this user's older credential for the
-        //      RP) before the response leaves.
-        note_credential_store_change(&mut ctx.store, &mut ctx.rng)?;
-        ctx.store.put_discoverable(&credential)?;
+        // 17.5 A new credential store state (CTAP 2.2) and the credential
+        //      (replacing this user's older credential for the RP), stored
+        //      durably in one write (one fsync on the vault) before the
+        //      response leaves.
+        put_discoverable_noting_change(&mut ctx.store, &mut ctx.rng, &credential)?;
     }
     // 19. A pinUvAuthToken serves one makeCredential: flags and permissions
     //     (but lbw) are cleared.

@@ -27,6 +27,7 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::cbor::{self, IntMap};
+use crate::credential::StoredCredential;
 use crate::pin::Protocol;
 use crate::secret::Secret32;
 use crate::status::StatusCode;
@@ -103,15 +104,27 @@ impl PersistentState {
         store: &mut S,
         rng: &mut R,
     ) -> Result<Self, StatusCode> {
-        if let Some(bytes) = store.setting(SettingKey::PersistentState)? {
-            return Self::decode(bytes.expose_secret()).map_err(|_| {
+        let stored = store.setting(SettingKey::PersistentState)?.is_some();
+        let state = Self::load_or_fresh(store, rng)?;
+        if !stored {
+            state.save(store)?;
+        }
+        Ok(state)
+    }
+
+    /// The stored state, or fresh values when there is none, not written:
+    /// the caller stores [`Self::encode`] with the change it makes.
+    fn load_or_fresh<S: Store + ?Sized, R: rand_core::CryptoRng + ?Sized>(
+        store: &mut S,
+        rng: &mut R,
+    ) -> Result<Self, StatusCode> {
+        match store.setting(SettingKey::PersistentState)? {
+            Some(bytes) => Self::decode(bytes.expose_secret()).map_err(|_| {
                 tracing::error!("stored persistent token state is corrupt");
                 StatusCode::from(StoreError::Corrupt("persistent state".into()))
-            });
+            }),
+            None => Ok(Self::fresh(rng)),
         }
-        let state = Self::fresh(rng);
-        state.save(store)?;
-        Ok(state)
     }
 
     fn decode(bytes: &[u8]) -> Result<Self, StatusCode> {
@@ -130,6 +143,12 @@ impl PersistentState {
 
     /// Writes the state durably.
     pub fn save<S: Store + ?Sized>(&self, store: &mut S) -> Result<(), StatusCode> {
+        store.put_setting(SettingKey::PersistentState, Some(&self.encode()))?;
+        Ok(())
+    }
+
+    /// The stored form ([`SettingKey::PersistentState`]).
+    fn encode(&self) -> Zeroizing<Vec<u8>> {
         let mut value = Value::Map(vec![
             (cbor::int(0), cbor::int(FORMAT_VERSION)),
             (cbor::int(1), cbor::bytes(self.token.expose_secret())),
@@ -145,8 +164,7 @@ impl PersistentState {
                 }
             }
         }
-        store.put_setting(SettingKey::PersistentState, Some(&encoded))?;
-        Ok(())
+        encoded
     }
 
     /// The token, for encrypting to the platform.
@@ -230,10 +248,31 @@ pub fn note_credential_store_change<S: Store + ?Sized, R: rand_core::CryptoRng +
     state.save(store)
 }
 
+/// Stores a new discoverable credential together with a new credential store
+/// state, in one durable write ([`Store::put_discoverable_with_setting`]):
+/// what [`note_credential_store_change`] then
+/// [`Store::put_discoverable`] do, with one fsync instead of two (or three,
+/// on a store that has no persistent state yet).
+pub fn put_discoverable_noting_change<S: Store + ?Sized, R: rand_core::CryptoRng + ?Sized>(
+    store: &mut S,
+    rng: &mut R,
+    credential: &StoredCredential,
+) -> Result<(), StatusCode> {
+    let mut state = PersistentState::load_or_fresh(store, rng)?;
+    state.renew_cred_store_state(rng);
+    store.put_discoverable_with_setting(
+        credential,
+        SettingKey::PersistentState,
+        &state.encode(),
+    )?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::secret::SecretBytes;
     use crate::store::MemoryStore;
     use rand::SeedableRng;
 
@@ -284,5 +323,122 @@ mod tests {
             PersistentState::load_or_create(&mut store, &mut rng).unwrap_err(),
             StatusCode::Other
         );
+    }
+
+    /// A [`MemoryStore`] that records each durable write it is asked for.
+    struct Recording {
+        inner: MemoryStore,
+        writes: Vec<&'static str>,
+    }
+
+    impl Store for Recording {
+        fn device_secret(&mut self) -> Result<Secret32, StoreError> {
+            self.inner.device_secret()
+        }
+        fn discoverable_for_rp(
+            &mut self,
+            rp_id_hash: &[u8; 32],
+        ) -> Result<Vec<StoredCredential>, StoreError> {
+            self.inner.discoverable_for_rp(rp_id_hash)
+        }
+        fn discoverable_by_id(
+            &mut self,
+            id: &[u8],
+        ) -> Result<Option<StoredCredential>, StoreError> {
+            self.inner.discoverable_by_id(id)
+        }
+        fn all_discoverable(&mut self) -> Result<Vec<StoredCredential>, StoreError> {
+            self.inner.all_discoverable()
+        }
+        fn discoverable_count(&mut self) -> Result<usize, StoreError> {
+            self.inner.discoverable_count()
+        }
+        fn put_discoverable(&mut self, credential: &StoredCredential) -> Result<(), StoreError> {
+            self.writes.push("put_discoverable");
+            self.inner.put_discoverable(credential)
+        }
+        fn put_discoverable_with_setting(
+            &mut self,
+            credential: &StoredCredential,
+            key: SettingKey,
+            value: &[u8],
+        ) -> Result<(), StoreError> {
+            self.writes.push("put_discoverable_with_setting");
+            self.inner.put_setting(key, Some(value))?;
+            self.inner.put_discoverable(credential)
+        }
+        fn delete_discoverable(&mut self, id: &[u8]) -> Result<bool, StoreError> {
+            self.writes.push("delete_discoverable");
+            self.inner.delete_discoverable(id)
+        }
+        fn next_global_counter(&mut self) -> Result<u32, StoreError> {
+            self.writes.push("next_global_counter");
+            self.inner.next_global_counter()
+        }
+        fn setting(&mut self, key: SettingKey) -> Result<Option<SecretBytes>, StoreError> {
+            self.inner.setting(key)
+        }
+        fn put_setting(&mut self, key: SettingKey, value: Option<&[u8]>) -> Result<(), StoreError> {
+            self.writes.push("put_setting");
+            self.inner.put_setting(key, value)
+        }
+        fn wipe(&mut self, new_device_secret: Secret32) -> Result<(), StoreError> {
+            self.writes.push("wipe");
+            self.inner.wipe(new_device_secret)
+        }
+    }
+
+    fn discoverable(id: u8, rng: &mut rand::rngs::StdRng) -> StoredCredential {
+        StoredCredential {
+            credential_id: vec![id; 32],
+            rp_id: "example.com".into(),
+            rp_name: None,
+            user: crate::credential::UserEntity {
+                id: vec![id],
+                name: None,
+                display_name: None,
+            },
+            private_key: crate::crypto::PrivateKey::generate(crate::crypto::Algorithm::Es256, rng),
+            sign_count: 0,
+            cred_protect: 1,
+            cred_random_with_uv: None,
+            cred_random_without_uv: None,
+            cred_blob: None,
+            large_blob_key: None,
+            discoverable: true,
+            backup: crate::policy::BackupFlags::default(),
+            third_party_payment: false,
+        }
+    }
+
+    /// Issue 15 point 3: a discoverable makeCredential asks for one durable
+    /// write (the vault makes it one transaction), also on a store that has
+    /// no persistent state yet, and the state it writes is the old one with a
+    /// new credential store state.
+    #[test]
+    fn a_new_discoverable_credential_and_its_store_state_are_one_write() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let mut store = Recording {
+            inner: MemoryStore::new(Secret32::new([1; 32])),
+            writes: Vec::new(),
+        };
+        let first_credential = discoverable(1, &mut rng);
+        put_discoverable_noting_change(&mut store, &mut rng, &first_credential).unwrap();
+        assert_eq!(store.writes, ["put_discoverable_with_setting"]);
+        let first = PersistentState::load_or_create(&mut store, &mut rng).unwrap();
+        assert_eq!(
+            store.writes.len(),
+            1,
+            "the state was stored with the credential"
+        );
+
+        let second_credential = discoverable(2, &mut rng);
+        put_discoverable_noting_change(&mut store, &mut rng, &second_credential).unwrap();
+        assert_eq!(store.writes, ["put_discoverable_with_setting"; 2]);
+        let second = PersistentState::load_or_create(&mut store, &mut rng).unwrap();
+        assert_eq!(second.expose_secret(), first.expose_secret());
+        assert_eq!(second.identifier, first.identifier);
+        assert_ne!(second.cred_store_state, first.cred_store_state);
+        assert_eq!(store.inner.discoverable_count().unwrap(), 2);
     }
 }

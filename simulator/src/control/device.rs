@@ -75,6 +75,16 @@ impl Store for FaultStore {
         self.check()?;
         self.inner.put_discoverable(credential)
     }
+    fn put_discoverable_with_setting(
+        &mut self,
+        credential: &StoredCredential,
+        key: SettingKey,
+        value: &[u8],
+    ) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner
+            .put_discoverable_with_setting(credential, key, value)
+    }
     fn delete_discoverable(&mut self, id: &[u8]) -> Result<bool, StoreError> {
         self.check()?;
         self.inner.delete_discoverable(id)
@@ -82,6 +92,12 @@ impl Store for FaultStore {
     fn next_global_counter(&mut self) -> Result<u32, StoreError> {
         self.check()?;
         self.inner.next_global_counter()
+    }
+    // Forwarded, so that a persistent authenticator counts from the vault's
+    // reserved ranges instead of storing its credential per assertion.
+    fn next_sign_count(&mut self, credential: &mut StoredCredential) -> Result<u32, StoreError> {
+        self.check()?;
+        self.inner.next_sign_count(credential)
     }
     fn setting(&mut self, key: SettingKey) -> Result<Option<SecretBytes>, StoreError> {
         self.inner.setting(key)
@@ -511,18 +527,22 @@ fn serve(
             continue;
         }
         outbox.held_until = None;
-        while let Some(report) = outbox.queue.pop_front() {
-            if socket.peer_addr().is_some()
-                && let Err(error) = socket.send(&report)
-            {
-                tracing::debug!(%error, "report not delivered over UDP");
-            }
-            if let Some(uhid) = uhid.as_deref_mut()
-                && let Err(error) = uhid.send(&report)
-            {
-                tracing::debug!(%error, "report not delivered over UHID");
+        let queued = outbox.queue.make_contiguous();
+        // One system call for a reply's reports (per host).
+        if !queued.is_empty()
+            && socket.peer_addr().is_some()
+            && let Err(error) = socket.send_all(queued)
+        {
+            tracing::debug!(%error, "report not delivered over UDP");
+        }
+        if let Some(uhid) = uhid.as_deref_mut() {
+            for report in queued.iter() {
+                if let Err(error) = uhid.send(report) {
+                    tracing::debug!(%error, "report not delivered over UHID");
+                }
             }
         }
+        outbox.queue.clear();
     }
     Ok(())
 }
