@@ -10,7 +10,7 @@ mod support;
 use ciborium::Value;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use softkey_authenticator::cbor::{self, bytes, int, text};
+use softkey_authenticator::cbor::{bytes, int, text};
 use softkey_authenticator::commands::message_size::{
     MAX_MSG_SIZE, Statement, make_credential_response_bound,
 };
@@ -251,11 +251,7 @@ fn algorithms_not_configured_are_refused_before_the_touch() {
     // The daily default offers ES256 and EdDSA only.
     let mut h = Harness::new();
     for alg in [-49, -257, -35, -9, -19] {
-        let mc = MakeCredential {
-            algs: vec![alg],
-            rk: Some(true),
-            ..MakeCredential::default()
-        };
+        let mc = MakeCredential::default().algs(&[alg]).rk(true);
         match h.auth.handle(&mc.encode(), h.now) {
             Outcome::Reply(reply) => {
                 assert_eq!(reply, [StatusCode::UnsupportedAlgorithm.code()], "{alg}")
@@ -276,10 +272,7 @@ fn x5c_attestation_signs_for_every_algorithm_with_the_attestation_key() {
         ..all_algorithms()
     });
     for algorithm in [Algorithm::MlDsa87, Algorithm::Rs256, Algorithm::Es512] {
-        let mc = MakeCredential {
-            algs: vec![algorithm.cose_id()],
-            ..MakeCredential::default()
-        };
+        let mc = MakeCredential::default().algs(&[algorithm.cose_id()]);
         let response = h.call(&mc.encode()).unwrap();
         let statement = field(&response, 3).unwrap();
         assert_eq!(integer(text_field(statement, "alg").unwrap()), -7);
@@ -332,36 +325,27 @@ fn hmac_secret_mc_input(h: &mut Harness) -> Value {
 /// A makeCredential request asking for every extension with an output.
 fn with_every_extension(h: &mut Harness, algs: &[i64], rk: bool) -> Vec<u8> {
     let salts = hmac_secret_mc_input(h);
-    let mc = MakeCredential {
-        algs: algs.to_vec(),
-        rk: Some(rk),
-        uv: Some(true),
-        ..MakeCredential::default()
-    };
-    let mut map = cbor::decode(&mc.encode()[1..]).unwrap().into_map().unwrap();
-    let mut extensions = vec![
-        (text("credProtect"), int(2)),
-        (text("credBlob"), bytes(&[7; 32])),
-        (text("hmac-secret"), Value::Bool(true)),
-        (text("hmac-secret-mc"), salts),
-        (text("minPinLength"), Value::Bool(true)),
-        (text("pinComplexityPolicy"), Value::Bool(true)),
-        (text("thirdPartyPayment"), Value::Bool(true)),
-    ];
+    let mut mc = MakeCredential::default()
+        .algs(algs)
+        .rk(rk)
+        .uv(true)
+        .ext("credProtect", int(2))
+        .ext("credBlob", bytes(&[7; 32]))
+        .ext("hmac-secret", Value::Bool(true))
+        .ext("hmac-secret-mc", salts)
+        .ext("minPinLength", Value::Bool(true))
+        .ext("pinComplexityPolicy", Value::Bool(true))
+        .ext("thirdPartyPayment", Value::Bool(true));
     if rk {
-        extensions.push((text("largeBlobKey"), Value::Bool(true)));
+        mc = mc.ext("largeBlobKey", Value::Bool(true));
     }
-    map.push((int(6), Value::Map(extensions)));
-    request(0x01, map)
+    mc.encode()
 }
 
 #[test]
 fn ml_dsa_87_self_attestation_fits_one_ctaphid_message() {
     let mut h = Harness::with_config(all_algorithms());
-    let mc = MakeCredential {
-        algs: vec![-50],
-        ..MakeCredential::default()
-    };
+    let mc = MakeCredential::default().algs(&[-50]);
     let (_, _, len) = register(&mut h, &mc);
     // 2592-byte public key in authData, 4627-byte signature in attStmt.
     assert_eq!(len, 7383);
@@ -420,13 +404,11 @@ fn response_size_bound_holds_for_every_algorithm_and_extension() {
                     let request = if every_extension {
                         with_every_extension(&mut h, &[algorithm.cose_id()], rk)
                     } else {
-                        MakeCredential {
-                            algs: vec![algorithm.cose_id()],
-                            rk: Some(rk),
-                            uv: Some(true),
-                            ..MakeCredential::default()
-                        }
-                        .encode()
+                        MakeCredential::default()
+                            .algs(&[algorithm.cose_id()])
+                            .rk(rk)
+                            .uv(true)
+                            .encode()
                     };
                     let inputs = MakeCredentialInputs {
                         cred_protect: every_extension.then_some(

@@ -6,36 +6,29 @@ mod support;
 
 use ciborium::Value;
 use p256::ecdsa::signature::Verifier as _;
-use softkey_authenticator::cbor::{int, text};
 use softkey_authenticator::{AttestationMode, Config};
 use support::*;
-
-fn with_preference(mc: &MakeCredential, formats: &[&str]) -> Vec<u8> {
-    let Value::Map(mut entries) = softkey_authenticator::cbor::decode(&mc.encode()[1..]).unwrap()
-    else {
-        panic!()
-    };
-    entries.push((
-        int(0x0B),
-        Value::Array(formats.iter().map(|f| text(f)).collect()),
-    ));
-    request(0x01, entries)
-}
 
 #[test]
 fn none_when_the_platform_prefers_it() {
     let mut h = Harness::new();
     let mc = MakeCredential::default();
-    let response = h.call(&with_preference(&mc, &["none", "packed"])).unwrap();
+    let response = mc
+        .clone()
+        .formats(&["none", "packed"])
+        .call(&mut h)
+        .unwrap();
     assert_eq!(field(&response, 1).unwrap().as_text(), Some("none"));
     assert_eq!(field(&response, 3), Some(&Value::Map(vec![])));
     // Unknown formats are skipped; "packed" after them is honoured.
-    let response = h
-        .call(&with_preference(&mc, &["tpm", "packed", "none"]))
+    let response = mc
+        .clone()
+        .formats(&["tpm", "packed", "none"])
+        .call(&mut h)
         .unwrap();
     assert_eq!(field(&response, 1).unwrap().as_text(), Some("packed"));
     // Only unknown formats: the default.
-    let response = h.call(&with_preference(&mc, &["apple"])).unwrap();
+    let response = mc.clone().formats(&["apple"]).call(&mut h).unwrap();
     assert_eq!(field(&response, 1).unwrap().as_text(), Some("packed"));
     let info = h.call(&[0x04]).unwrap();
     let formats: Vec<_> = field(&info, 0x16)
@@ -57,10 +50,7 @@ fn packed_with_x5c_is_signed_by_the_attestation_certificate() {
         ..Config::default()
     });
     for alg in [-7, -8] {
-        let mc = MakeCredential {
-            algs: vec![alg],
-            ..Default::default()
-        };
+        let mc = MakeCredential::default().algs(&[alg]);
         let response = h.call(&mc.encode()).unwrap();
         assert_eq!(field(&response, 1).unwrap().as_text(), Some("packed"));
         let att_stmt = field(&response, 3).unwrap();

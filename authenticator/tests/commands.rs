@@ -11,62 +11,6 @@ use softkey_authenticator::cbor::{bytes, int, text};
 use softkey_authenticator::{AAGUID, Config, Outcome, PromptAction, StatusCode, Verdict};
 use support::*;
 
-struct Registered {
-    credential_id: Vec<u8>,
-    public_key: Value,
-}
-
-fn register(h: &mut Harness, mc: &MakeCredential) -> Registered {
-    let response = h.call(&mc.encode()).expect("makeCredential succeeds");
-    assert_eq!(field(&response, 1).unwrap().as_text(), Some("packed"));
-    let auth_data_bytes = field(&response, 2).unwrap().as_bytes().unwrap().clone();
-    let auth_data = parse_auth_data(&auth_data_bytes);
-    assert_eq!(auth_data.rp_id_hash, sha256(mc.rp_id.as_bytes()));
-    assert_eq!(auth_data.flags, 0x41, "UP and AT");
-    assert_eq!(auth_data.aaguid, Some(AAGUID));
-    let public_key = auth_data.public_key.unwrap();
-    let att_stmt = field(&response, 3).unwrap();
-    let sig = text_field(att_stmt, "sig").unwrap().as_bytes().unwrap();
-    let alg = text_field(att_stmt, "alg")
-        .unwrap()
-        .as_integer()
-        .map(i128::from);
-    assert_eq!(
-        alg,
-        field(&public_key, 3).unwrap().as_integer().map(i128::from)
-    );
-    let mut signed = auth_data_bytes.clone();
-    signed.extend_from_slice(&mc.client_data_hash);
-    assert!(
-        verify(&public_key, &signed, sig),
-        "packed self attestation verifies"
-    );
-    Registered {
-        credential_id: auth_data.credential_id.unwrap(),
-        public_key,
-    }
-}
-
-fn check_assertion(response: &Value, public_key: &Value, client_data_hash: &[u8; 32]) -> u32 {
-    let auth_data = field(response, 2).unwrap().as_bytes().unwrap();
-    let signature = field(response, 3).unwrap().as_bytes().unwrap();
-    let mut signed = auth_data.clone();
-    signed.extend_from_slice(client_data_hash);
-    assert!(
-        verify(public_key, &signed, signature),
-        "assertion signature verifies"
-    );
-    parse_auth_data(auth_data).sign_count
-}
-
-fn credential_id_of(response: &Value) -> Vec<u8> {
-    text_field(field(response, 1).unwrap(), "id")
-        .unwrap()
-        .as_bytes()
-        .unwrap()
-        .clone()
-}
-
 #[test]
 fn get_info_lists_what_is_built() {
     let mut h = Harness::new();
@@ -150,13 +94,7 @@ fn get_info_with_parameters_is_invalid_length() {
 fn make_credential_es256_and_eddsa_then_sign_in_with_allow_list() {
     for alg in [-7, -8] {
         let mut h = Harness::new();
-        let reg = register(
-            &mut h,
-            &MakeCredential {
-                algs: vec![alg],
-                ..Default::default()
-            },
-        );
+        let reg = register(&mut h, &MakeCredential::default().algs(&[alg]));
         assert_eq!(
             field(&reg.public_key, 3)
                 .unwrap()
@@ -164,10 +102,7 @@ fn make_credential_es256_and_eddsa_then_sign_in_with_allow_list() {
                 .map(i128::from),
             Some(alg.into())
         );
-        let ga = GetAssertion {
-            allow: Some(vec![b"other".to_vec(), reg.credential_id.clone()]),
-            ..Default::default()
-        };
+        let ga = GetAssertion::allowing(&[b"other", &reg.credential_id]);
         let response = h.call(&ga.encode()).unwrap();
         assert_eq!(credential_id_of(&response), reg.credential_id);
         assert!(
@@ -188,13 +123,7 @@ fn make_credential_es256_and_eddsa_then_sign_in_with_allow_list() {
 #[test]
 fn pub_key_cred_params_order_is_honoured() {
     let mut h = Harness::new();
-    let reg = register(
-        &mut h,
-        &MakeCredential {
-            algs: vec![-257, -8, -7],
-            ..Default::default()
-        },
-    );
+    let reg = register(&mut h, &MakeCredential::default().algs(&[-257, -8, -7]));
     assert_eq!(
         field(&reg.public_key, 3)
             .unwrap()
@@ -202,13 +131,7 @@ fn pub_key_cred_params_order_is_honoured() {
             .map(i128::from),
         Some(-8)
     );
-    let reg = register(
-        &mut h,
-        &MakeCredential {
-            algs: vec![-7, -8],
-            ..Default::default()
-        },
-    );
+    let reg = register(&mut h, &MakeCredential::default().algs(&[-7, -8]));
     assert_eq!(
         field(&reg.public_key, 3)
             .unwrap()
@@ -221,10 +144,7 @@ fn pub_key_cred_params_order_is_honoured() {
 #[test]
 fn unsupported_algorithms_only_is_unsupported_algorithm() {
     let mut h = Harness::new();
-    let mc = MakeCredential {
-        algs: vec![-257, -35],
-        ..Default::default()
-    };
+    let mc = MakeCredential::default().algs(&[-257, -35]);
     assert_eq!(h.call(&mc.encode()), Err(StatusCode::UnsupportedAlgorithm));
 }
 
@@ -317,31 +237,15 @@ fn strict_decoding_errors() {
 #[test]
 fn option_rules() {
     let mut h = Harness::new();
-    let mc = MakeCredential {
-        up: Some(false),
-        ..Default::default()
-    };
+    let mc = MakeCredential::default().up(false);
     assert_eq!(h.call(&mc.encode()), Err(StatusCode::InvalidOption));
-    let mc = MakeCredential {
-        uv: Some(true),
-        ..Default::default()
-    };
+    let mc = MakeCredential::default().uv(true);
     assert_eq!(h.call(&mc.encode()), Err(StatusCode::InvalidOption));
-    let mc = MakeCredential {
-        uv: Some(false),
-        up: Some(true),
-        ..Default::default()
-    };
+    let mc = MakeCredential::default().uv(false).up(true);
     assert!(h.call(&mc.encode()).is_ok());
-    let ga = GetAssertion {
-        rk: Some(true),
-        ..Default::default()
-    };
+    let ga = GetAssertion::default().rk(true);
     assert_eq!(h.call(&ga.encode()), Err(StatusCode::UnsupportedOption));
-    let ga = GetAssertion {
-        uv: Some(true),
-        ..Default::default()
-    };
+    let ga = GetAssertion::default().uv(true);
     assert_eq!(h.call(&ga.encode()), Err(StatusCode::InvalidOption));
 }
 
@@ -349,10 +253,7 @@ fn option_rules() {
 fn exclude_list_hit_asks_for_a_touch_then_is_excluded() {
     let mut h = Harness::new();
     let reg = register(&mut h, &MakeCredential::default());
-    let mc = MakeCredential {
-        exclude: vec![vec![1, 2, 3], reg.credential_id.clone()],
-        ..Default::default()
-    };
+    let mc = MakeCredential::default().exclude(&[&[1, 2, 3], &reg.credential_id]);
     match h.auth.handle(&mc.encode(), h.now) {
         Outcome::AwaitUser(prompt) => assert_eq!(prompt.action, PromptAction::Acknowledge),
         other => panic!("expected a prompt, got {other:?}"),
@@ -365,24 +266,13 @@ fn exclude_list_hit_asks_for_a_touch_then_is_excluded() {
         Err(StatusCode::CredentialExcluded)
     );
     // A credential of another RP does not exclude.
-    let mc = MakeCredential {
-        rp_id: "other.example".into(),
-        exclude: vec![reg.credential_id.clone()],
-        ..Default::default()
-    };
+    let mc = MakeCredential::default()
+        .rp("other.example")
+        .exclude(&[&reg.credential_id]);
     assert!(h.call(&mc.encode()).is_ok());
     // Discoverable credentials exclude too.
-    let rk = register(
-        &mut h,
-        &MakeCredential {
-            rk: Some(true),
-            ..Default::default()
-        },
-    );
-    let mc = MakeCredential {
-        exclude: vec![rk.credential_id],
-        ..Default::default()
-    };
+    let rk = register(&mut h, &MakeCredential::default().rk(true));
+    let mc = MakeCredential::default().exclude(&[&rk.credential_id]);
     assert_eq!(h.call(&mc.encode()), Err(StatusCode::CredentialExcluded));
 }
 
@@ -435,21 +325,14 @@ fn discoverable_credentials_three_accounts_with_get_next_assertion() {
         regs.push(register(
             &mut h,
             &MakeCredential {
-                rk: Some(true),
-                user_id: vec![i; 8],
                 user_name: format!("user{i}"),
-                algs: vec![alg],
-                ..Default::default()
+                ..MakeCredential::for_user(&[i; 8]).rk(true).algs(&[alg])
             },
         ));
     }
     register(
         &mut h,
-        &MakeCredential {
-            rk: Some(true),
-            rp_id: "other.example".into(),
-            ..Default::default()
-        },
+        &MakeCredential::default().rk(true).rp("other.example"),
     );
     let ga = GetAssertion::default();
     let first = h.call(&ga.encode()).unwrap();
@@ -486,14 +369,7 @@ fn discoverable_credentials_three_accounts_with_get_next_assertion() {
 fn get_next_assertion_state_expires_after_30_seconds_and_on_other_commands() {
     let mut h = Harness::new();
     for i in 0..3u8 {
-        register(
-            &mut h,
-            &MakeCredential {
-                rk: Some(true),
-                user_id: vec![i; 4],
-                ..Default::default()
-            },
-        );
+        register(&mut h, &MakeCredential::for_user(&[i; 4]).rk(true));
     }
     assert_eq!(
         h.call(&[0x08]),
@@ -517,20 +393,8 @@ fn get_next_assertion_state_expires_after_30_seconds_and_on_other_commands() {
 #[test]
 fn re_registration_replaces_the_same_user_and_counts_per_credential() {
     let mut h = Harness::new();
-    let old = register(
-        &mut h,
-        &MakeCredential {
-            rk: Some(true),
-            ..Default::default()
-        },
-    );
-    let new = register(
-        &mut h,
-        &MakeCredential {
-            rk: Some(true),
-            ..Default::default()
-        },
-    );
+    let old = register(&mut h, &MakeCredential::default().rk(true));
+    let new = register(&mut h, &MakeCredential::default().rk(true));
     assert_ne!(old.credential_id, new.credential_id);
     let response = h.call(&GetAssertion::default().encode()).unwrap();
     assert!(field(&response, 5).is_none(), "one credential left");
@@ -538,24 +402,11 @@ fn re_registration_replaces_the_same_user_and_counts_per_credential() {
     assert_eq!(check_assertion(&response, &new.public_key, &[0x22; 32]), 1);
     let response = h.call(&GetAssertion::default().encode()).unwrap();
     assert_eq!(check_assertion(&response, &new.public_key, &[0x22; 32]), 2);
-    let ga = GetAssertion {
-        allow: Some(vec![old.credential_id]),
-        ..Default::default()
-    };
+    let ga = GetAssertion::allowing(&[&old.credential_id]);
     assert_eq!(h.call(&ga.encode()), Err(StatusCode::NoCredentials));
     // A second user gets a fresh counter.
-    let other = register(
-        &mut h,
-        &MakeCredential {
-            rk: Some(true),
-            user_id: b"user-2".to_vec(),
-            ..Default::default()
-        },
-    );
-    let ga = GetAssertion {
-        allow: Some(vec![other.credential_id]),
-        ..Default::default()
-    };
+    let other = register(&mut h, &MakeCredential::for_user(b"user-2").rk(true));
+    let ga = GetAssertion::allowing(&[&other.credential_id]);
     let response = h.call(&ga.encode()).unwrap();
     assert_eq!(
         check_assertion(&response, &other.public_key, &[0x22; 32]),
@@ -575,11 +426,7 @@ fn no_credentials_for_the_rp() {
         Err(StatusCode::NoCredentials)
     );
     let reg = register(&mut h, &MakeCredential::default());
-    let ga = GetAssertion {
-        rp_id: "evil.example".into(),
-        allow: Some(vec![reg.credential_id]),
-        ..Default::default()
-    };
+    let ga = GetAssertion::allowing(&[&reg.credential_id]).rp("evil.example");
     assert_eq!(h.call(&ga.encode()), Err(StatusCode::NoCredentials));
 }
 
@@ -587,11 +434,7 @@ fn no_credentials_for_the_rp() {
 fn silent_assertion_with_up_false_has_no_up_flag() {
     let mut h = Harness::new();
     let reg = register(&mut h, &MakeCredential::default());
-    let ga = GetAssertion {
-        allow: Some(vec![reg.credential_id]),
-        up: Some(false),
-        ..Default::default()
-    };
+    let ga = GetAssertion::allowing(&[&reg.credential_id]).up(false);
     let outcome = h.auth.handle(&ga.encode(), h.now);
     let Outcome::Reply(reply) = outcome else {
         panic!("no prompt for up=false")
@@ -633,13 +476,7 @@ fn reset_wipes_everything_and_rotates_the_wrap_key() {
         ..Config::default()
     });
     let reg = register(&mut h, &MakeCredential::default());
-    register(
-        &mut h,
-        &MakeCredential {
-            rk: Some(true),
-            ..Default::default()
-        },
-    );
+    register(&mut h, &MakeCredential::default().rk(true));
     assert_eq!(
         decode_reply(&h.call_with(&[0x07], Verdict::Denied)),
         Err(StatusCode::OperationDenied)
@@ -656,10 +493,7 @@ fn reset_wipes_everything_and_rotates_the_wrap_key() {
         h.call(&GetAssertion::default().encode()),
         Err(StatusCode::NoCredentials)
     );
-    let ga = GetAssertion {
-        allow: Some(vec![reg.credential_id]),
-        ..Default::default()
-    };
+    let ga = GetAssertion::allowing(&[&reg.credential_id]);
     assert_eq!(
         h.call(&ga.encode()),
         Err(StatusCode::NoCredentials),
@@ -707,190 +541,13 @@ fn full_store_is_key_store_full_and_replacement_still_works() {
         ),
         now,
     };
-    register(
-        &mut h,
-        &MakeCredential {
-            rk: Some(true),
-            ..Default::default()
-        },
-    );
-    let mc = MakeCredential {
-        rk: Some(true),
-        user_id: b"second".to_vec(),
-        ..Default::default()
-    };
+    register(&mut h, &MakeCredential::default().rk(true));
+    let mc = MakeCredential::for_user(b"second").rk(true);
     assert_eq!(h.call(&mc.encode()), Err(StatusCode::KeyStoreFull));
-    register(
-        &mut h,
-        &MakeCredential {
-            rk: Some(true),
-            ..Default::default()
-        },
-    );
+    register(&mut h, &MakeCredential::default().rk(true));
     let info = h.call(&[0x04]).unwrap();
     assert_eq!(
         field(&info, 0x14).unwrap().as_integer().map(i128::from),
         Some(0)
     );
-}
-
-/// A simulator-like policy: every credential is backup eligible, the named
-/// one is backed up, and non-discoverable credentials count from 1000.
-struct TestPolicy {
-    backed_up: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
-    counter: u32,
-}
-
-impl softkey_authenticator::policy::CredentialPolicy for TestPolicy {
-    fn new_credential(
-        &mut self,
-        _credential: &softkey_authenticator::credential::StoredCredential,
-    ) -> softkey_authenticator::policy::BackupFlags {
-        softkey_authenticator::policy::BackupFlags {
-            eligible: true,
-            state: false,
-        }
-    }
-    fn backup_flags(
-        &mut self,
-        credential: &softkey_authenticator::credential::StoredCredential,
-    ) -> softkey_authenticator::policy::BackupFlags {
-        softkey_authenticator::policy::BackupFlags {
-            eligible: true,
-            state: self
-                .backed_up
-                .lock()
-                .unwrap()
-                .contains(&credential.credential_id),
-        }
-    }
-    fn next_sign_count(&mut self, _id: &[u8]) -> Option<u32> {
-        self.counter += 1;
-        Some(self.counter)
-    }
-}
-
-#[test]
-fn a_credential_policy_sets_backup_flags_and_counters_under_the_signature() {
-    let backed_up = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let mut h = Harness::new();
-    h.auth.set_credential_policy(Box::new(TestPolicy {
-        backed_up: std::sync::Arc::clone(&backed_up),
-        counter: 1000,
-    }));
-    let mc = MakeCredential::default();
-    let response = h.call(&mc.encode()).unwrap();
-    let auth_data = parse_auth_data(field(&response, 2).unwrap().as_bytes().unwrap());
-    assert_eq!(auth_data.flags, 0x41 | 0x08, "UP, AT and BE");
-    let public_key = auth_data.public_key.unwrap();
-    let id = auth_data.credential_id.unwrap();
-    let ga = GetAssertion {
-        allow: Some(vec![id.clone()]),
-        ..Default::default()
-    };
-    let response = h.call(&ga.encode()).unwrap();
-    assert_eq!(
-        check_assertion(&response, &public_key, &ga.client_data_hash),
-        1001
-    );
-    let flags = parse_auth_data(field(&response, 2).unwrap().as_bytes().unwrap()).flags;
-    assert_eq!(flags, 0x01 | 0x08, "UP and BE, not BS");
-    backed_up.lock().unwrap().push(id);
-    let response = h.call(&ga.encode()).unwrap();
-    assert_eq!(
-        check_assertion(&response, &public_key, &ga.client_data_hash),
-        1002
-    );
-    let flags = parse_auth_data(field(&response, 2).unwrap().as_bytes().unwrap()).flags;
-    assert_eq!(flags, 0x01 | 0x08 | 0x10, "UP, BE and BS, signed");
-}
-
-/// A backup-eligible vault's policy: discoverable credentials are BE.
-struct EligibleDiscoverable;
-
-impl softkey_authenticator::policy::CredentialPolicy for EligibleDiscoverable {
-    fn new_credential(
-        &mut self,
-        credential: &softkey_authenticator::credential::StoredCredential,
-    ) -> softkey_authenticator::policy::BackupFlags {
-        softkey_authenticator::policy::BackupFlags {
-            eligible: credential.discoverable,
-            state: false,
-        }
-    }
-}
-
-#[test]
-fn backup_eligible_discoverable_credential_is_stored_as_such_and_signs_counter_zero() {
-    use softkey_authenticator::store::Store as _;
-    let mut h = Harness::new();
-    h.auth.set_credential_policy(Box::new(EligibleDiscoverable));
-    let mc = MakeCredential {
-        rk: Some(true),
-        ..Default::default()
-    };
-    let response = h.call(&mc.encode()).unwrap();
-    let auth_data = parse_auth_data(field(&response, 2).unwrap().as_bytes().unwrap());
-    assert_eq!(auth_data.flags, 0x41 | 0x08, "UP, AT and BE");
-    assert_eq!(auth_data.sign_count, 0);
-    let id = auth_data.credential_id.unwrap();
-    let public_key = auth_data.public_key.unwrap();
-    let stored = h.auth.store_mut().discoverable_by_id(&id).unwrap().unwrap();
-    assert!(stored.backup.eligible && !stored.backup.state);
-
-    // Every assertion: BE signed, counter 0, and the row is not rewritten.
-    let ga = GetAssertion {
-        allow: Some(vec![id.clone()]),
-        ..Default::default()
-    };
-    for _ in 0..3 {
-        let response = h.call(&ga.encode()).unwrap();
-        assert_eq!(
-            check_assertion(&response, &public_key, &ga.client_data_hash),
-            0
-        );
-        let flags = parse_auth_data(field(&response, 2).unwrap().as_bytes().unwrap()).flags;
-        assert_eq!(flags & 0x18, 0x08, "BE, not BS");
-    }
-    let stored = h.auth.store_mut().discoverable_by_id(&id).unwrap().unwrap();
-    assert_eq!(stored.sign_count, 0);
-
-    // A non-discoverable credential stays device bound: its ID is sealed
-    // under the device secret and cannot be exported.
-    let response = h.call(&MakeCredential::default().encode()).unwrap();
-    let auth_data = parse_auth_data(field(&response, 2).unwrap().as_bytes().unwrap());
-    assert_eq!(auth_data.flags & 0x18, 0, "no BE for a sealed ID");
-}
-
-#[test]
-fn stored_backup_flags_are_signed_under_the_plain_key_policy() {
-    use softkey_authenticator::store::Store as _;
-    let mut h = Harness::new();
-    let mc = MakeCredential {
-        rk: Some(true),
-        ..Default::default()
-    };
-    let registered = register(&mut h, &mc);
-    // What an import writes: a backed-up, backup-eligible passkey.
-    let store = h.auth.store_mut();
-    let mut stored = store
-        .discoverable_by_id(&registered.credential_id)
-        .unwrap()
-        .unwrap();
-    stored.backup = softkey_authenticator::policy::BackupFlags {
-        eligible: true,
-        state: true,
-    };
-    store.put_discoverable(&stored).unwrap();
-    let ga = GetAssertion {
-        allow: Some(vec![registered.credential_id.clone()]),
-        ..Default::default()
-    };
-    let response = h.call(&ga.encode()).unwrap();
-    assert_eq!(
-        check_assertion(&response, &registered.public_key, &ga.client_data_hash),
-        0
-    );
-    let flags = parse_auth_data(field(&response, 2).unwrap().as_bytes().unwrap()).flags;
-    assert_eq!(flags & 0x18, 0x18, "BE and BS under the signature");
 }

@@ -47,10 +47,7 @@ fn u2f_credential_signs_in_over_ctap2() {
     let mut h = Harness::new();
     let app = sha256(b"example.com");
     let reg = u2f_register(&mut h, &app);
-    let ga = GetAssertion {
-        allow: Some(vec![reg.key_handle.clone()]),
-        ..Default::default()
-    };
+    let ga = GetAssertion::allowing(&[&reg.key_handle]);
     let response = h.call(&ga.encode()).unwrap();
     let auth_data = field(&response, 2).unwrap().as_bytes().unwrap().clone();
     let signature = field(&response, 3).unwrap().as_bytes().unwrap().clone();
@@ -82,13 +79,7 @@ fn ctap2_credential_signs_in_over_u2f() {
     verify_u2f_signature(&public_key, &app, &response);
     // An EdDSA credential cannot be used over U2F.
     let response = h
-        .call(
-            &MakeCredential {
-                algs: vec![-8],
-                ..Default::default()
-            }
-            .encode(),
-        )
+        .call(&MakeCredential::default().algs(&[-8]).encode())
         .unwrap();
     let eddsa = parse_auth_data(field(&response, 2).unwrap().as_bytes().unwrap())
         .credential_id

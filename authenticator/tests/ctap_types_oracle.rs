@@ -8,7 +8,7 @@ mod support;
 use ctap_types::ctap2::{get_assertion, make_credential};
 use proptest::prelude::*;
 use softkey_authenticator::commands::{self, Command};
-use support::{GetAssertion, MakeCredential};
+use support::{GetAssertion, MakeCredential, PinUvAuth};
 
 fn rp_id() -> impl Strategy<Value = String> {
     "[a-z]{1,20}(\\.[a-z]{2,10}){0,3}"
@@ -29,7 +29,7 @@ proptest! {
         exclude in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 16..80), 0..5),
         client_data_hash in any::<[u8; 32]>(),
     ) {
-        let request = MakeCredential { rp_id, user_id, user_name, algs, rk, up, uv, exclude, client_data_hash, extensions: vec![] };
+        let request = MakeCredential { rp_id, user_id, user_name, algs, rk, up, uv, exclude, client_data_hash, extensions: vec![], auth: PinUvAuth::default(), members: vec![] };
         let bytes = request.encode();
         let ours = match commands::parse(&bytes).unwrap() {
             Command::MakeCredential(request) => request,
@@ -59,7 +59,7 @@ proptest! {
         uv in proptest::option::of(any::<bool>()),
         client_data_hash in any::<[u8; 32]>(),
     ) {
-        let request = GetAssertion { rp_id, allow, up, uv, rk: None, client_data_hash, extensions: vec![] };
+        let request = GetAssertion { rp_id, allow, up, uv, rk: None, client_data_hash, extensions: vec![], auth: PinUvAuth::default() };
         let bytes = request.encode();
         let ours = match commands::parse(&bytes).unwrap() {
             Command::GetAssertion(request) => request,

@@ -10,7 +10,7 @@ use ciborium::Value;
 use p256::ecdsa::signature::Verifier as _;
 use platform::*;
 use rand::SeedableRng;
-use softkey_authenticator::cbor::{self, int, text};
+use softkey_authenticator::cbor::{int, text};
 use softkey_authenticator::enterprise::EnterpriseAttestation;
 use softkey_authenticator::pin::Protocol;
 use softkey_authenticator::{AAGUID, AttestationMode, Config, StatusCode};
@@ -35,19 +35,11 @@ fn ep(h: &mut Harness) -> Option<Value> {
 }
 
 fn make(rp_id: &str, enterprise: Value, formats: Option<&[&str]>) -> Vec<u8> {
-    let mc = MakeCredential {
-        rp_id: rp_id.into(),
-        ..MakeCredential::default()
-    };
-    let mut map = cbor::decode(&mc.encode()[1..]).unwrap().into_map().unwrap();
-    map.push((int(0x0A), enterprise));
-    if let Some(formats) = formats {
-        map.push((
-            int(0x0B),
-            Value::Array(formats.iter().map(|f| text(f)).collect()),
-        ));
+    let mc = MakeCredential::default().rp(rp_id).member(0x0A, enterprise);
+    match formats {
+        Some(formats) => mc.formats(formats).encode(),
+        None => mc.encode(),
     }
-    request(0x01, map)
 }
 
 fn enable(h: &mut Harness) {

@@ -136,10 +136,7 @@ fn uv_count_since_last_pin_entry_counts_built_in_verifications() {
     assert!(h.call(&uv_token).is_ok());
     assert_eq!(uv_count(&mut h), Value::from(1));
     // makeCredential with "uv": true verifies too.
-    let mc = MakeCredential {
-        uv: Some(true),
-        ..MakeCredential::default()
-    };
+    let mc = MakeCredential::default().uv(true);
     h.call(&mc.encode()).unwrap();
     assert_eq!(uv_count(&mut h), Value::from(2));
     // A failed verification is not a verification.

@@ -255,10 +255,7 @@ fn cred_store_state_changes_with_discoverable_credentials_only() {
     let discoverable = make_discoverable(&mut h, &mut p, PIN, "example.com", b"u1");
     let after_make = store_state(&mut h, &persistent);
     assert_ne!(after_make, initial);
-    let ga = GetAssertion {
-        allow: Some(vec![id]),
-        ..GetAssertion::default()
-    };
+    let ga = GetAssertion::allowing(&[&id]);
     h.call(&ga.encode()).unwrap();
     assert_eq!(store_state(&mut h, &persistent), after_make);
     let cm = p.token(&mut h, PIN, Some(CM), None).unwrap();

@@ -100,22 +100,13 @@ fn complexity_policy_parameter_must_be_boolean() {
     assert_eq!(policy_in_info(&mut h), Value::Bool(false));
 }
 
-fn with_extension(value: Value, rp_id: &str) -> Vec<u8> {
-    let mc = MakeCredential {
-        rp_id: rp_id.into(),
-        ..MakeCredential::default()
-    };
-    let mut map = cbor::decode(&mc.encode()[1..]).unwrap().into_map().unwrap();
-    map.push((
-        int(6),
-        Value::Map(vec![(text("pinComplexityPolicy"), value)]),
-    ));
-    request(0x01, map)
-}
-
 /// makeCredential for `rp_id` with the extension input `value`: its output.
 fn extension_output(h: &mut Harness, value: Value, rp_id: &str) -> Option<Value> {
-    let response = h.call(&with_extension(value, rp_id)).unwrap();
+    let response = MakeCredential::default()
+        .rp(rp_id)
+        .ext("pinComplexityPolicy", value)
+        .call(h)
+        .unwrap();
     let auth_data = field(&response, 2).unwrap().as_bytes().unwrap();
     if auth_data[32] & 0x80 == 0 {
         return None;
@@ -161,7 +152,9 @@ fn complexity_policy_extension_answers_configured_rps_only() {
         None
     );
     assert_eq!(
-        h.call(&with_extension(text("yes"), "example.com")),
+        MakeCredential::default()
+            .ext("pinComplexityPolicy", text("yes"))
+            .call(&mut h),
         Err(StatusCode::CborUnexpectedType)
     );
 }

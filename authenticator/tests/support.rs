@@ -13,11 +13,19 @@ use ciborium::Value;
 use p256::ecdsa::signature::Verifier as _;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use softkey_authenticator::cbor::{self, bytes, int, text};
+use softkey_authenticator::cbor::{self, bytes, int};
 use softkey_authenticator::pin::{KeyAgreementKey, Protocol, SharedSecret};
 use softkey_authenticator::secret::Secret32;
 use softkey_authenticator::store::MemoryStore;
-use softkey_authenticator::{Authenticator, Config, Outcome, StatusCode, UserPrompt, Verdict};
+use softkey_authenticator::{
+    AAGUID, Authenticator, Config, Outcome, StatusCode, UserPrompt, Verdict,
+};
+
+// A path from tests/: this file is also a test target of its own.
+#[path = "support/requests.rs"]
+mod requests;
+
+pub use requests::*;
 
 pub type TestAuthenticator = Authenticator<MemoryStore, StdRng>;
 
@@ -115,154 +123,13 @@ pub fn status_from_byte(byte: u8) -> StatusCode {
     StatusCode::from_code(byte).unwrap_or_else(|| panic!("unexpected status 0x{byte:02x}"))
 }
 
-pub fn request(command: u8, params: Vec<(Value, Value)>) -> Vec<u8> {
-    let mut out = vec![command];
-    out.extend_from_slice(&cbor::encode(Value::Map(params)));
-    out
-}
-
-pub fn descriptor(id: &[u8]) -> Value {
-    Value::Map(vec![
-        (text("id"), bytes(id)),
-        (text("type"), text("public-key")),
-    ])
-}
-
-pub fn alg(id: i64) -> Value {
-    Value::Map(vec![
-        (text("alg"), int(id)),
-        (text("type"), text("public-key")),
-    ])
-}
-
-pub struct MakeCredential {
-    pub rp_id: String,
-    pub user_id: Vec<u8>,
-    pub user_name: String,
-    pub algs: Vec<i64>,
-    pub rk: Option<bool>,
-    pub up: Option<bool>,
-    pub uv: Option<bool>,
-    pub exclude: Vec<Vec<u8>>,
-    pub client_data_hash: [u8; 32],
-    /// Extension inputs (0x06), if any.
-    pub extensions: Vec<(Value, Value)>,
-}
-
-impl Default for MakeCredential {
-    fn default() -> Self {
-        Self {
-            rp_id: "example.com".into(),
-            user_id: b"user-1".to_vec(),
-            user_name: "alice".into(),
-            algs: vec![-7],
-            rk: None,
-            up: None,
-            uv: None,
-            exclude: vec![],
-            client_data_hash: [0x11; 32],
-            extensions: vec![],
-        }
-    }
-}
-
-impl MakeCredential {
-    pub fn encode(&self) -> Vec<u8> {
-        let mut params = vec![
-            (int(1), bytes(&self.client_data_hash)),
-            (
-                int(2),
-                Value::Map(vec![
-                    (text("id"), text(&self.rp_id)),
-                    (text("name"), text("Example")),
-                ]),
-            ),
-            (
-                int(3),
-                Value::Map(vec![
-                    (text("id"), bytes(&self.user_id)),
-                    (text("name"), text(&self.user_name)),
-                    (text("displayName"), text("Alice")),
-                ]),
-            ),
-            (
-                int(4),
-                Value::Array(self.algs.iter().map(|a| alg(*a)).collect()),
-            ),
-        ];
-        if !self.exclude.is_empty() {
-            params.push((
-                int(5),
-                Value::Array(self.exclude.iter().map(|id| descriptor(id)).collect()),
-            ));
-        }
-        if !self.extensions.is_empty() {
-            params.push((int(6), Value::Map(self.extensions.clone())));
-        }
-        let mut options = vec![];
-        for (name, value) in [("rk", self.rk), ("up", self.up), ("uv", self.uv)] {
-            if let Some(v) = value {
-                options.push((text(name), Value::Bool(v)));
-            }
-        }
-        if !options.is_empty() {
-            params.push((int(7), Value::Map(options)));
-        }
-        request(0x01, params)
-    }
-}
-
-pub struct GetAssertion {
-    pub rp_id: String,
-    pub allow: Option<Vec<Vec<u8>>>,
-    pub up: Option<bool>,
-    pub uv: Option<bool>,
-    pub rk: Option<bool>,
-    pub client_data_hash: [u8; 32],
-    /// Extension inputs (0x04), if any.
-    pub extensions: Vec<(Value, Value)>,
-}
-
-impl Default for GetAssertion {
-    fn default() -> Self {
-        Self {
-            rp_id: "example.com".into(),
-            allow: None,
-            up: None,
-            uv: None,
-            rk: None,
-            client_data_hash: [0x22; 32],
-            extensions: vec![],
-        }
-    }
-}
-
-impl GetAssertion {
-    pub fn encode(&self) -> Vec<u8> {
-        let mut params = vec![
-            (int(1), text(&self.rp_id)),
-            (int(2), bytes(&self.client_data_hash)),
-        ];
-        if let Some(allow) = &self.allow {
-            params.push((
-                int(3),
-                Value::Array(allow.iter().map(|id| descriptor(id)).collect()),
-            ));
-        }
-        if !self.extensions.is_empty() {
-            params.push((int(4), Value::Map(self.extensions.clone())));
-        }
-        let mut options = vec![];
-        for (name, value) in [("rk", self.rk), ("up", self.up), ("uv", self.uv)] {
-            if let Some(v) = value {
-                options.push((text(name), Value::Bool(v)));
-            }
-        }
-        if !options.is_empty() {
-            params.push((int(5), Value::Map(options)));
-        }
-        request(0x02, params)
-    }
+/// An authenticator with built-in user verification (`"uv": true` is
+/// approved by the harness).
+pub fn uv_harness() -> Harness {
+    Harness::with_config(Config {
+        built_in_uv: true,
+        ..Config::default()
+    })
 }
 
 /// Looks up an integer key in a decoded response map.
@@ -355,6 +222,57 @@ pub fn verify(public_key: &Value, message: &[u8], signature: &[u8]) -> bool {
         }
         other => panic!("unexpected alg {other:?}"),
     }
+}
+
+/// A credential made by [`register`].
+pub struct Registered {
+    pub credential_id: Vec<u8>,
+    pub public_key: Value,
+}
+
+/// Makes a credential, checking its packed self attestation.
+pub fn register(h: &mut Harness, mc: &MakeCredential) -> Registered {
+    let response = h.call(&mc.encode()).expect("makeCredential succeeds");
+    assert_eq!(field(&response, 1).unwrap().as_text(), Some("packed"));
+    let auth_data_bytes = field(&response, 2).unwrap().as_bytes().unwrap().clone();
+    let auth_data = parse_auth_data(&auth_data_bytes);
+    assert_eq!(auth_data.rp_id_hash, sha256(mc.rp_id.as_bytes()));
+    assert_eq!(auth_data.flags, 0x41, "UP and AT");
+    assert_eq!(auth_data.aaguid, Some(AAGUID));
+    let public_key = auth_data.public_key.unwrap();
+    let att_stmt = field(&response, 3).unwrap();
+    let sig = text_field(att_stmt, "sig").unwrap().as_bytes().unwrap();
+    let alg = text_field(att_stmt, "alg")
+        .unwrap()
+        .as_integer()
+        .map(i128::from);
+    assert_eq!(
+        alg,
+        field(&public_key, 3).unwrap().as_integer().map(i128::from)
+    );
+    let mut signed = auth_data_bytes.clone();
+    signed.extend_from_slice(&mc.client_data_hash);
+    assert!(
+        verify(&public_key, &signed, sig),
+        "packed self attestation verifies"
+    );
+    Registered {
+        credential_id: auth_data.credential_id.unwrap(),
+        public_key,
+    }
+}
+
+/// Checks an assertion's signature; its signature counter.
+pub fn check_assertion(response: &Value, public_key: &Value, client_data_hash: &[u8; 32]) -> u32 {
+    let auth_data = field(response, 2).unwrap().as_bytes().unwrap();
+    let signature = field(response, 3).unwrap().as_bytes().unwrap();
+    let mut signed = auth_data.clone();
+    signed.extend_from_slice(client_data_hash);
+    assert!(
+        verify(public_key, &signed, signature),
+        "assertion signature verifies"
+    );
+    parse_auth_data(auth_data).sign_count
 }
 
 pub fn sha256(data: &[u8]) -> [u8; 32] {

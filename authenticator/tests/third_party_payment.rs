@@ -12,16 +12,6 @@ use softkey_authenticator::cbor::{self, bytes, int, text};
 use softkey_authenticator::pin::Protocol;
 use support::*;
 
-fn with_extensions(encoded: &[u8], extensions: Value, key: i64) -> Vec<u8> {
-    let mut map = cbor::decode(&encoded[1..]).unwrap().into_map().unwrap();
-    map.push((int(key), extensions));
-    request(encoded[0], map)
-}
-
-fn payment(value: Value) -> Value {
-    Value::Map(vec![(text("thirdPartyPayment"), value)])
-}
-
 /// An assertion's extension outputs: after rpIdHash, flags and counter (37
 /// bytes) when the ED flag is set.
 fn extension_outputs(auth_data: &[u8]) -> Option<Value> {
@@ -31,31 +21,20 @@ fn extension_outputs(auth_data: &[u8]) -> Option<Value> {
 }
 
 fn make(h: &mut Harness, rk: bool, mark: Option<Value>) -> (Vec<u8>, Value) {
-    let mc = MakeCredential {
-        rk: Some(rk),
-        ..MakeCredential::default()
-    };
-    let encoded = match mark {
-        Some(value) => with_extensions(&mc.encode(), payment(value), 6),
-        None => mc.encode(),
-    };
-    let made = h.call(&encoded).unwrap();
+    let mut mc = MakeCredential::default().rk(rk);
+    if let Some(value) = mark {
+        mc = mc.ext("thirdPartyPayment", value);
+    }
+    let made = mc.call(h).unwrap();
     let auth_data = field(&made, 2).unwrap().as_bytes().unwrap().clone();
     let id = parse_auth_data(&auth_data).credential_id.unwrap();
     (id, made)
 }
 
 fn assert_reported(h: &mut Harness, id: &[u8], expected: bool) {
-    let ga = GetAssertion {
-        allow: Some(vec![id.to_vec()]),
-        ..GetAssertion::default()
-    };
-    let reply = h
-        .call(&with_extensions(
-            &ga.encode(),
-            payment(Value::Bool(true)),
-            4,
-        ))
+    let reply = GetAssertion::allowing(&[id])
+        .ext("thirdPartyPayment", Value::Bool(true))
+        .call(h)
         .unwrap();
     let outputs = extension_outputs(field(&reply, 2).unwrap().as_bytes().unwrap()).unwrap();
     assert_eq!(
@@ -84,26 +63,24 @@ fn third_party_payment_marks_discoverable_and_sealed_credentials() {
 fn third_party_payment_output_only_when_asked() {
     let mut h = Harness::new();
     let (marked, _) = make(&mut h, false, Some(Value::Bool(true)));
-    let ga = GetAssertion {
-        allow: Some(vec![marked]),
-        ..GetAssertion::default()
-    };
-    let reply = h.call(&ga.encode()).unwrap();
+    let reply = GetAssertion::allowing(&[&marked]).call(&mut h).unwrap();
     assert!(extension_outputs(field(&reply, 2).unwrap().as_bytes().unwrap()).is_none());
 }
 
 #[test]
 fn third_party_payment_inputs_must_be_booleans() {
     let mut h = Harness::new();
-    let mc = MakeCredential::default().encode();
     for wrong in [int(1), text("true"), bytes(&[1])] {
         assert_eq!(
-            h.call(&with_extensions(&mc, payment(wrong.clone()), 6)),
+            MakeCredential::default()
+                .ext("thirdPartyPayment", wrong.clone())
+                .call(&mut h),
             Err(StatusCode::CborUnexpectedType)
         );
-        let ga = GetAssertion::default().encode();
         assert_eq!(
-            h.call(&with_extensions(&ga, payment(wrong), 4)),
+            GetAssertion::default()
+                .ext("thirdPartyPayment", wrong)
+                .call(&mut h),
             Err(StatusCode::CborUnexpectedType)
         );
     }
@@ -113,15 +90,12 @@ fn third_party_payment_inputs_must_be_booleans() {
 fn credential_management_reports_the_payment_mark() {
     let (mut h, mut p) = with_pin(Protocol::Two);
     let token = p.token(&mut h, PIN, Some(MC), None).unwrap();
-    let mc = MakeCredential {
-        rk: Some(true),
-        ..MakeCredential::default()
-    };
-    let mut map = cbor::decode(&mc.encode()[1..]).unwrap().into_map().unwrap();
-    map.push((int(6), payment(Value::Bool(true))));
-    map.push((int(8), bytes(&p.mac(&token, &mc.client_data_hash))));
-    map.push((int(9), p.number()));
-    h.call(&request(0x01, map)).unwrap();
+    MakeCredential::default()
+        .rk(true)
+        .ext("thirdPartyPayment", Value::Bool(true))
+        .token(p.protocol, &token)
+        .call(&mut h)
+        .unwrap();
     make_discoverable(&mut h, &mut p, PIN, "example.com", b"user-2");
     let cm = p.token(&mut h, PIN, Some(CM), None).unwrap();
     let rp = Value::Map(vec![(int(1), bytes(&sha256(b"example.com")))]);

@@ -249,12 +249,7 @@ fn get_assertion_with_uv_requested_verifies_before_revealing_level_three_credent
     let mut h = uv_harness();
     let id = verified_level_three(&mut h);
     for (named, ours) in [(id.clone(), true), (flipped(&id), false)] {
-        let ga = GetAssertion {
-            allow: Some(vec![named]),
-            uv: Some(true),
-            ..Default::default()
-        }
-        .encode();
+        let ga = GetAssertion::allowing(&[&named]).uv(true).encode();
         assert_eq!(
             h.prompt_for(&ga).action,
             PromptAction::Verify,
@@ -277,12 +272,10 @@ fn get_assertion_with_uv_requested_verifies_before_revealing_level_three_credent
         }
     }
     // Discovery for a relying party with no credential asks for UV as well.
-    let ga = GetAssertion {
-        rp_id: "other.example".into(),
-        uv: Some(true),
-        ..Default::default()
-    }
-    .encode();
+    let ga = GetAssertion::default()
+        .rp("other.example")
+        .uv(true)
+        .encode();
     assert_eq!(h.prompt_for(&ga).action, PromptAction::Verify);
     assert_eq!(
         decode_reply(&h.answer(Verdict::Approved)),

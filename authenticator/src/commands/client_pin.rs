@@ -175,12 +175,12 @@ struct Checked {
 /// The steps the subcommands that take the platform's key begin with, in the
 /// spec's order, so that a request failing several checks always gets the
 /// status of the first (CTAP 2.1 §6.5.5.4–§6.5.5.7, CTAP 2.2 §6.5.5.7):
-/// 1. the mandatory parameters (`MISSING_PARAMETER`);
-/// 2. a supported protocol (`MISSING_PARAMETER`, `INVALID_PARAMETER`);
-/// 3–4. the permissions ([`parse_permissions`]), or none for getPinToken;
-/// then the [`Gate`], decapsulate(keyAgreement), verify(pinUvAuthParam)
-/// (`PIN_AUTH_INVALID`) and the PIN check with its lockout rules
-/// ([`check_pin_hash`]).
+/// - 1. the mandatory parameters (`MISSING_PARAMETER`);
+/// - 2. a supported protocol (`MISSING_PARAMETER`, `INVALID_PARAMETER`);
+/// - 3–4. the permissions ([`parse_permissions`]), or none for getPinToken;
+/// - then the [`Gate`], decapsulate(keyAgreement), verify(pinUvAuthParam)
+///   (`PIN_AUTH_INVALID`) and the PIN check with its lockout rules
+///   ([`check_pin_hash`]).
 fn preamble<S: Store, R: rand_core::CryptoRng>(
     ctx: &mut Context<S, R>,
     mut request: Request,

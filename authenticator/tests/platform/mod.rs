@@ -135,8 +135,17 @@ pub fn retries(h: &mut Harness) -> Result<i128, StatusCode> {
     Ok(field(&reply, 3).unwrap().as_integer().unwrap().into())
 }
 
+/// An authenticator with a PIN set ([`PIN`]), and the platform that set it.
 pub fn with_pin(protocol: Protocol) -> (Harness, Platform) {
-    let mut h = Harness::new();
+    with_pin_and(softkey_authenticator::Config::default(), protocol)
+}
+
+/// [`with_pin`] for an authenticator with `config`.
+pub fn with_pin_and(
+    config: softkey_authenticator::Config,
+    protocol: Protocol,
+) -> (Harness, Platform) {
+    let mut h = Harness::with_config(config);
     let mut p = Platform::new(protocol);
     p.set_pin(&mut h, PIN).unwrap();
     (h, p)
@@ -144,25 +153,6 @@ pub fn with_pin(protocol: Protocol) -> (Harness, Platform) {
 
 pub fn both() -> [Protocol; 2] {
     [Protocol::One, Protocol::Two]
-}
-
-pub fn make_credential(
-    h: &mut Harness,
-    rk: bool,
-    auth: Option<(Vec<u8>, Value)>,
-) -> Result<Value, StatusCode> {
-    let mut req = MakeCredential {
-        rk: Some(rk),
-        ..MakeCredential::default()
-    }
-    .encode();
-    if let Some((param, protocol)) = auth {
-        let mut map = cbor::decode(&req[1..]).unwrap().into_map().unwrap();
-        map.push((int(8), bytes(&param)));
-        map.push((int(9), protocol));
-        req = request(0x01, map);
-    }
-    h.call(&req)
 }
 
 pub fn credman(
@@ -254,32 +244,24 @@ pub fn make_discoverable(
     rp_id: &str,
     user_id: &[u8],
 ) -> Vec<u8> {
-    let token = p.token(h, pin, Some(0x01), None).unwrap();
-    let mc = MakeCredential {
-        rp_id: rp_id.into(),
-        user_id: user_id.to_vec(),
-        rk: Some(true),
-        ..MakeCredential::default()
-    };
-    let mut map = cbor::decode(&mc.encode()[1..]).unwrap().into_map().unwrap();
-    map.push((int(8), bytes(&p.mac(&token, &mc.client_data_hash))));
-    map.push((int(9), p.number()));
-    let made = h.call(&request(0x01, map)).unwrap();
-    parse_auth_data(field(&made, 2).unwrap().as_bytes().unwrap())
-        .credential_id
-        .unwrap()
+    let token = p.token(h, pin, Some(MC), None).unwrap();
+    MakeCredential::for_user(user_id)
+        .rp(rp_id)
+        .rk(true)
+        .token(p.protocol, &token)
+        .make(h)
 }
 
 /// An authenticator with built-in user verification and a PIN, and the
 /// platform that set it.
 pub fn built_in_uv_with_pin(protocol: Protocol) -> (Harness, Platform) {
-    let mut h = Harness::with_config(softkey_authenticator::Config {
-        built_in_uv: true,
-        ..softkey_authenticator::Config::default()
-    });
-    let mut p = Platform::new(protocol);
-    p.set_pin(&mut h, PIN).unwrap();
-    (h, p)
+    with_pin_and(
+        softkey_authenticator::Config {
+            built_in_uv: true,
+            ..softkey_authenticator::Config::default()
+        },
+        protocol,
+    )
 }
 
 impl Platform {
