@@ -82,7 +82,7 @@ pub fn pin_session_seeds() -> Vec<(&'static str, Vec<u8>)> {
         (TOKEN, 0x01, 0x10, 0),
         (MAKE_CREDENTIAL, 0x90, AUTH_TOKEN | 0x20, 0),
         (TOKEN, 0x03, 0x10, 0),
-        (MAKE_CREDENTIAL, 0xd0, AUTH_TOKEN | 0x10, 0x04),
+        (MAKE_CREDENTIAL, 0xd8, AUTH_TOKEN | 0x10, 0x04),
         (TOKEN, 0x01, 0x10, 0),
         (MAKE_CREDENTIAL, 0x54, AUTH_TOKEN | 0x30, 0x03),
         (MAKE_CREDENTIAL, 0x20, AUTH_NONE, 0),
