@@ -17,15 +17,23 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r tests/python/requirements.txt
 
-echo "== build (once, all targets)"
-cargo build --workspace --all-targets
+# TPM key slots (cargo feature `tpm`) need the system's tpm2-tss to build:
+# built where it is installed, or where SOFTKEY_REQUIRE_TPM=1 (CI) says the
+# TPM tests must run (they need swtpm too; vault/tests/tpm.rs).
+FEATURES=()
+if [ "${SOFTKEY_REQUIRE_TPM:-}" = 1 ] || pkg-config --exists tss2-esys 2>/dev/null; then
+    FEATURES=(--features softkey/tpm)
+fi
+
+echo "== build (once, all targets${FEATURES:+, ${FEATURES[*]}})"
+cargo build --workspace --all-targets "${FEATURES[@]}"
 
 echo "== cargo tests"
 if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --workspace --no-fail-fast
-    cargo test --workspace --doc
+    cargo nextest run --workspace --no-fail-fast "${FEATURES[@]}"
+    cargo test --workspace --doc "${FEATURES[@]}"
 else
-    cargo test --workspace --no-fail-fast
+    cargo test --workspace --no-fail-fast "${FEATURES[@]}"
 fi
 
 echo "== python-fido2 against softkey sim (UDP)"

@@ -5,6 +5,7 @@
 //!  uhid module ─► /dev/uhid access ─► (softkey run) ─► hidraw node for the user
 //!  vault folder private          presence provider (notify-send + D-Bus session)
 //!  fingerprint verification (fprintd on the system bus: a reader, an enrolled finger)
+//!  TPM 2.0 for TPM key slots (reachable through its TCTI, storage key made)
 //! ```
 //!
 //! Each check reads the file system only; none creates a device. Paths are
@@ -87,6 +88,8 @@ pub struct DoctorOptions {
     /// Where to ask fprintd (for `--verify fprintd`); `None` skips the check.
     #[cfg(feature = "fprintd")]
     pub fprintd: Option<crate::verify::fprintd::FprintdBus>,
+    /// Which TPM to look for (for TPM key slots); `None` skips the check.
+    pub tpm: Option<softkey_vault::TpmConfig>,
 }
 
 impl DoctorOptions {
@@ -109,6 +112,7 @@ impl DoctorOptions {
             runtime_dir: env_path("XDG_RUNTIME_DIR"),
             #[cfg(feature = "fprintd")]
             fprintd: Some(crate::verify::fprintd::FprintdBus::System),
+            tpm: Some(softkey_vault::TpmConfig::default()),
         }
     }
 }
@@ -145,6 +149,10 @@ pub fn run(options: &DoctorOptions) -> Vec<Check> {
         }
         checks
     };
+    let mut checks = checks;
+    if let Some(tpm) = &options.tpm {
+        checks.push(check_tpm(tpm));
+    }
     checks
 }
 
@@ -374,6 +382,45 @@ pub fn check_fprintd(bus: &crate::verify::fprintd::FprintdBus) -> Check {
     }
 }
 
+/// TPM key slots are optional: no TPM, or a build without the `tpm`
+/// feature, is fine; a TPM that answers but cannot make the storage key is
+/// worth a warning.
+pub fn check_tpm(config: &softkey_vault::TpmConfig) -> Check {
+    use softkey_vault::VaultError;
+    const NAME: &str = "TPM 2.0 (TPM key slots, optional)";
+    match softkey_vault::tpm::probe(config) {
+        Ok(report) if report.storage_key => Check::new(
+            NAME,
+            Status::Ok,
+            format!(
+                "reachable at {} (manufacturer {:?}): `softkey vault add-key --new-tpm` can \
+                 seal a key slot to it",
+                report.tcti, report.manufacturer
+            ),
+        ),
+        Ok(report) => Check::new(
+            NAME,
+            Status::Warn,
+            format!(
+                "reachable at {} (manufacturer {:?}), but its storage key cannot be made \
+                 (owner hierarchy protected by a password?): TPM slots cannot be added",
+                report.tcti, report.manufacturer
+            ),
+        ),
+        Err(VaultError::TpmNotBuilt) => Check::new(
+            NAME,
+            Status::Ok,
+            "this softkey was built without the `tpm` feature: no TPM key slots",
+        ),
+        Err(error @ VaultError::TpmUnavailable { .. }) => Check::new(
+            NAME,
+            Status::Ok,
+            format!("not available ({error}); TPM key slots cannot be used"),
+        ),
+        Err(error) => Check::new(NAME, Status::Warn, error.to_string()),
+    }
+}
+
 /// The hidraw nodes whose report descriptor opens with the FIDO usage page.
 pub fn fido_hidraw_nodes(sys_root: &Path, dev_root: &Path) -> Vec<(PathBuf, String)> {
     let mut found = Vec::new();
@@ -476,6 +523,7 @@ mod tests {
             runtime_dir: None,
             #[cfg(feature = "fprintd")]
             fprintd: None,
+            tpm: None,
         }
     }
 
@@ -562,5 +610,29 @@ mod tests {
                 .as_deref()
                 .is_some_and(|f| f.starts_with("chmod 700"))
         );
+    }
+
+    /// No TPM listening (or no TPM client built): optional, so `ok` with
+    /// what is missing. A real TPM: tests/tpm.rs (swtpm).
+    #[test]
+    fn a_missing_tpm_is_reported_not_failed() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+        let port = listener.local_addr().expect("addr").port();
+        drop(listener);
+        let config = softkey_vault::TpmConfig {
+            tcti: Some(format!("swtpm:host=127.0.0.1,port={port}")),
+            pcrs: Vec::new(),
+        };
+        let check = check_tpm(&config);
+        assert_eq!(check.status, Status::Ok, "{check:?}");
+        let expected = if cfg!(feature = "tpm") {
+            "not available (no TPM reachable through"
+        } else {
+            "built without the `tpm` feature"
+        };
+        assert!(check.detail.contains(expected), "{check:?}");
+        let mut options = options(Path::new("/nonexistent"));
+        options.tpm = Some(config);
+        assert_eq!(run(&options).last(), Some(&check));
     }
 }

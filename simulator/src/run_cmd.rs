@@ -110,7 +110,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub vault: VaultOptions,
     /// Keep credentials in memory only (lost when softkey stops).
-    #[arg(long, conflicts_with_all = ["vault", "key_file", "passphrase_file", "keyring"])]
+    #[arg(long, conflicts_with_all = ["vault", "key_file", "passphrase_file", "keyring", "tpm"])]
     pub ephemeral: bool,
     /// Attest new credentials with the device's attestation certificate
     /// (`packed` with x5c) instead of self attestation. U2F registrations
@@ -256,12 +256,22 @@ pub struct VaultOptions {
     /// Unlock the vault with its key slot in the desktop keyring (Secret Service).
     #[arg(long, conflicts_with_all = ["key_file", "passphrase_file"])]
     pub keyring: bool,
+    /// Unlock the vault with its key slot sealed to this machine's TPM 2.0
+    /// (TPM from $SOFTKEY_TPM_TCTI, else $TPM2TOOLS_TCTI, else
+    /// device:/dev/tpmrm0; a build with the `tpm` feature).
+    #[arg(long, conflicts_with_all = ["key_file", "passphrase_file", "keyring"])]
+    pub tpm: bool,
 }
 
 impl VaultOptions {
     /// The unlocker these options name (prompting on the terminal if none).
     pub fn unlocker(&self) -> anyhow::Result<softkey_vault::Unlocker> {
-        Ok(softkey_vault::cli::unlocker_for(
+        let tpm = softkey_vault::cli_tpm::TpmArgs {
+            tpm: self.tpm,
+            ..Default::default()
+        };
+        Ok(softkey_vault::cli_tpm::unlocker_for(
+            &tpm,
             self.key_file.as_deref(),
             self.passphrase_file.as_deref(),
             self.keyring,

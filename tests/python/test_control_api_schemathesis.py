@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from test_control_api import free_tcp_port
+from control_api import free_tcp_port
 from conftest import Sim
 
 HERE = Path(__file__).resolve().parent

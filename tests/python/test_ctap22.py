@@ -13,7 +13,7 @@ from fido2.ctap2.credman import CredentialManagement
 from fido2.ctap2.pin import ClientPin
 
 import softkey_udp
-from test_control_api import api, b64url, control_sim, inject, p256_key  # noqa: F401  (fixtures)
+from control_api import api, b64url, control_sim, inject, p256_key  # noqa: F401  (fixtures)
 
 PIN = "a1b2c3d4"
 

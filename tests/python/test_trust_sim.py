@@ -24,7 +24,7 @@ from fido2.ctap2 import Ctap2
 
 import softkey_udp
 from conftest import Sim, softkey_binary
-from test_control_api import RP_ID, Control, free_tcp_port
+from control_api import RP_ID, Control, free_tcp_port
 
 ES256 = [{"type": "public-key", "alg": -7}]
 RESET_WINDOW_S = 10

@@ -201,6 +201,56 @@ pub enum VaultError {
         /// The D-Bus error.
         message: String,
     },
+    /// A TPM slot was asked for, but this build has no TPM client.
+    #[error(
+        "this softkey was built without the tpm feature; rebuild with `--features tpm` (needs \
+         libtss2-dev), or unlock with another slot"
+    )]
+    TpmNotBuilt,
+    /// The TPM could not be reached through the TCTI.
+    #[error(
+        "no TPM reachable through {tcti:?}: {reason}; check that the machine has a TPM 2.0 \
+         (/dev/tpmrm0, readable by you: group tss) or set SOFTKEY_TPM_TCTI"
+    )]
+    TpmUnavailable {
+        /// The TCTI configuration tried.
+        tcti: String,
+        /// Why it failed.
+        reason: String,
+    },
+    /// The TPM slot was sealed to another TPM (or this TPM's owner hierarchy
+    /// was cleared since): a copy of the vault on another machine.
+    #[error(
+        "TPM slot {slot} was sealed to a different TPM than the one at {tcti:?} (another \
+         machine, or this TPM was cleared): it cannot open here; unlock with another slot"
+    )]
+    TpmForeign {
+        /// The slot.
+        slot: i64,
+        /// The TCTI of the TPM that refused it.
+        tcti: String,
+    },
+    /// The PCRs the TPM slot is bound to hold other values than when it was
+    /// sealed (another boot chain, firmware or Secure Boot state).
+    #[error(
+        "TPM slot {slot} is bound to PCR(s) {pcrs}, which changed since it was sealed (another \
+         boot chain, firmware or Secure Boot setting); unlock with another slot, then replace \
+         this one (`remove-key`, `add-key --new-tpm`)"
+    )]
+    TpmPolicyMismatch {
+        /// The slot.
+        slot: i64,
+        /// Its PCRs, `0+7`.
+        pcrs: String,
+    },
+    /// Any other TPM failure.
+    #[error("TPM: {doing}: {message}")]
+    Tpm {
+        /// What was being done.
+        doing: &'static str,
+        /// The TSS error.
+        message: String,
+    },
     /// A command-line usage problem (missing input, bad argument).
     #[error("{0}")]
     Usage(String),

@@ -153,9 +153,14 @@
 //!   (zbus on a private current-thread tokio runtime) for keyring slots. Without
 //!   it a vault with keyring slots still opens through its other slots, and any
 //!   keyring operation is [`VaultError::KeyringNotBuilt`].
+//! - `tpm` (off by default, also in the `softkey` binary; needs libtss2-dev to
+//!   build): the TPM 2.0 client (tss-esapi) for TPM slots. Without it a vault
+//!   with TPM slots still opens through its other slots, and any TPM operation
+//!   is [`VaultError::TpmNotBuilt`].
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod cli_tpm;
 mod counters;
 pub mod cxf;
 mod error;
@@ -172,6 +177,7 @@ mod sealing;
 mod slots;
 mod state;
 mod store;
+pub mod tpm;
 mod vault;
 
 pub use error::VaultError;
@@ -179,4 +185,5 @@ pub use exchange::{CxfExport, VaultPolicy};
 pub use keyring::KeyringBus;
 pub use rekey::RekeyOutcome;
 pub use slots::{KdfParams, MIN_KEY_FILE_LEN, SlotInfo, SlotKind, Unlocker, generate_key_file};
+pub use tpm::TpmConfig;
 pub use vault::{CredentialSummary, Vault, VaultInfo};

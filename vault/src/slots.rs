@@ -10,7 +10,11 @@
 //! - key file: HKDF-SHA256 (ikm = the file's bytes, salt, "softkey-vault/v1/key-file");
 //! - keyring: HKDF-SHA256 (ikm = the 32 random bytes of the slot's desktop-keyring
 //!   item, salt, "softkey-vault/v1/keyring"); the item is found by the attributes
-//!   `softkey-vault` = vault id (hex) and `softkey-slot` = slot id (see `keyring`).
+//!   `softkey-vault` = vault id (hex) and `softkey-slot` = slot id (see `keyring`);
+//! - TPM: HKDF-SHA256 (ikm = the 32 random bytes sealed to the TPM, salt,
+//!   "softkey-vault/v1/tpm"). Its `wrapped_key` is `framed(sealed) ‖ nonce ‖
+//!   AES-256-GCM(…)`, where `sealed` is the TPM's sealed object and what it is
+//!   bound to (see `tpm`), and its aad ends with `framed(sealed)` too.
 //!
 //! Adding, removing or changing a slot rewrites that slot's row (and the
 //! manifest, which lists every slot row's digest, so that a removed slot
@@ -33,6 +37,7 @@ use crate::error::VaultError;
 use crate::keyring::{self, ItemId, KeyringBus};
 use crate::sealing::{aead_open, aead_seal, derive_key, push_framed, random_bytes};
 use crate::state::{Digest, SLOTS, row_digest};
+use crate::tpm::{self, Sealed, TpmConfig};
 
 /// Smallest key file accepted, in bytes.
 pub const MIN_KEY_FILE_LEN: usize = 32;
@@ -102,6 +107,9 @@ pub enum Unlocker {
     /// The slot's item in the desktop keyring (Secret Service) on this bus.
     /// Needs the cargo feature `keyring`; without it, [`VaultError::KeyringNotBuilt`].
     Keyring(KeyringBus),
+    /// A secret sealed to the TPM (for a new slot: bound to the config's PCRs).
+    /// Needs the cargo feature `tpm`; without it, [`VaultError::TpmNotBuilt`].
+    Tpm(TpmConfig),
 }
 
 impl std::fmt::Debug for Unlocker {
@@ -111,6 +119,8 @@ impl std::fmt::Debug for Unlocker {
             Self::KeyFile(path) => f.debug_tuple("KeyFile").field(path).finish(),
             // The bus address is no secret; the keyring's secret is never held here.
             Self::Keyring(bus) => f.debug_tuple("Keyring").field(bus).finish(),
+            // The TCTI and PCR list are no secret; the sealed secret is never held here.
+            Self::Tpm(config) => f.debug_tuple("Tpm").field(config).finish(),
         }
     }
 }
@@ -132,6 +142,7 @@ impl Unlocker {
             Self::Passphrase(_) => SlotKind::Passphrase,
             Self::KeyFile(_) => SlotKind::KeyFile,
             Self::Keyring(_) => SlotKind::Keyring,
+            Self::Tpm(_) => SlotKind::Tpm,
         }
     }
 }
@@ -188,6 +199,8 @@ pub enum SlotKind {
     KeyFile,
     /// An item in the desktop keyring (Secret Service).
     Keyring,
+    /// A secret sealed to the machine's TPM 2.0.
+    Tpm,
 }
 
 impl SlotKind {
@@ -197,6 +210,7 @@ impl SlotKind {
             Self::Passphrase => "passphrase",
             Self::KeyFile => "key-file",
             Self::Keyring => "keyring",
+            Self::Tpm => "tpm",
         }
     }
 
@@ -205,6 +219,7 @@ impl SlotKind {
             "passphrase" => Some(Self::Passphrase),
             "key-file" => Some(Self::KeyFile),
             "keyring" => Some(Self::Keyring),
+            "tpm" => Some(Self::Tpm),
             _ => None,
         }
     }
@@ -219,6 +234,9 @@ pub struct SlotInfo {
     pub kind: SlotKind,
     /// Argon2id parameters (passphrase slots).
     pub kdf: Option<KdfParams>,
+    /// The PCRs (SHA-256 bank) a TPM slot is bound to; empty for none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tpm_pcrs: Option<Vec<u8>>,
     /// Creation time, seconds since the Unix epoch.
     pub created: i64,
 }
@@ -227,7 +245,32 @@ pub struct SlotInfo {
 struct SlotRow {
     info: SlotInfo,
     salt: Vec<u8>,
+    /// A TPM slot's sealed object, encoded (the head of its `wrapped_key`).
+    sealed: Option<Vec<u8>>,
+    /// `nonce ‖ AES-256-GCM(KEK, master key, aad)`.
     wrapped_key: Vec<u8>,
+}
+
+/// Splits a TPM slot's `wrapped_key` column into its sealed object (encoded)
+/// and the wrapped master key.
+fn split_tpm_column(id: i64, column: &[u8]) -> Result<(Vec<u8>, Vec<u8>), VaultError> {
+    let undecodable = || VaultError::Undecodable {
+        table: "slots",
+        row: id.to_string(),
+        reason: "TPM slot without a sealed object".into(),
+    };
+    let (len, rest) = column.split_first_chunk::<4>().ok_or_else(undecodable)?;
+    let len = usize::try_from(u32::from_be_bytes(*len)).map_err(|_| undecodable())?;
+    let (sealed, wrapped) = rest.split_at_checked(len).ok_or_else(undecodable)?;
+    Ok((sealed.to_vec(), wrapped.to_vec()))
+}
+
+/// A TPM slot's `wrapped_key` column: `framed(sealed) ‖ wrapped`.
+fn tpm_column(sealed: &[u8], wrapped: &[u8]) -> Vec<u8> {
+    let mut column = Vec::with_capacity(4 + sealed.len() + wrapped.len());
+    push_framed(&mut column, sealed);
+    column.extend_from_slice(wrapped);
+    column
 }
 
 fn slot_aad(
@@ -236,6 +279,7 @@ fn slot_aad(
     kind: SlotKind,
     kdf: Option<KdfParams>,
     salt: &[u8],
+    sealed: Option<&[u8]>,
 ) -> Vec<u8> {
     let mut aad = b"softkey-vault/slot".to_vec();
     push_framed(&mut aad, vault_id);
@@ -246,7 +290,16 @@ fn slot_aad(
         push_framed(&mut aad, &value.to_be_bytes());
     }
     push_framed(&mut aad, salt);
+    // Only TPM slots have it: the other kinds' aad is unchanged since format 1.
+    if let Some(sealed) = sealed {
+        push_framed(&mut aad, sealed);
+    }
     aad
+}
+
+/// The key-encryption key of a TPM slot from its unsealed secret.
+fn tpm_kek(secret: &[u8], salt: &[u8]) -> Secret32 {
+    derive_key(secret, Some(salt), b"softkey-vault/v1/tpm")
 }
 
 /// The key-encryption key of a keyring slot from its item's secret.
@@ -269,7 +322,13 @@ pub(crate) fn insert(
     let id: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM slots", [], |r| {
         r.get(0)
     })?;
+    let mut sealed = None;
     let kek = match unlocker {
+        Unlocker::Tpm(config) => {
+            let (secret, sealed_secret) = tpm::seal_new_secret(config)?;
+            sealed = Some(sealed_secret.encode());
+            tpm_kek(secret.as_ref(), &salt)
+        }
         Unlocker::Keyring(bus) => {
             let secret = keyring::create_secret(bus, &ItemId { vault_id, slot: id })?;
             keyring_kek(secret.as_ref(), &salt)
@@ -279,9 +338,13 @@ pub(crate) fn insert(
     };
     let wrapped = aead_seal(
         &kek,
-        &slot_aad(vault_id, id, kind, kdf, &salt),
+        &slot_aad(vault_id, id, kind, kdf, &salt, sealed.as_deref()),
         master.expose_secret(),
     );
+    let wrapped = match &sealed {
+        Some(sealed) => tpm_column(sealed, &wrapped),
+        None => wrapped,
+    };
     conn.execute(
         "INSERT INTO slots (id, kind, m_cost_kib, t_cost, p_cost, salt, wrapped_key, created)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -331,14 +394,29 @@ fn read_rows(conn: &Connection) -> Result<Vec<SlotRow>, VaultError> {
             }),
             _ => None,
         };
+        let (sealed, wrapped_key, tpm_pcrs) = if kind == SlotKind::Tpm {
+            let (sealed, wrapped) = split_tpm_column(id, &wrapped_key)?;
+            let pcrs = Sealed::decode(&sealed)
+                .ok_or_else(|| VaultError::Undecodable {
+                    table: "slots",
+                    row: id.to_string(),
+                    reason: "TPM slot with an undecodable sealed object".into(),
+                })?
+                .pcrs;
+            (Some(sealed), wrapped, Some(pcrs))
+        } else {
+            (None, wrapped_key, None)
+        };
         slots.push(SlotRow {
             info: SlotInfo {
                 id,
                 kind,
                 kdf,
+                tpm_pcrs,
                 created,
             },
             salt,
+            sealed,
             wrapped_key,
         });
     }
@@ -407,6 +485,7 @@ enum Material<'a> {
     Passphrase(&'a SecretBytes, Option<KdfParams>),
     KeyFile(SecretBytes),
     Keyring(Zeroizing<Vec<u8>>),
+    Tpm(Zeroizing<Vec<u8>>),
 }
 
 impl Material<'_> {
@@ -421,6 +500,18 @@ impl Material<'_> {
         Ok(Some(match (unlocker, keyring) {
             (Unlocker::Passphrase(passphrase), _) => Material::Passphrase(passphrase, row.info.kdf),
             (Unlocker::KeyFile(path), _) => Material::KeyFile(read_key_file(path)?),
+            (Unlocker::Tpm(config), _) => {
+                let sealed = row
+                    .sealed
+                    .as_deref()
+                    .and_then(Sealed::decode)
+                    .ok_or_else(|| VaultError::Undecodable {
+                        table: "slots",
+                        row: row.info.id.to_string(),
+                        reason: "TPM slot with an undecodable sealed object".into(),
+                    })?;
+                Material::Tpm(tpm::unseal(config, row.info.id, &sealed)?)
+            }
             (Unlocker::Keyring(_), Some(keyring)) => {
                 let item = ItemId {
                     vault_id,
@@ -455,6 +546,7 @@ impl Material<'_> {
                 b"softkey-vault/v1/key-file",
             )),
             Self::Keyring(secret) => Ok(keyring_kek(secret, salt)),
+            Self::Tpm(secret) => Ok(tpm_kek(secret, salt)),
         }
     }
 }
@@ -471,6 +563,7 @@ fn unwrap_master(
         row.info.kind,
         row.info.kdf,
         &row.salt,
+        row.sealed.as_deref(),
     );
     let Some(master) = aead_open(kek, &aad, &row.wrapped_key) else {
         return Ok(None);
@@ -503,10 +596,22 @@ pub(crate) fn unlock(
         _ => None,
     };
     let mut missing_items = Vec::new();
+    let mut tpm_refusal = None;
     for row in candidates {
-        let Some(material) = Material::of(&row, vault_id, unlocker, keyring.as_ref())? else {
-            missing_items.push(row.info.id.to_string());
-            continue;
+        let material = match Material::of(&row, vault_id, unlocker, keyring.as_ref()) {
+            Ok(Some(material)) => material,
+            Ok(None) => {
+                missing_items.push(row.info.id.to_string());
+                continue;
+            }
+            // Another TPM slot may still open (one per machine, or per PCR state).
+            Err(
+                refusal @ (VaultError::TpmForeign { .. } | VaultError::TpmPolicyMismatch { .. }),
+            ) => {
+                tpm_refusal.get_or_insert(refusal);
+                continue;
+            }
+            Err(other) => return Err(other),
         };
         if let Some(master) = unwrap_master(&row, vault_id, &material.kek(&row.salt)?)? {
             return Ok((master, row.info.id));
@@ -517,7 +622,10 @@ pub(crate) fn unlock(
         SlotKind::Keyring if !missing_items.is_empty() => VaultError::KeyringItemMissing {
             slots: missing_items.join(", "),
         },
-        SlotKind::KeyFile | SlotKind::Keyring => VaultError::NoMatchingSlot { kind: kind.name() },
+        SlotKind::Tpm if tpm_refusal.is_some() => tpm_refusal.expect("just checked"),
+        SlotKind::KeyFile | SlotKind::Keyring | SlotKind::Tpm => {
+            VaultError::NoMatchingSlot { kind: kind.name() }
+        }
     })
 }
 
@@ -563,11 +671,16 @@ pub(crate) fn rewrap(
         return Err(refused());
     }
     let salt = random_bytes::<32>();
-    let aad = slot_aad(vault_id, id, row.info.kind, row.info.kdf, &salt);
+    let sealed = row.sealed.as_deref();
+    let aad = slot_aad(vault_id, id, row.info.kind, row.info.kdf, &salt, sealed);
+    let wrapped = aead_seal(&material.kek(&salt)?, &aad, new_master.expose_secret());
     Ok(Rewrapped {
         id,
         salt,
-        wrapped_key: aead_seal(&material.kek(&salt)?, &aad, new_master.expose_secret()),
+        wrapped_key: match sealed {
+            Some(sealed) => tpm_column(sealed, &wrapped),
+            None => wrapped,
+        },
     })
 }
 
@@ -629,11 +742,17 @@ mod tests {
 
     #[test]
     fn slot_kinds_round_trip_their_names() {
-        for kind in [SlotKind::Passphrase, SlotKind::KeyFile, SlotKind::Keyring] {
+        for kind in [
+            SlotKind::Passphrase,
+            SlotKind::KeyFile,
+            SlotKind::Keyring,
+            SlotKind::Tpm,
+        ] {
             assert_eq!(SlotKind::from_name(kind.name()), Some(kind));
         }
         // The stored names are a format contract.
         assert_eq!(SlotKind::Keyring.name(), "keyring");
+        assert_eq!(SlotKind::Tpm.name(), "tpm");
         assert_eq!(SlotKind::from_name("secret-service"), None);
     }
 

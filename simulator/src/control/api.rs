@@ -85,6 +85,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             &format!("{webauthn}/{{id}}/credentials/{{credential}}/props"),
             post(set_credential_properties),
         )
+        .route(
+            &format!("{webauthn}/{{id}}/cxf"),
+            get(export_cxf).post(import_cxf),
+        )
         .route(&format!("{webauthn}/{{id}}/uv"), post(set_user_verified))
         .route(&format!("{webauthn}/{{id}}/presence"), post(set_presence))
         .route(
@@ -304,6 +308,17 @@ async fn add_credential(Target(authenticator): Target, body: Bytes) -> ApiResult
 
 async fn get_credentials(Target(authenticator): Target) -> ApiResult {
     ok(Value::Array(credentials::list(&authenticator)?))
+}
+
+async fn export_cxf(Target(authenticator): Target) -> ApiResult {
+    ok(crate::control::cxf::export(&authenticator)?)
+}
+
+async fn import_cxf(Target(authenticator): Target, body: Bytes) -> ApiResult {
+    ok(crate::control::cxf::import(
+        &authenticator,
+        &body_json(&body)?,
+    )?)
 }
 
 /// The path's `{id}`: an authenticator that exists.

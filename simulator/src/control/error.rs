@@ -15,6 +15,9 @@ pub struct ApiError {
     pub error: &'static str,
     /// What went wrong, for people.
     pub message: String,
+    /// softkey's finer name of the error, for programs (`softkey:reason`
+    /// in the body), when WebDriver's code is too coarse.
+    pub reason: Option<&'static str>,
 }
 
 impl ApiError {
@@ -24,6 +27,7 @@ impl ApiError {
             status: StatusCode::BAD_REQUEST,
             error: "invalid argument",
             message: message.into(),
+            reason: None,
         }
     }
 
@@ -33,6 +37,7 @@ impl ApiError {
             status: StatusCode::NOT_FOUND,
             error: "no such authenticator",
             message: format!("no virtual authenticator with id {id:?}"),
+            reason: None,
         }
     }
 
@@ -44,6 +49,7 @@ impl ApiError {
             status: StatusCode::BAD_REQUEST,
             error: "unsupported operation",
             message: message.into(),
+            reason: None,
         }
     }
 
@@ -53,6 +59,7 @@ impl ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             error: "unknown error",
             message: message.into(),
+            reason: None,
         }
     }
 
@@ -67,6 +74,7 @@ impl ApiError {
             status: StatusCode::UNAUTHORIZED,
             error: "unauthorized",
             message: "send the control token as 'Authorization: Bearer <token>'".into(),
+            reason: None,
         }
     }
 
@@ -76,15 +84,19 @@ impl ApiError {
             status: StatusCode::NOT_FOUND,
             error: "unknown command",
             message: "no such endpoint: see /openapi.json".into(),
+            reason: None,
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({
+        let mut body = json!({
             "value": { "error": self.error, "message": self.message, "stacktrace": "" }
         });
+        if let Some(reason) = self.reason {
+            body["value"]["softkey:reason"] = json!(reason);
+        }
         (self.status, axum::Json(body)).into_response()
     }
 }

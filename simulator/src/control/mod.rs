@@ -11,11 +11,12 @@
 //! Authenticators" WebDriver extension
 //! (<https://www.w3.org/TR/webauthn-3/#sctn-automation>), any session id
 //! accepted; softkey's additions (scripted presence, faults, power cycle,
-//! event stream) live beside them. `/openapi.json` describes it all.
+//! event stream, CXF export and import) live beside them. `/openapi.json` describes it all.
 
 pub mod api;
 pub(crate) mod cbor_fields;
 pub mod credentials;
+pub mod cxf;
 pub mod device;
 pub mod error;
 pub mod events;

@@ -3,8 +3,9 @@
 //! `softkey_vault::cli::run(args)`).
 //!
 //! Every command that opens a vault takes `--key-file PATH`,
-//! `--passphrase-file PATH` (scripts, tests) or `--keyring` (the desktop
-//! keyring, with the cargo feature `keyring`), and otherwise prompts for the
+//! `--passphrase-file PATH` (scripts, tests), `--keyring` (the desktop
+//! keyring, with the cargo feature `keyring`) or `--tpm` (the TPM, with the
+//! cargo feature `tpm`; see `cli_tpm`), and otherwise prompts for the
 //! passphrase on the terminal (`/dev/tty`, echo off). A note goes to stderr
 //! while Argon2 runs, since it takes about half a second by design.
 //!
@@ -50,6 +51,9 @@ pub struct VaultArgs {
     /// desktop keyring (Secret Service).
     #[arg(long, global = true, conflicts_with_all = ["key_file", "passphrase_file"])]
     pub keyring: bool,
+    /// `--tpm`, `--tpm-pcrs`, `--tpm-tcti` (see `cli_tpm`).
+    #[command(flatten)]
+    pub tpm: crate::cli_tpm::TpmArgs,
     /// What to do.
     #[command(subcommand)]
     pub command: VaultCommand,
@@ -126,6 +130,10 @@ pub enum VaultCommand {
         /// Add a keyring slot: a random secret stored in the desktop keyring.
         #[arg(long, conflicts_with_all = ["new_key_file", "new_passphrase_file"])]
         new_keyring: bool,
+        /// Add a TPM slot: a random secret sealed to this machine's TPM 2.0
+        /// (bound to --tpm-pcrs if given).
+        #[arg(long, conflicts_with_all = ["new_key_file", "new_passphrase_file", "new_keyring"])]
+        new_tpm: bool,
         /// Read the new slot's passphrase from this file instead of prompting.
         #[arg(long, value_name = "PATH")]
         new_passphrase_file: Option<PathBuf>,
@@ -199,12 +207,19 @@ pub fn execute(args: VaultArgs, out: &mut dyn Write) -> Result<(), VaultError> {
             danger_fast_kdf,
         } => {
             let kdf = kdf_params(*danger_fast_kdf);
-            let unlocker = new_unlocker(
-                args.key_file.as_deref(),
-                args.passphrase_file.as_deref(),
+            let others = [
+                args.key_file.is_some(),
+                args.passphrase_file.is_some(),
                 args.keyring,
-                kdf,
-            )?;
+            ];
+            let unlocker = crate::cli_tpm::new_vault_unlocker(&args.tpm, others, || {
+                new_unlocker(
+                    args.key_file.as_deref(),
+                    args.passphrase_file.as_deref(),
+                    args.keyring,
+                    kdf,
+                )
+            })?;
             let mut vault = Vault::create(&path, &unlocker, kdf)?;
             if *backup_eligible {
                 vault.set_backup_eligible(true)?;
@@ -270,6 +285,7 @@ pub fn execute(args: VaultArgs, out: &mut dyn Write) -> Result<(), VaultError> {
         VaultCommand::AddKey {
             new_key_file,
             new_keyring,
+            new_tpm,
             new_passphrase_file,
             danger_fast_kdf,
         } => slots::add_key(
@@ -278,6 +294,7 @@ pub fn execute(args: VaultArgs, out: &mut dyn Write) -> Result<(), VaultError> {
             slots::NewSlot {
                 key_file: new_key_file.as_deref(),
                 keyring: *new_keyring,
+                tpm: *new_tpm,
                 passphrase_file: new_passphrase_file.as_deref(),
                 danger_fast_kdf: *danger_fast_kdf,
             },
@@ -328,7 +345,8 @@ fn open_with_unlocker(path: &Path, args: &VaultArgs) -> Result<(Vault, Unlocker)
             path.display()
         )));
     }
-    let unlocker = unlocker_for(
+    let unlocker = crate::cli_tpm::unlocker_for(
+        &args.tpm,
         args.key_file.as_deref(),
         args.passphrase_file.as_deref(),
         args.keyring,

@@ -45,6 +45,7 @@ pub(super) fn write_info(out: &mut dyn Write, info: &crate::VaultInfo) -> std::i
                 k.p_cost
             ),
             (SlotKind::Keyring, None) => "Secret Service item".to_owned(),
+            (SlotKind::Tpm, None) => crate::cli_tpm::slot_detail(slot),
             _ => String::new(),
         };
         let unlocked = if slot.id == info.unlocked_slot {

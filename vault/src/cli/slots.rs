@@ -58,6 +58,7 @@ pub(super) fn passwd(
 pub(super) struct NewSlot<'a> {
     pub(super) key_file: Option<&'a Path>,
     pub(super) keyring: bool,
+    pub(super) tpm: bool,
     pub(super) passphrase_file: Option<&'a Path>,
     pub(super) danger_fast_kdf: bool,
 }
@@ -75,7 +76,9 @@ pub(super) fn add_key(
     }
     let mut vault = open(path, args)?;
     let kdf = kdf_params(new.danger_fast_kdf);
-    let unlocker = new_unlocker(new.key_file, new.passphrase_file, new.keyring, kdf)?;
+    let unlocker = crate::cli_tpm::new_slot_unlocker(&args.tpm, new.tpm, || {
+        new_unlocker(new.key_file, new.passphrase_file, new.keyring, kdf)
+    })?;
     let slot = vault.add_slot(&unlocker, kdf)?;
     writeln!(out, "Added slot {slot} ({}).", unlocker.kind().name()).map_err(write_err)
 }
@@ -154,6 +157,7 @@ fn rekey_slots(
             }
         }
     }
+    crate::cli_tpm::keep_tpm_slots(&args.tpm, &slots, &mut keep)?;
     let dropped: Vec<String> = slots
         .iter()
         .filter(|slot| !keep.iter().any(|(id, _)| *id == slot.id))

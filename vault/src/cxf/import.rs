@@ -63,6 +63,9 @@ pub enum SkipReason {
         /// The most softkey keeps.
         max: usize,
     },
+    /// A large blob for an authenticator without the largeBlob extension.
+    #[error("it has a large blob, and the authenticator was made without the largeBlob extension")]
+    LargeBlobUnsupported,
     /// A large blob that does not fit the authenticator's large-blob array.
     #[error("its large blob does not fit the authenticator's large-blob array ({max} bytes)")]
     LargeBlobDoesNotFit {
