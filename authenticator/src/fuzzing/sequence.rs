@@ -715,19 +715,7 @@ impl SequenceModel {
                     (text("displayName"), text("Fuzz User")),
                 ]),
             ),
-            (
-                int(4),
-                Value::Array(
-                    algs.iter()
-                        .map(|alg| {
-                            Value::Map(vec![
-                                (text("alg"), int(*alg)),
-                                (text("type"), text("public-key")),
-                            ])
-                        })
-                        .collect(),
-                ),
-            ),
+            (int(4), credential_parameters(algs)),
         ];
         if !exclude.is_empty() {
             params.push((int(5), descriptors(self.credential_ids(exclude))));
