@@ -381,9 +381,9 @@ impl StoredCredential {
 }
 
 /// Maximum length of a sealed credential ID holding every optional field:
-/// an RSA key (512 bytes, see [`crate::crypto`]) with both credRandoms and a
-/// full credBlob comes to 657 bytes (tested); WebAuthn allows 1023.
-pub const MAX_CREDENTIAL_ID_LEN: usize = 704;
+/// an RSA key (640 bytes, see [`crate::crypto`]) with both credRandoms and a
+/// full credBlob comes to 785 bytes (tested); WebAuthn allows 1023.
+pub const MAX_CREDENTIAL_ID_LEN: usize = 832;
 
 fn wrap_cipher(device_secret: &Secret32) -> Aes256Gcm {
     let hkdf = Hkdf::<Sha256>::new(None, device_secret.expose_secret());
@@ -541,6 +541,73 @@ mod tests {
     }
 
     #[test]
+    fn rsa_records_and_ids_without_qinv_open_sign_and_migrate() {
+        // An RSA key as softkey stored it before qInv was kept: p ‖ q ‖ d,
+        // the first 512 bytes of today's form.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(12);
+        let mut credential = sample(&mut rng);
+        credential.private_key = PrivateKey::generate(Algorithm::Rs256, &mut rng);
+        let current = credential
+            .private_key
+            .secret_bytes()
+            .expose_secret()
+            .to_vec();
+        let expected = credential.private_key.sign(b"m", &mut rng).unwrap();
+        let mut map = IntMap::new(cbor::decode(&credential.to_bytes()).unwrap()).unwrap();
+        map.take(8).unwrap();
+        let mut entries = Vec::new();
+        for key in [0, 1, 2, 3, 4, 5, 7, 9, 10, 11, 13] {
+            if let Some(value) = map.take(key) {
+                entries.push((cbor::int(key), value));
+            }
+        }
+        entries.push((cbor::int(8), cbor::bytes(&current[..512])));
+        let old = cbor::encode(Value::Map(entries.clone()));
+        // RS256 signatures are deterministic (blinding does not change them).
+        // A vault row: opens, signs as before, and migrates to the new form.
+        let opened = StoredCredential::from_bytes(&old).unwrap();
+        assert_eq!(opened.private_key.sign(b"m", &mut rng).unwrap(), expected);
+        let migrated = StoredCredential::migrate_stored(&old)
+            .unwrap()
+            .expect("outdated");
+        let reread = StoredCredential::from_bytes(&migrated).unwrap();
+        assert_eq!(
+            reread.private_key.secret_bytes().expose_secret(),
+            &current[..]
+        );
+        assert!(
+            StoredCredential::migrate_stored(&migrated)
+                .unwrap()
+                .is_none()
+        );
+        // A sealed ID (which the relying party keeps as it is): still opens
+        // and signs.
+        let secret = Secret32::new([9; 32]);
+        let rp = sha256(b"example.com");
+        let payload = cbor::encode(Value::Map(
+            entries
+                .into_iter()
+                .filter(|(k, _)| [7, 8, 10, 11].map(cbor::int).contains(k))
+                .collect(),
+        ));
+        let nonce = [7u8; NONCE_LEN];
+        let sealed = wrap_cipher(&secret)
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: &payload,
+                    aad: &rp,
+                },
+            )
+            .unwrap();
+        let id = [&[SEALED_ID_V2][..], &nonce, &sealed].concat();
+        assert_eq!(id.len(), 1 + 12 + payload.len() + 16);
+        let opened = StoredCredential::open_id(&id, &secret, &rp).unwrap();
+        assert_eq!(opened.algorithm(), Algorithm::Rs256);
+        assert_eq!(opened.private_key.sign(b"m", &mut rng).unwrap(), expected);
+    }
+
+    #[test]
     fn format1_stored_es256_record_opens_and_signs() {
         use p256::ecdsa::signature::Verifier as _;
         let old = hex::decode(FORMAT1_ES256_STORED).unwrap();
@@ -669,7 +736,7 @@ mod tests {
         let id = credential
             .seal_id(&Secret32::new([9; 32]), &sha256(b"example.com"), &mut rng)
             .unwrap();
-        assert_eq!(id.len(), 657);
+        assert_eq!(id.len(), 785);
         assert!(id.len() <= MAX_CREDENTIAL_ID_LEN);
     }
 

@@ -17,7 +17,10 @@
 //!   in-memory store. ML-DSA has a third reference, `*_seed_sign`: expanding
 //!   the stored 32-byte seed, then signing (what a key that keeps only its
 //!   seed must do).
-//!
+//! - `alg_get_assertion_sealed/*`: a non-discoverable getAssertion for
+//!   EdDSA, ES384 and RS256, whose credential ID is opened and whose key is
+//!   rebuilt from its sealed form on every call (the path of every sealed ID,
+//!   and of vault rows).
 //! - `vault_make_credential/*`, `ctaphid_udp_clients/*` (issue 15): see
 //!   [`durable`].
 //!
@@ -518,6 +521,44 @@ fn bench_algorithm_get_assertion(c: &mut Criterion) {
     group.finish();
 }
 
+/// A non-discoverable getAssertion: the credential ID in the allowList is
+/// opened (AEAD) and its key rebuilt from the sealed form on every call, as
+/// for every sealed ID (and, from the vault, every discoverable one).
+fn bench_algorithm_get_assertion_sealed(c: &mut Criterion) {
+    let mut group = c.benchmark_group("alg_get_assertion_sealed");
+    for (name, alg) in [("eddsa", -8), ("es384", -35), ("rs256", -257)] {
+        let mut auth = all_algorithms(memory_store());
+        let made = call(&mut auth, &make_credential_request(alg, false));
+        let Value::Map(entries) = cbor::decode(&made[1..]).unwrap() else {
+            panic!("makeCredential reply is a map")
+        };
+        let auth_data = entries
+            .into_iter()
+            .find(|(k, _)| *k == int(2))
+            .and_then(|(_, v)| v.into_bytes().ok())
+            .unwrap();
+        // rpIdHash 32, flags 1, counter 4, AAGUID 16, then the ID's length.
+        let id_len = usize::from(u16::from_be_bytes([auth_data[53], auth_data[54]]));
+        let id = &auth_data[55..55 + id_len];
+        let get = request(
+            0x02,
+            vec![
+                (int(1), text(RP_ID)),
+                (int(2), bytes(&[0x22; 32])),
+                (
+                    int(3),
+                    Value::Array(vec![Value::Map(vec![
+                        (text("id"), bytes(id)),
+                        (text("type"), text("public-key")),
+                    ])]),
+                ),
+            ],
+        );
+        group.bench_function(name, |b| b.iter(|| call(&mut auth, black_box(&get))));
+    }
+    group.finish();
+}
+
 fn bench_algorithm_make_credential(c: &mut Criterion) {
     let mut group = c.benchmark_group("alg_make_credential");
     for (name, alg) in ALGORITHMS {
@@ -545,6 +586,7 @@ criterion_group! {
         .measurement_time(Duration::from_secs(3));
     targets = bench_sign, bench_get_assertion, bench_make_credential, bench_ctaphid_udp,
         durable::bench_vault_make_credential, durable::bench_udp_clients,
-        bench_algorithm_references, bench_algorithm_get_assertion, bench_algorithm_make_credential
+        bench_algorithm_references, bench_algorithm_get_assertion,
+        bench_algorithm_get_assertion_sealed, bench_algorithm_make_credential
 }
 criterion_main!(benches);

@@ -9,7 +9,7 @@
 //! | ES512, ESP512 | -36, -52 | P-521 scalar | DER ECDSA, SHA-512 |
 //! | ES256K | -47 | secp256k1 scalar | DER ECDSA, SHA-256, low-S |
 //! | EdDSA, Ed25519 | -8, -19 | Ed25519 seed (+ public key) | 64 bytes |
-//! | RS256, PS256 | -257, -37 | RSA-2048 `p ‖ q ‖ d` | 256 bytes |
+//! | RS256, PS256 | -257, -37 | RSA-2048 `p ‖ q ‖ d ‖ qInv` | 256 bytes |
 //! | ML-DSA-44/65/87 | -48, -49, -50 | 32-byte seed ξ | 2420/3309/4627 bytes |
 //!
 //! The fully-specified identifiers of RFC 9864 (ESP256, ESP384, ESP512,
@@ -41,7 +41,7 @@ enum Ready {
     /// A freshly generated Ed25519 key, with its public key.
     Ed25519(Box<ed25519_dalek::SigningKey>),
     /// An RSA key, checked and with its CRT values.
-    Rsa(Box<::rsa::PrivateKey>),
+    Rsa(Box<rsa::Key>),
     /// An ML-DSA seed, expanded.
     MlDsa(ml_dsa::Expanded),
 }
@@ -115,6 +115,7 @@ impl PrivateKey {
     ) -> Option<Self> {
         let bytes = secret.expose_secret();
         let mut public = None;
+        let mut upgraded = None;
         let ready = match algorithm.kind() {
             KeyKind::P256 => ec::p256::is_valid(bytes).then_some(Ready::Nothing)?,
             KeyKind::P384 => ec::p384::is_valid(bytes).then_some(Ready::Nothing)?,
@@ -127,14 +128,22 @@ impl PrivateKey {
                 });
                 Ready::Nothing
             }
-            KeyKind::Rsa(_) => Ready::Rsa(rsa::decode(bytes)?),
+            KeyKind::Rsa(_) => {
+                let (key, current) = rsa::decode(bytes)?;
+                // A key stored before qInv was kept: written back in the
+                // current form the next time the record is stored.
+                if !current {
+                    upgraded = Some(rsa::encode(&key).ok()?);
+                }
+                Ready::Rsa(key)
+            }
             // Expanded on first use: a credential read only to be listed or
             // skipped costs nothing.
             KeyKind::MlDsa(_) => (bytes.len() == ml_dsa::SEED_LEN).then_some(Ready::Nothing)?,
         };
         Some(Self {
             algorithm,
-            secret,
+            secret: upgraded.unwrap_or(secret),
             public,
             ready,
         })
@@ -150,7 +159,7 @@ impl PrivateKey {
             ready: match &self.ready {
                 Ready::Nothing => Ready::Nothing,
                 Ready::Ed25519(key) => Ready::Ed25519(key.clone()),
-                Ready::Rsa(key) => Ready::Rsa(key.clone()),
+                Ready::Rsa(key) => Ready::Rsa(Box::new(key.duplicate())),
                 Ready::MlDsa(key) => Ready::MlDsa(key.duplicate()),
             },
         }
@@ -620,15 +629,15 @@ mod tests {
     fn rsa_stored_form_round_trips_and_rejects_tampering() {
         let key = PrivateKey::generate(Algorithm::Rs256, &mut rng());
         let stored = key.secret_bytes().expose_secret().to_vec();
-        assert_eq!(stored.len(), 512);
+        assert_eq!(stored.len(), 640, "p ‖ q ‖ d ‖ qInv");
         let reopened =
             PrivateKey::from_bytes(Algorithm::Ps256, SecretBytes::from_slice(&stored)).unwrap();
         assert_eq!(
             bytes_at(&reopened.cose_public_key().unwrap(), -1),
             bytes_at(&key.cose_public_key().unwrap(), -1)
         );
-        // A flipped bit in d (or in a prime) no longer makes a consistent key.
-        for at in [10, 200, 400] {
+        // A flipped bit in d, qInv or a prime no longer makes a consistent key.
+        for at in [10, 200, 400, 600] {
             let mut tampered = stored.clone();
             tampered[at] ^= 0x40;
             assert!(
@@ -636,6 +645,22 @@ mod tests {
                     .is_none()
             );
         }
+    }
+
+    #[test]
+    fn rsa_key_stored_without_qinv_signs_and_is_upgraded() {
+        // Records and sealed IDs written before qInv was kept hold p ‖ q ‖ d
+        // (512 bytes): the key opens, signs as before, and its stored form
+        // (what the next write stores) is the current one.
+        let key = PrivateKey::generate(Algorithm::Rs256, &mut rng());
+        let current = key.secret_bytes().expose_secret().to_vec();
+        let old = SecretBytes::from_slice(&current[..512]);
+        let reopened = PrivateKey::from_bytes(Algorithm::Rs256, old).unwrap();
+        assert_eq!(reopened.secret_bytes().expose_secret(), &current[..]);
+        assert_eq!(
+            reopened.sign(b"message", &mut rng()).unwrap(),
+            key.sign(b"message", &mut rng()).unwrap()
+        );
     }
 
     #[test]
