@@ -85,34 +85,14 @@ for name, label, sign, keygen in [
              [f"alg_sign/{name}_seed_sign"], 1.2, "max")
     if keygen:
         made = "alg_make_credential_slow/rs256" if name == "rs256" else f"alg_make_credential/{name}"
-<<<<<<< HEAD
         show(f"makeCredential {label} non-rk packed / keygen+sign", made, [keygen], 1.2, "max")
-print("(times: fastest of 30 criterion samples, per operation; one run of simulator/benches/ctap.rs;")
-print(" a reference of two benches is the sum of their minima)")
-=======
-        alg_rows.append((f"makeCredential {label} non-rk packed / keygen+sign", made, keygen, 1.2, "max"))
 # Sealed credential IDs: the key rebuilt from its sealed form every time.
 for name, label, sign in [
     ("eddsa", "EdDSA", "sign/ed25519"),
     ("es384", "ES384", "alg_sign/es384"),
     ("rs256", "RS256", "alg_sign/rs256"),
 ]:
-    alg_rows.append((f"getAssertion {label} sealed ID, memory / bare sign", f"alg_get_assertion_sealed/{name}", sign, 1.2, "max"))
-rows += alg_rows
-print(f"{'ratio':58} {'measured':>11} {'reference':>11} {'ratio':>7}  {'goal':>7}  met")
-for what, a, b, goal, kind in rows:
-    try:
-        ta, tb = ns(a), ns(b)
-    except FileNotFoundError as e:
-        print(f"{what:58} missing: {e.filename}")
-        continue
-    r = ta / tb
-    ok = r <= goal if kind == "max" else r >= goal
-    sign = "≤" if kind == "max" else "≥"
-    print(f"{what:58} {fmt(ta)} {fmt(tb)} {r:6.2f}×  {sign}{goal:.1f}×  {'yes' if ok else 'NO'}")
-
-udp, bound = ns("ctaphid_udp/get_assertion"), ns("sign/p256")
-print(f"{'sustained assertions/s, one host over UDP, serial':58} {1e9 / udp:11.0f} {1e9 / bound:11.0f} {bound / udp:6.2f}   of the P-256 signature bound")
-print("(times: fastest of 30 criterion samples, per operation; one run of simulator/benches/ctap.rs)")
->>>>>>> h/alg
+    show(f"getAssertion {label} sealed ID, memory / bare sign", f"alg_get_assertion_sealed/{name}", [sign], 1.2, "max")
+print("(times: fastest of 30 criterion samples, per operation; one run of simulator/benches/ctap.rs;")
+print(" a reference of two benches is the sum of their minima)")
 PY
