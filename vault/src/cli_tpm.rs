@@ -123,7 +123,9 @@ pub(crate) fn new_slot_unlocker(
     Ok(Unlocker::Tpm(tpm.config()?))
 }
 
-fn pcrs_need_a_tpm_slot(tpm: &TpmArgs, new_tpm_slot: bool) -> Result<(), VaultError> {
+/// `--tpm-pcrs` only where a new TPM slot is made (`init --tpm`,
+/// `add-key --new-tpm`): elsewhere it would be ignored, so it is refused.
+pub(crate) fn pcrs_need_a_tpm_slot(tpm: &TpmArgs, new_tpm_slot: bool) -> Result<(), VaultError> {
     if tpm.tpm_pcrs.is_some() && !new_tpm_slot {
         return Err(VaultError::Usage(
             "--tpm-pcrs binds a new TPM slot: give it with `init --tpm` or `add-key --new-tpm`"

@@ -257,3 +257,28 @@ fn rekey_keeps_the_named_slots_and_removes_others_only_when_told() {
     assert!(out.contains("slots kept: 1; removed: 2"), "{out}");
     assert!(run(&["--vault", vault, "--passphrase-file", pass, "list"]).is_err());
 }
+
+/// `--tpm-pcrs` binds a new TPM slot; on a command that makes none it is a
+/// usage error, not silently ignored, and the vault is left as it was.
+#[test]
+fn tpm_pcrs_without_a_new_tpm_slot_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = dir.path().join("vault.sqlite");
+    let vault = vault.to_str().unwrap();
+    let key = dir.path().join("k.key");
+    let key = key.to_str().unwrap();
+    run(&["--vault", vault, "--key-file", key, "init"]).unwrap();
+    let before = std::fs::read(vault).unwrap();
+    for command in [["list"], ["info"], ["passwd"], ["rekey"]] {
+        let mut args = vec!["--vault", vault, "--key-file", key, "--tpm-pcrs", "7"];
+        args.extend(command);
+        assert!(
+            matches!(
+                run(&args),
+                Err(VaultError::Usage(ref message)) if message.contains("--tpm-pcrs")
+            ),
+            "{command:?}"
+        );
+    }
+    assert_eq!(std::fs::read(vault).unwrap(), before);
+}

@@ -201,6 +201,12 @@ pub fn execute(args: VaultArgs, out: &mut dyn Write) -> Result<(), VaultError> {
         None => default_vault_path()?,
     };
     let write_err = |e| VaultError::io("writing output", e);
+    if !matches!(
+        args.command,
+        VaultCommand::Init { .. } | VaultCommand::AddKey { .. }
+    ) {
+        crate::cli_tpm::pcrs_need_a_tpm_slot(&args.tpm, false)?;
+    }
     match &args.command {
         VaultCommand::Init {
             backup_eligible,
