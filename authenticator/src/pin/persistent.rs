@@ -104,26 +104,28 @@ impl PersistentState {
         store: &mut S,
         rng: &mut R,
     ) -> Result<Self, StatusCode> {
-        let stored = store.setting(SettingKey::PersistentState)?.is_some();
-        let state = Self::load_or_fresh(store, rng)?;
+        let (state, stored) = Self::load_or_fresh(store, rng)?;
         if !stored {
             state.save(store)?;
         }
         Ok(state)
     }
 
-    /// The stored state, or fresh values when there is none, not written:
-    /// the caller stores [`Self::encode`] with the change it makes.
+    /// The stored state (`true`), or fresh values when there is none
+    /// (`false`), not written: the caller stores [`Self::encode`] with the
+    /// change it makes. One read of the setting.
     fn load_or_fresh<S: Store + ?Sized, R: rand_core::CryptoRng + ?Sized>(
         store: &mut S,
         rng: &mut R,
-    ) -> Result<Self, StatusCode> {
+    ) -> Result<(Self, bool), StatusCode> {
         match store.setting(SettingKey::PersistentState)? {
-            Some(bytes) => Self::decode(bytes.expose_secret()).map_err(|_| {
-                tracing::error!("stored persistent token state is corrupt");
-                StatusCode::from(StoreError::Corrupt("persistent state".into()))
-            }),
-            None => Ok(Self::fresh(rng)),
+            Some(bytes) => Self::decode(bytes.expose_secret())
+                .map(|state| (state, true))
+                .map_err(|_| {
+                    tracing::error!("stored persistent token state is corrupt");
+                    StatusCode::from(StoreError::Corrupt("persistent state".into()))
+                }),
+            None => Ok((Self::fresh(rng), false)),
         }
     }
 
@@ -243,7 +245,7 @@ pub fn note_credential_store_change<S: Store + ?Sized, R: rand_core::CryptoRng +
     store: &mut S,
     rng: &mut R,
 ) -> Result<(), StatusCode> {
-    let mut state = PersistentState::load_or_create(store, rng)?;
+    let (mut state, _) = PersistentState::load_or_fresh(store, rng)?;
     state.renew_cred_store_state(rng);
     state.save(store)
 }
@@ -258,7 +260,7 @@ pub fn put_discoverable_noting_change<S: Store + ?Sized, R: rand_core::CryptoRng
     rng: &mut R,
     credential: &StoredCredential,
 ) -> Result<(), StatusCode> {
-    let mut state = PersistentState::load_or_fresh(store, rng)?;
+    let (mut state, _) = PersistentState::load_or_fresh(store, rng)?;
     state.renew_cred_store_state(rng);
     store.put_discoverable_with_setting(
         credential,
@@ -329,6 +331,7 @@ mod tests {
     struct Recording {
         inner: MemoryStore,
         writes: Vec<&'static str>,
+        setting_reads: usize,
     }
 
     impl Store for Recording {
@@ -376,6 +379,7 @@ mod tests {
             self.inner.next_global_counter()
         }
         fn setting(&mut self, key: SettingKey) -> Result<Option<SecretBytes>, StoreError> {
+            self.setting_reads += 1;
             self.inner.setting(key)
         }
         fn put_setting(&mut self, key: SettingKey, value: Option<&[u8]>) -> Result<(), StoreError> {
@@ -421,6 +425,7 @@ mod tests {
         let mut store = Recording {
             inner: MemoryStore::new(Secret32::new([1; 32])),
             writes: Vec::new(),
+            setting_reads: 0,
         };
         let first_credential = discoverable(1, &mut rng);
         put_discoverable_noting_change(&mut store, &mut rng, &first_credential).unwrap();
@@ -440,5 +445,41 @@ mod tests {
         assert_eq!(second.identifier, first.identifier);
         assert_ne!(second.cred_store_state, first.cred_store_state);
         assert_eq!(store.inner.discoverable_count().unwrap(), 2);
+    }
+
+    /// The state is read once per use (getInfo and clientPIN load it on every
+    /// call; on the vault a read opens a sealed row), and a store without one
+    /// gets it written once, also when the first use is a change.
+    #[test]
+    fn the_state_is_read_once_and_a_first_change_is_one_write() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+        let mut store = Recording {
+            inner: MemoryStore::new(Secret32::new([1; 32])),
+            writes: Vec::new(),
+            setting_reads: 0,
+        };
+        let made = PersistentState::load_or_create(&mut store, &mut rng).unwrap();
+        assert_eq!((store.setting_reads, store.writes.len()), (1, 1));
+        let loaded = PersistentState::load_or_create(&mut store, &mut rng).unwrap();
+        assert_eq!((store.setting_reads, store.writes.len()), (2, 1));
+        assert_eq!(loaded.cred_store_state, made.cred_store_state);
+
+        let mut fresh = Recording {
+            inner: MemoryStore::new(Secret32::new([2; 32])),
+            writes: Vec::new(),
+            setting_reads: 0,
+        };
+        note_credential_store_change(&mut fresh, &mut rng).unwrap();
+        assert_eq!(
+            (fresh.setting_reads, fresh.writes.as_slice()),
+            (1, &["put_setting"][..])
+        );
+        assert!(
+            fresh
+                .inner
+                .setting(SettingKey::PersistentState)
+                .unwrap()
+                .is_some()
+        );
     }
 }
