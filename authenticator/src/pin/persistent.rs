@@ -334,6 +334,16 @@ mod tests {
         setting_reads: usize,
     }
 
+    impl Recording {
+        fn new(device_secret: u8) -> Self {
+            Self {
+                inner: MemoryStore::new(Secret32::new([device_secret; 32])),
+                writes: Vec::new(),
+                setting_reads: 0,
+            }
+        }
+    }
+
     impl Store for Recording {
         fn device_secret(&mut self) -> Result<Secret32, StoreError> {
             self.inner.device_secret()
@@ -422,11 +432,7 @@ mod tests {
     #[test]
     fn a_new_discoverable_credential_and_its_store_state_are_one_write() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
-        let mut store = Recording {
-            inner: MemoryStore::new(Secret32::new([1; 32])),
-            writes: Vec::new(),
-            setting_reads: 0,
-        };
+        let mut store = Recording::new(1);
         let first_credential = discoverable(1, &mut rng);
         put_discoverable_noting_change(&mut store, &mut rng, &first_credential).unwrap();
         assert_eq!(store.writes, ["put_discoverable_with_setting"]);
@@ -453,22 +459,14 @@ mod tests {
     #[test]
     fn the_state_is_read_once_and_a_first_change_is_one_write() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(4);
-        let mut store = Recording {
-            inner: MemoryStore::new(Secret32::new([1; 32])),
-            writes: Vec::new(),
-            setting_reads: 0,
-        };
+        let mut store = Recording::new(1);
         let made = PersistentState::load_or_create(&mut store, &mut rng).unwrap();
         assert_eq!((store.setting_reads, store.writes.len()), (1, 1));
         let loaded = PersistentState::load_or_create(&mut store, &mut rng).unwrap();
         assert_eq!((store.setting_reads, store.writes.len()), (2, 1));
         assert_eq!(loaded.cred_store_state, made.cred_store_state);
 
-        let mut fresh = Recording {
-            inner: MemoryStore::new(Secret32::new([2; 32])),
-            writes: Vec::new(),
-            setting_reads: 0,
-        };
+        let mut fresh = Recording::new(2);
         note_credential_store_change(&mut fresh, &mut rng).unwrap();
         assert_eq!(
             (fresh.setting_reads, fresh.writes.as_slice()),
