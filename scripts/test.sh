@@ -19,7 +19,8 @@ fi
 
 # TPM key slots (cargo feature `tpm`) need the system's tpm2-tss to build:
 # built where it is installed, or where SOFTKEY_REQUIRE_TPM=1 (CI) says the
-# TPM tests must run (they need swtpm too; vault/tests/tpm.rs).
+# TPM tests must run (they need swtpm too; vault/tests/tpm.rs, and
+# tests/python/test_tpm.py against the softkey binary built here).
 FEATURES=()
 if [ "${SOFTKEY_REQUIRE_TPM:-}" = 1 ] || pkg-config --exists tss2-esys 2>/dev/null; then
     FEATURES=(--features softkey/tpm)

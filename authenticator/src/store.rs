@@ -120,6 +120,21 @@ pub trait Store {
         self.put_discoverable(credential)
     }
 
+    /// Stores `credentials` as [`Store::put_discoverable`] would, one after
+    /// the other (the same id updated, another credential of the same
+    /// relying party and user handle replaced), and writes (`Some`) or
+    /// removes (`None`) each of `settings`, as one operation: on `Ok` all of
+    /// it is durable; on `Err` nothing changed (no credential stored,
+    /// updated or replaced, no setting written), however far it got. Imports
+    /// use it, so that a failure midway leaves the store as it was. There is
+    /// no default: a store that writes one credential at a time cannot take
+    /// them back once its writes fail, so each store says how it does this.
+    fn put_discoverable_batch(
+        &mut self,
+        credentials: &[&StoredCredential],
+        settings: &[(SettingKey, Option<&[u8]>)],
+    ) -> Result<(), StoreError>;
+
     /// Deletes a discoverable credential; `Ok(false)` when there was none.
     fn delete_discoverable(&mut self, credential_id: &[u8]) -> Result<bool, StoreError>;
 
@@ -250,6 +265,38 @@ impl Store for MemoryStore {
             self.credentials.remove(index);
         }
         self.credentials.push(credential.duplicate());
+        Ok(())
+    }
+
+    /// Staged on a copy that replaces `self` only once every write went in:
+    /// a credential that does not fit leaves the store as it was.
+    fn put_discoverable_batch(
+        &mut self,
+        credentials: &[&StoredCredential],
+        settings: &[(SettingKey, Option<&[u8]>)],
+    ) -> Result<(), StoreError> {
+        let mut staged = Self {
+            device_secret: self.device_secret.duplicate(),
+            credentials: self
+                .credentials
+                .iter()
+                .map(StoredCredential::duplicate)
+                .collect(),
+            global_counter: self.global_counter,
+            settings: self
+                .settings
+                .iter()
+                .map(|(key, value)| (*key, value.duplicate()))
+                .collect(),
+            capacity: self.capacity,
+        };
+        for credential in credentials {
+            staged.put_discoverable(credential)?;
+        }
+        for (key, value) in settings {
+            staged.put_setting(*key, *value)?;
+        }
+        *self = staged;
         Ok(())
     }
 

@@ -5,13 +5,17 @@ API exports them, another authenticator imports the document, and
 python-fido2 signs in to each from there with the same key, PRF outputs,
 credBlob and large blob, BE = BS = 1. Malformed and hostile documents are
 refused with a named reason and change nothing; duplicates are kept unless
-replaced; a dry run stores nothing. Helpers and fixtures: control_api.py."""
+replaced; a dry run stores nothing; an import whose storing fails midway
+(a fault placed in a persistent authenticator's vault file) stores nothing
+and keeps the passkey it was to replace as it was. Helpers and fixtures:
+control_api.py."""
 
 from __future__ import annotations
 
 import copy
 import json
 import os
+import sqlite3
 from pathlib import Path
 
 from fido2.server import Fido2Server
@@ -254,3 +258,53 @@ def test_a_document_from_another_implementation_imports(api):
     assert len(listed) == answer["imported"]
     assert all(c["isResidentCredential"] and c["backupState"] for c in listed)
     api.call("DELETE", f"/{authenticator_id}")
+
+
+def test_an_import_that_fails_midway_stores_nothing(api):
+    """A persistent authenticator's vault: a trigger placed in its file makes
+    the second credential write of a transaction fail (a full disk midway).
+    The import with replace fails whole: the passkey it was to replace and
+    the other one come back exactly as they were."""
+    source_id, _ = api.add()
+    target_id, _ = api.add(**{"softkey:vault": {"name": "cxf-midway"}})
+    for name, sign_count in (("anna", 7), ("ben", 3)):
+        _, der = p256_key()
+        inject(api, target_id, f"kept-{name}".encode(), der, sign_count=sign_count,
+               isResidentCredential=True, userHandle=b64url(name.encode()))
+    for name in ("anna", "cleo", "dan"):  # anna's replaces the kept one
+        _, der = p256_key()
+        inject(api, source_id, f"new-{name}".encode(), der,
+               isResidentCredential=True, userHandle=b64url(name.encode()))
+    document = api.call("GET", f"/{source_id}/cxf")["value"]["cxf"]
+    assert len(passkeys_of(document)) == 3
+
+    def listed():
+        return sorted(api.call("GET", f"/{target_id}/credentials")["value"],
+                      key=lambda c: c["credentialId"])
+
+    before = listed()
+    assert [c["signCount"] for c in before] == [7, 3]
+    vault = sqlite3.connect(api.vault_dir / "cxf-midway.sqlite")
+    try:
+        vault.executescript("""
+            CREATE TABLE fault (writes INTEGER NOT NULL);
+            INSERT INTO fault VALUES (0);
+            CREATE TRIGGER fault_at BEFORE INSERT ON credentials BEGIN
+                UPDATE fault SET writes = writes + 1;
+                SELECT RAISE(ABORT, 'injected fault') WHERE (SELECT writes FROM fault) >= 2;
+            END;""")
+        error = api.call("POST", f"/{target_id}/cxf", {"cxf": document, "replace": True},
+                         expect=500)["value"]
+        assert "injected fault" in error["message"], error
+        # IDs, user handles, keys, counters: all as before.
+        assert listed() == before
+        vault.executescript("DROP TRIGGER fault_at; DROP TABLE fault;")
+    finally:
+        vault.close()
+    answer = api.call("POST", f"/{target_id}/cxf", {"cxf": document, "replace": True})["value"]
+    assert answer["imported"] == 3
+    assert [i["outcome"] for i in answer["items"]].count("replace") == 1
+    ids = [unb64url(c["credentialId"]) for c in listed()]
+    assert sorted(ids) == [b"kept-ben", b"new-anna", b"new-cleo", b"new-dan"]
+    for removed in (source_id, target_id):
+        api.call("DELETE", f"/{removed}")

@@ -155,6 +155,13 @@ impl Store for WriteEachAssertion {
     fn put_discoverable(&mut self, credential: &StoredCredential) -> Result<(), StoreError> {
         self.0.put_discoverable(credential)
     }
+    fn put_discoverable_batch(
+        &mut self,
+        credentials: &[&StoredCredential],
+        settings: &[(SettingKey, Option<&[u8]>)],
+    ) -> Result<(), StoreError> {
+        self.0.put_discoverable_batch(credentials, settings)
+    }
     fn delete_discoverable(&mut self, id: &[u8]) -> Result<bool, StoreError> {
         self.0.delete_discoverable(id)
     }

@@ -128,6 +128,24 @@ impl Store for Vault {
         })?)
     }
 
+    /// One transaction: a write that fails anywhere in it rolls back all
+    /// of it, the credentials it replaced included.
+    fn put_discoverable_batch(
+        &mut self,
+        credentials: &[&StoredCredential],
+        settings: &[(SettingKey, Option<&[u8]>)],
+    ) -> Result<(), StoreError> {
+        Ok(self.write(|w| {
+            for (key, value) in settings {
+                w.put_secret(&setting_row(*key), *value)?;
+            }
+            for credential in credentials {
+                put_in(w, credential)?;
+            }
+            Ok(())
+        })?)
+    }
+
     fn delete_discoverable(&mut self, credential_id: &[u8]) -> Result<bool, StoreError> {
         Ok(self.delete(credential_id)?)
     }

@@ -250,6 +250,19 @@ pub fn note_credential_store_change<S: Store + ?Sized, R: rand_core::CryptoRng +
     state.save(store)
 }
 
+/// The [`SettingKey::PersistentState`] value that records a change of the
+/// discoverable credentials (a new credential store state), not written: for
+/// a caller that writes it together with the change, in one operation
+/// ([`Store::put_discoverable_batch`]: the simulator's CXF import).
+pub fn credential_store_changed<S: Store + ?Sized, R: rand_core::CryptoRng + ?Sized>(
+    store: &mut S,
+    rng: &mut R,
+) -> Result<Zeroizing<Vec<u8>>, StatusCode> {
+    let (mut state, _) = PersistentState::load_or_fresh(store, rng)?;
+    state.renew_cred_store_state(rng);
+    Ok(state.encode())
+}
+
 /// Stores a new discoverable credential together with a new credential store
 /// state, in one durable write ([`Store::put_discoverable_with_setting`]):
 /// what [`note_credential_store_change`] then
@@ -380,6 +393,14 @@ mod tests {
             self.inner.put_setting(key, Some(value))?;
             self.inner.put_discoverable(credential)
         }
+        fn put_discoverable_batch(
+            &mut self,
+            credentials: &[&StoredCredential],
+            settings: &[(SettingKey, Option<&[u8]>)],
+        ) -> Result<(), StoreError> {
+            self.writes.push("put_discoverable_batch");
+            self.inner.put_discoverable_batch(credentials, settings)
+        }
         fn delete_discoverable(&mut self, id: &[u8]) -> Result<bool, StoreError> {
             self.writes.push("delete_discoverable");
             self.inner.delete_discoverable(id)
@@ -479,5 +500,29 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
+    }
+
+    /// A batch of credentials (an import) and the credential store state
+    /// that changes with it are one write.
+    #[test]
+    fn a_batch_and_its_store_state_are_one_write() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let mut store = Recording::new(1);
+        let before = PersistentState::load_or_create(&mut store, &mut rng).unwrap();
+        store.writes.clear();
+        let credentials = [discoverable(1, &mut rng), discoverable(2, &mut rng)];
+        let state = credential_store_changed(&mut store, &mut rng).unwrap();
+        assert!(store.writes.is_empty(), "not written by itself");
+        store
+            .put_discoverable_batch(
+                &[&credentials[0], &credentials[1]],
+                &[(SettingKey::PersistentState, Some(&state))],
+            )
+            .unwrap();
+        assert_eq!(store.writes, ["put_discoverable_batch"]);
+        let after = PersistentState::load_or_create(&mut store, &mut rng).unwrap();
+        assert_eq!(after.identifier, before.identifier);
+        assert_ne!(after.cred_store_state, before.cred_store_state);
+        assert_eq!(store.inner.discoverable_count().unwrap(), 2);
     }
 }

@@ -21,8 +21,10 @@
 //! listed in `refused`. The flags are not changed. Import stores each passkey
 //! the file holds (backup eligible and backed up, counter 0, as the vault
 //! does), a duplicate (same credential ID, or same relying party and user
-//! handle) replaced only with `"replace": true`; if storing fails midway,
-//! what was stored is taken back.
+//! handle) replaced only with `"replace": true`. The passkeys, the large-blob
+//! array they grow and the credential store state are stored in one store
+//! operation (`Store::put_discoverable_batch`): if it fails midway, nothing
+//! is stored and a duplicate it was to replace stays as it was.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -182,7 +184,48 @@ pub fn import(authenticator: &VirtualAuthenticator, body: &Value) -> Result<Valu
         .any(|e| e == "largeBlob");
     let mut device = authenticator.device();
     let mut control = authenticator.control();
+    // Non-discoverable credentials have no row to replace: their IDs are
+    // kept, never taken over.
+    let fixed: Vec<Vec<u8>> = control
+        .made
+        .iter()
+        .map(|m| m.id.clone())
+        .chain(control.aliases.iter().map(|a| a.external.clone()))
+        .collect();
     let store = device.authenticator_mut().store_mut();
+    let plan = plan_and_store(store, decoded, &request, &fixed, large_blobs)?;
+    if !request.dry_run {
+        for (_, candidate) in &plan.candidates {
+            control.backup.insert(
+                candidate.credential.credential_id.clone(),
+                BackupFlags {
+                    eligible: true,
+                    state: true,
+                },
+            );
+        }
+    }
+    let stored = plan.stored();
+    let items = serde_json::to_value(&plan.items)
+        .map_err(|e| ApiError::unknown(format!("encoding the plan: {e}")))?;
+    Ok(json!({
+        "imported": if request.dry_run { 0 } else { stored },
+        "wouldImport": stored,
+        "dryRun": request.dry_run,
+        "items": items,
+    }))
+}
+
+/// Plans the import of `decoded` against `store`'s discoverable credentials
+/// and the IDs of non-discoverable ones (`fixed`, never replaced) and,
+/// unless it is a dry run, stores the plan: all of it or nothing.
+fn plan_and_store(
+    store: &mut dyn Store,
+    decoded: Vec<cxf::DecodedItem>,
+    request: &ImportRequest,
+    fixed: &[Vec<u8>],
+    large_blobs: bool,
+) -> Result<ImportPlan, ApiError> {
     let mut existing: Vec<Existing> = store
         .all_discoverable()
         .map_err(ApiError::store)?
@@ -192,14 +235,6 @@ pub fn import(authenticator: &VirtualAuthenticator, body: &Value) -> Result<Valu
             rp_id: c.rp_id.clone(),
             user_id: c.user.id.clone(),
         })
-        .collect();
-    // Non-discoverable credentials have no row to replace: their IDs are
-    // kept, never taken over.
-    let fixed: Vec<Vec<u8>> = control
-        .made
-        .iter()
-        .map(|m| m.id.clone())
-        .chain(control.aliases.iter().map(|a| a.external.clone()))
         .collect();
     existing.extend(fixed.iter().map(|id| Existing {
         credential_id: id.clone(),
@@ -225,75 +260,203 @@ pub fn import(authenticator: &VirtualAuthenticator, body: &Value) -> Result<Valu
     }
     let array = large_blob_array(store)?;
     let new_array = cxf::attach_large_blobs(&mut plan, array.as_deref()).map_err(refused)?;
-    let stored = plan.stored();
     if !request.dry_run {
-        store_all(store, &plan, array.as_deref(), new_array.as_deref())?;
-        for (_, candidate) in &plan.candidates {
-            control.backup.insert(
-                candidate.credential.credential_id.clone(),
-                BackupFlags {
-                    eligible: true,
-                    state: true,
-                },
-            );
-        }
+        store_all(store, &plan, new_array.as_deref())?;
     }
-    let items = serde_json::to_value(&plan.items)
-        .map_err(|e| ApiError::unknown(format!("encoding the plan: {e}")))?;
-    Ok(json!({
-        "imported": if request.dry_run { 0 } else { stored },
-        "wouldImport": stored,
-        "dryRun": request.dry_run,
-        "items": items,
-    }))
+    Ok(plan)
 }
 
-/// Stores the plan's passkeys and the new large-blob array; on a failure,
-/// takes back what was stored and puts back what was replaced.
+/// Stores the plan's passkeys, the new large-blob array and the new
+/// credential store state as one store operation
+/// ([`Store::put_discoverable_batch`]): if it fails, nothing was stored and
+/// nothing replaced.
 fn store_all(
     store: &mut dyn Store,
     plan: &ImportPlan,
-    old_array: Option<&[u8]>,
     new_array: Option<&[u8]>,
 ) -> Result<(), ApiError> {
-    let before = store.all_discoverable().map_err(ApiError::store)?;
-    let mut written = Vec::new();
-    let mut result = Ok(());
-    for (_, candidate) in &plan.candidates {
-        let credential = &candidate.credential;
-        if let Err(error) = store.put_discoverable(credential) {
-            result = Err(ApiError::store(error));
-            break;
+    if plan.candidates.is_empty() && new_array.is_none() {
+        return Ok(());
+    }
+    let state =
+        softkey_authenticator::pin::persistent::credential_store_changed(store, &mut rand::rng())
+            .map_err(|status| ApiError::unknown(format!("credential store state: {status}")))?;
+    let credentials: Vec<&StoredCredential> = plan
+        .candidates
+        .iter()
+        .map(|(_, candidate)| &candidate.credential)
+        .collect();
+    let mut settings = vec![(SettingKey::PersistentState, Some(&state[..]))];
+    if let Some(array) = new_array {
+        settings.push((SettingKey::LargeBlobArray, Some(array)));
+    }
+    store
+        .put_discoverable_batch(&credentials, &settings)
+        .map_err(ApiError::store)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use softkey_authenticator::credential::UserEntity;
+    use softkey_authenticator::crypto::{Algorithm, PrivateKey};
+    use softkey_authenticator::pin::persistent::PersistentState;
+    use softkey_authenticator::secret::SecretBytes;
+    use softkey_vault::{KdfParams, Unlocker, Vault};
+
+    fn passkey(id: &[u8], rp_id: &str, user_id: &[u8], sign_count: u32) -> StoredCredential {
+        StoredCredential {
+            credential_id: id.to_vec(),
+            rp_id: rp_id.to_owned(),
+            rp_name: None,
+            user: UserEntity {
+                id: user_id.to_vec(),
+                name: Some(format!("user of {rp_id}")),
+                display_name: Some("User".into()),
+            },
+            private_key: PrivateKey::from_bytes(
+                Algorithm::EdDsa,
+                SecretBytes::from_slice(&[id[0]; 32]),
+            )
+            .unwrap(),
+            sign_count,
+            cred_protect: 1,
+            cred_random_with_uv: None,
+            cred_random_without_uv: None,
+            cred_blob: None,
+            large_blob_key: None,
+            discoverable: true,
+            backup: BackupFlags::default(),
+            third_party_payment: false,
         }
-        written.push(credential.credential_id.clone());
     }
-    if result.is_ok()
-        && let Some(array) = new_array
-    {
-        result = store
-            .put_setting(SettingKey::LargeBlobArray, Some(array))
-            .map_err(ApiError::store);
-    }
-    if result.is_ok() {
-        return softkey_authenticator::pin::persistent::note_credential_store_change(
-            store,
-            &mut rand::rng(),
+
+    /// A persistent authenticator's vault holding two passkeys (one for the
+    /// user the document replaces) and a credential store state; from
+    /// `fail_at` on, its `fail_at`-th credential write fails (a trigger placed
+    /// in the file, as a full disk would midway; the count is rolled back
+    /// with the transaction that failed).
+    fn vault_failing_at(dir: &std::path::Path, fail_at: Option<usize>) -> Vault {
+        let path = dir.join("vault.sqlite");
+        let key = dir.join("vault.key");
+        softkey_vault::generate_key_file(&key).unwrap();
+        let mut vault = Vault::create(
+            &path,
+            &Unlocker::KeyFile(key),
+            KdfParams::danger_fast_for_tests(),
         )
-        .map_err(|status| ApiError::unknown(format!("credential store state: {status}")));
+        .unwrap();
+        vault
+            .put_discoverable(&passkey(b"\x01kept-a", "a.example", b"ua", 7))
+            .unwrap();
+        vault
+            .put_discoverable(&passkey(b"\x02kept-b", "b.example", b"ub", 3))
+            .unwrap();
+        PersistentState::load_or_create(&mut vault, &mut rand::rng()).unwrap();
+        if let Some(fail_at) = fail_at {
+            rusqlite::Connection::open(&path)
+                .unwrap()
+                .execute_batch(&format!(
+                    "CREATE TABLE fault (writes INTEGER NOT NULL);
+                     INSERT INTO fault VALUES (0);
+                     CREATE TRIGGER fault_at BEFORE INSERT ON credentials BEGIN
+                         UPDATE fault SET writes = writes + 1;
+                         SELECT RAISE(ABORT, 'injected fault')
+                             WHERE (SELECT writes FROM fault) >= {fail_at};
+                     END;"
+                ))
+                .unwrap();
+        }
+        vault
     }
-    // Best effort: the store failed already; put back what it held.
-    for id in &written {
-        let _ = store.delete_discoverable(id);
-    }
-    for credential in before {
-        let replaced = written.contains(&credential.credential_id)
-            || plan.candidates.iter().any(|(_, c)| {
-                c.credential.rp_id == credential.rp_id && c.credential.user.id == credential.user.id
-            });
-        if replaced {
-            let _ = store.put_discoverable(&credential);
+
+    /// A document with a new passkey for a.example's user (a duplicate to
+    /// replace) and passkeys for two new relying parties.
+    fn document() -> ImportRequest {
+        let credentials = [
+            passkey(b"\x03new-a", "a.example", b"ua", 0),
+            passkey(b"\x04new-c", "c.example", b"uc", 0),
+            passkey(b"\x05new-d", "d.example", b"ud", 0),
+        ];
+        let passkeys: Vec<ExportPasskey<'_>> = credentials
+            .iter()
+            .map(|credential| ExportPasskey {
+                credential,
+                created: None,
+                large_blob: None,
+            })
+            .collect();
+        let exporter = Exporter {
+            rp_id: "other.example",
+            display_name: "Other",
+            account_id: b"account",
+            timestamp: 1,
+        };
+        let encoded = cxf::encode(&exporter, &passkeys).unwrap();
+        ImportRequest {
+            json: encoded.json.to_vec(),
+            replace: true,
+            dry_run: false,
         }
     }
-    let _ = store.put_setting(SettingKey::LargeBlobArray, old_array);
-    result
+
+    type Summary = Vec<(Vec<u8>, String, Vec<u8>, Option<String>, u32, Vec<u8>)>;
+
+    /// What must come back exactly: IDs, user, counter, key; and the
+    /// credential store state.
+    fn summary(store: &mut dyn Store) -> (Summary, Option<Vec<u8>>) {
+        let mut credentials: Summary = store
+            .all_discoverable()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c.credential_id.clone(),
+                    c.rp_id.clone(),
+                    c.user.id.clone(),
+                    c.user.name.clone(),
+                    c.sign_count,
+                    c.private_key.secret_bytes().expose_secret().to_vec(),
+                )
+            })
+            .collect();
+        credentials.sort();
+        let state = store
+            .setting(SettingKey::PersistentState)
+            .unwrap()
+            .map(|v| v.expose_secret().to_vec());
+        (credentials, state)
+    }
+
+    fn import_into(store: &mut dyn Store) -> Result<ImportPlan, ApiError> {
+        let request = document();
+        let decoded = cxf::decode(&request.json).unwrap();
+        plan_and_store(store, decoded, &request, &[], false)
+    }
+
+    #[test]
+    fn an_import_that_fails_midway_stores_nothing_and_keeps_the_replaced_passkey() {
+        for fail_at in 1..=3 {
+            let dir = tempfile::tempdir().unwrap();
+            let mut vault = vault_failing_at(dir.path(), Some(fail_at));
+            let before = summary(&mut vault);
+            let error = import_into(&mut vault).unwrap_err();
+            assert!(error.message.contains("injected fault"), "{error:?}");
+            assert_eq!(summary(&mut vault), before, "write {fail_at} failed");
+        }
+        // The same import where no write fails: the duplicate is replaced,
+        // the others added, the credential store state renewed.
+        let dir = tempfile::tempdir().unwrap();
+        let mut vault = vault_failing_at(dir.path(), None);
+        let before = summary(&mut vault);
+        assert_eq!(import_into(&mut vault).unwrap().stored(), 3);
+        let after = summary(&mut vault);
+        let ids: Vec<&[u8]> = after.0.iter().map(|c| c.0.as_slice()).collect();
+        assert_eq!(
+            ids,
+            [&b"\x02kept-b"[..], b"\x03new-a", b"\x04new-c", b"\x05new-d"]
+        );
+        assert_ne!(after.1, before.1);
+    }
 }

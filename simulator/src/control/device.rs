@@ -85,6 +85,14 @@ impl Store for FaultStore {
         self.inner
             .put_discoverable_with_setting(credential, key, value)
     }
+    fn put_discoverable_batch(
+        &mut self,
+        credentials: &[&StoredCredential],
+        settings: &[(SettingKey, Option<&[u8]>)],
+    ) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.put_discoverable_batch(credentials, settings)
+    }
     fn delete_discoverable(&mut self, id: &[u8]) -> Result<bool, StoreError> {
         self.check()?;
         self.inner.delete_discoverable(id)
