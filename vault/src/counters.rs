@@ -11,8 +11,9 @@
 //! Reservations grow: [`FIRST_RESERVATION`] values first, doubling with each
 //! reservation up to [`MAX_RESERVATION`], so a credential used now and then
 //! jumps little after a crash, and one in constant use costs one fsync per
-//! 16,384 sign-ins. Before handing out a value the vault checks the manifest's
-//! generation: any write by another handle drops every reservation, and
+//! 16,384 sign-ins. Before handing out a value the vault checks that no other
+//! connection committed to the file (`PRAGMA data_version`, see `cache.rs`;
+//! a write by another handle drops every reservation), and
 //! counting resumes above the bounds in the file (which that handle may have
 //! raised). Values are strictly increasing and stop at `u32::MAX`.
 //!
@@ -123,7 +124,7 @@ impl Vault {
     /// The next value of `counter`: from its reservation while the file is
     /// as this handle left it, else after reserving a new range.
     pub(crate) fn next_counter(&mut self, counter: Counter) -> Result<u32, VaultError> {
-        if self.unchanged()?
+        if self.fresh()?
             && let Some(value) = self.counters.take(counter)
         {
             return Ok(value);

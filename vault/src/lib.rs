@@ -159,6 +159,7 @@
 //!   is [`VaultError::TpmNotBuilt`].
 #![forbid(unsafe_code)]
 
+mod cache;
 pub mod cli;
 pub mod cli_tpm;
 mod counters;

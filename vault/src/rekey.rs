@@ -160,6 +160,7 @@ impl Vault {
         // Reservations were kept by the old index values: counting resumes
         // above the stored bounds.
         self.counters.clear();
+        self.cache.clear();
         Ok(RekeyOutcome {
             kept,
             removed,

@@ -448,6 +448,11 @@ impl State {
         self.secrets.get(name).copied()
     }
 
+    /// How many credentials the state lists for the relying party `rp_mac`.
+    pub(crate) fn rp_count(&self, rp_mac: &[u8; 32]) -> usize {
+        self.rp_counts.get(rp_mac).copied().unwrap_or(0)
+    }
+
     /// What the state lists for the credential with this `id_mac`.
     pub(crate) fn listed_credential(&self, id_mac: &[u8]) -> Option<Listed> {
         <[u8; 32]>::try_from(id_mac)
@@ -468,7 +473,7 @@ impl State {
             check_credential(keys, self.listed_credential(&row.id_mac), row)?;
         }
         let expected = match lookup {
-            Lookup::Rp(rp_mac) => self.rp_counts.get(rp_mac).copied().unwrap_or(0),
+            Lookup::Rp(rp_mac) => self.rp_count(rp_mac),
             Lookup::Id(id_mac) => usize::from(self.credentials.contains_key(id_mac)),
             Lookup::All => self.credentials.len(),
         };

@@ -70,6 +70,7 @@ impl Vault {
         })?;
         // The counters start again with the rows they counted in.
         self.counters.clear();
+        self.cache.clear();
         Ok(())
     }
 }
@@ -89,7 +90,7 @@ impl Store for Vault {
         rp_id_hash: &[u8; 32],
     ) -> Result<Vec<StoredCredential>, StoreError> {
         let rp_mac = self.keys.rp_mac(rp_id_hash);
-        Ok(self.read_credentials(Lookup::Rp(&rp_mac), credential_only)?)
+        Ok(self.rp_credentials(&rp_mac)?)
     }
 
     fn discoverable_by_id(
