@@ -25,7 +25,7 @@
 use std::collections::HashMap;
 
 use crate::error::VaultError;
-use crate::rows::{self, CREDENTIALS, GLOBAL_COUNTER, SECRETS, open_credential};
+use crate::rows::{self, CREDENTIALS, GLOBAL_COUNTER, IndexMacs, SECRETS, open_credential};
 use crate::vault::{Vault, Writer};
 
 /// The first range reserved for a counter in a process.
@@ -214,11 +214,13 @@ impl Writer<'_> {
                 })?;
                 let (mut credential, created) = open_credential(self.keys, row)?;
                 credential.sign_count = value;
+                let macs = IndexMacs::of(self.keys, &credential);
                 rows::write_credential_row(
                     self.conn,
                     self.keys,
                     &mut self.staged,
                     &credential,
+                    &macs,
                     created,
                 )
             }

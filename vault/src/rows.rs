@@ -118,7 +118,7 @@ pub(crate) fn open_credential(
 /// [`open_credential`] does: the index columns are the row's associated
 /// data, so a row that opens was sealed with exactly these columns, and
 /// every writer derives them from the credential it seals
-/// ([`seal_credential`]; the 1 → 2 migration checked every row with
+/// ([`write_credential_row`]; the 1 → 2 migration checked every row with
 /// [`decode_credential`]). Saves three HMACs per credential of a sign-in.
 pub(crate) fn open_listed_credential(
     keys: &VaultKeys,
@@ -180,40 +180,63 @@ pub(crate) fn credential_plaintext(
     plaintext
 }
 
-/// Seals a credential into the row values `(id_mac, rp_mac, user_mac, payload)`.
-pub(crate) fn seal_credential(
-    keys: &VaultKeys,
-    credential: &StoredCredential,
-    created: i64,
-) -> ([u8; 32], [u8; 32], [u8; 32], Vec<u8>) {
-    let rp_id_hash = credential.rp_id_hash();
-    let id_mac = keys.id_mac(&credential.credential_id);
-    let rp_mac = keys.rp_mac(&rp_id_hash);
-    let user_mac = keys.user_mac(&rp_id_hash, &credential.user.id);
-    let plaintext = credential_plaintext(credential, created);
-    let identity = credential_identity(&id_mac, &rp_mac, &user_mac);
-    let payload = keys.seal_row(CREDENTIALS, &identity, &plaintext);
-    (id_mac, rp_mac, user_mac, payload)
+/// A credential's three index values (the row's associated data), computed
+/// once per write.
+pub(crate) struct IndexMacs {
+    /// HMAC of the credential id.
+    pub(crate) id: [u8; 32],
+    /// HMAC of the rpIdHash.
+    pub(crate) rp: [u8; 32],
+    /// HMAC of (rpIdHash, user handle).
+    pub(crate) user: [u8; 32],
+}
+
+impl IndexMacs {
+    /// The index values of `credential` under `keys`.
+    pub(crate) fn of(keys: &VaultKeys, credential: &StoredCredential) -> Self {
+        let rp_id_hash = credential.rp_id_hash();
+        Self {
+            id: keys.id_mac(&credential.credential_id),
+            rp: keys.rp_mac(&rp_id_hash),
+            user: keys.user_mac(&rp_id_hash, &credential.user.id),
+        }
+    }
 }
 
 /// Writes a credentials row (insert, or update of the row with the same
-/// `id_mac`) inside a transaction and stages its digest.
+/// `id_mac`, which keeps its place) inside a transaction and stages its
+/// digest. `macs` are the credential's ([`IndexMacs::of`]).
 pub(crate) fn write_credential_row(
     conn: &Connection,
     keys: &VaultKeys,
     staged: &mut Staged<'_>,
     credential: &StoredCredential,
+    macs: &IndexMacs,
     created: i64,
 ) -> Result<(), VaultError> {
-    let (id_mac, rp_mac, user_mac, payload) = seal_credential(keys, credential, created);
+    let IndexMacs { id, rp, user } = macs;
+    let plaintext = credential_plaintext(credential, created);
+    let payload = keys.seal_row(CREDENTIALS, &credential_identity(id, rp, user), &plaintext);
+    // A new row goes last in insertion order; an update keeps its `id`.
+    let row_id = match staged.listed_credential(id) {
+        Some(_) => 0,
+        None => staged.new_row_id(),
+    };
     conn.prepare_cached(
-        "INSERT INTO credentials (id_mac, rp_mac, user_mac, payload) VALUES (?1, ?2, ?3, ?4)
+        "INSERT INTO credentials (id_mac, id, rp_mac, user_mac, payload) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT(id_mac) DO UPDATE SET
              rp_mac = excluded.rp_mac, user_mac = excluded.user_mac, payload = excluded.payload",
     )?
-    .execute(params![&id_mac[..], &rp_mac[..], &user_mac[..], payload])?;
-    let digest = state::credential_digest(&id_mac, &rp_mac, &user_mac, &payload);
-    staged.set_credential(keys, id_mac, Some(Listed { rp_mac, digest }));
+    .execute(params![&id[..], row_id, &rp[..], &user[..], payload])?;
+    let digest = state::credential_digest(id, rp, user, &payload);
+    staged.set_credential(
+        keys,
+        *id,
+        Some(Listed {
+            rp_mac: *rp,
+            digest,
+        }),
+    );
     Ok(())
 }
 
@@ -224,8 +247,8 @@ pub(crate) fn delete_credential_row(
     staged: &mut Staged<'_>,
     row: &CredentialRow,
 ) -> Result<(), VaultError> {
-    conn.prepare_cached("DELETE FROM credentials WHERE id = ?1")?
-        .execute([row.rowid])?;
+    conn.prepare_cached("DELETE FROM credentials WHERE id_mac = ?1")?
+        .execute([&row.id_mac])?;
     if let Ok(id_mac) = <[u8; 32]>::try_from(row.id_mac.as_slice()) {
         staged.set_credential(keys, id_mac, None);
     }

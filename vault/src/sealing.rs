@@ -10,10 +10,11 @@
 //! ```
 //!
 //! A sealed payload is `version (1) ‖ nonce (12) ‖ ciphertext ‖ tag (16)`, where
-//! `version` is the schema version the row was sealed under and the associated
-//! data is `"softkey-vault" ‖ len ‖ table ‖ len ‖ row identity ‖ version`. Rows
-//! open only under the version this build writes ([`SCHEMA_VERSION`]); the
-//! migration from version 1 opens version-1 rows by name ([`VaultKeys::open_row_as`]).
+//! `version` is the row format the row was sealed under (the schema version
+//! that last changed the rows: [`ROW_FORMAT`]) and the associated data is
+//! `"softkey-vault" ‖ len ‖ table ‖ len ‖ row identity ‖ version`. Rows open
+//! only under the format this build writes; the migration from version 1
+//! opens version-1 rows by name ([`VaultKeys::open_row_as`]).
 
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -25,7 +26,7 @@ use softkey_authenticator::secret::Secret32;
 use zeroize::Zeroizing;
 
 use crate::error::VaultError;
-use crate::schema::SCHEMA_VERSION;
+use crate::schema::ROW_FORMAT;
 
 /// Length of an AES-GCM nonce.
 pub(crate) const NONCE_LEN: usize = 12;
@@ -246,11 +247,8 @@ impl VaultKeys {
     }
 }
 
-/// The version byte of rows this build seals: the schema version.
-const ROW_VERSION: u8 = {
-    assert!(SCHEMA_VERSION > 0 && SCHEMA_VERSION < 256);
-    SCHEMA_VERSION as u8
-};
+/// The version byte of rows this build seals.
+const ROW_VERSION: u8 = ROW_FORMAT;
 
 fn row_aad(table: &str, row_identity: &[u8], version: u8) -> Vec<u8> {
     let mut aad = b"softkey-vault".to_vec();

@@ -337,6 +337,9 @@ pub(crate) struct State {
     /// How many credentials each `rp_mac` has (what a lookup must find).
     rp_counts: HashMap<[u8; 32], usize>,
     credential_set: [u8; 32],
+    /// The `id` (insertion order) a new credentials row gets: one above
+    /// the largest in the file.
+    next_id: i64,
 }
 
 impl State {
@@ -345,12 +348,19 @@ impl State {
         Self::default()
     }
 
-    /// Nothing yet, at `generation` (a rekey builds the state anew on it).
-    pub(crate) fn at_generation(generation: u64) -> Self {
+    /// Nothing yet, at `generation` (a rekey builds the state anew on it,
+    /// over rows whose largest `id` is below `next_id`).
+    pub(crate) fn at_generation(generation: u64, next_id: i64) -> Self {
         Self {
             generation,
+            next_id,
             ..Self::default()
         }
+    }
+
+    /// The `id` a new credentials row gets.
+    pub(crate) fn next_id(&self) -> i64 {
+        self.next_id
     }
 
     /// The generation this state is at.
@@ -407,6 +417,7 @@ impl State {
         for row in statement.query_map([], CredentialRow::from_row)? {
             let row = row?;
             rows_found += 1;
+            state.next_id = state.next_id.max(row.rowid.saturating_add(1));
             let (Ok(id_mac), Some(listed)) = (<[u8; 32]>::try_from(&row.id_mac[..]), row.listed())
             else {
                 // Not even the right shape: it cannot open either.
@@ -530,6 +541,7 @@ impl State {
         self.slots = changes.manifest.slots;
         self.secrets = changes.manifest.secrets;
         self.credential_set = changes.manifest.credential_set;
+        self.next_id = changes.next_id;
     }
 }
 
@@ -569,6 +581,7 @@ pub(crate) struct Staged<'s> {
     credentials: HashMap<[u8; 32], Option<Listed>>,
     credential_count: u64,
     credential_set: [u8; 32],
+    next_id: i64,
 }
 
 impl<'s> Staged<'s> {
@@ -582,6 +595,7 @@ impl<'s> Staged<'s> {
             credentials: HashMap::new(),
             credential_count: base.credentials.len() as u64,
             credential_set: base.credential_set,
+            next_id: base.next_id,
         }
     }
 
@@ -622,6 +636,14 @@ impl<'s> Staged<'s> {
             self.credential_count += 1;
         }
         self.credentials.insert(id_mac, new);
+    }
+
+    /// The `id` (insertion order) of a credentials row about to be inserted.
+    pub(crate) fn new_row_id(&mut self) -> i64 {
+        // From 1, as the rowids that were the order before schema 3.
+        let id = self.next_id.max(1);
+        self.next_id = id.saturating_add(1);
+        id
     }
 
     /// Records that every credentials row was deleted.
@@ -672,6 +694,7 @@ impl<'s> Staged<'s> {
         Ok(Changes {
             manifest,
             cleared: self.cleared,
+            next_id: self.next_id,
             credentials: self.credentials,
         })
     }
@@ -681,6 +704,7 @@ impl<'s> Staged<'s> {
 pub(crate) struct Changes {
     manifest: Manifest,
     cleared: bool,
+    next_id: i64,
     credentials: HashMap<[u8; 32], Option<Listed>>,
 }
 

@@ -14,7 +14,9 @@ use softkey_authenticator::store::{SettingKey, Store, StoreError};
 use crate::counters::Counter;
 use crate::error::VaultError;
 use crate::exchange::BACKUP_ELIGIBLE;
-use crate::rows::{self, DEVICE_SECRET, SETTING_PREFIX, now, open_credential, select_credentials};
+use crate::rows::{
+    self, DEVICE_SECRET, IndexMacs, SETTING_PREFIX, now, open_credential, select_credentials,
+};
 use crate::state::{self, Lookup};
 use crate::vault::{Vault, Writer};
 
@@ -158,19 +160,20 @@ impl Store for Vault {
 
 /// Writes one credential inside a write transaction.
 pub(crate) fn put_in(w: &mut Writer<'_>, credential: &StoredCredential) -> Result<(), VaultError> {
-    let id_mac = w.keys.id_mac(&credential.credential_id);
+    let macs = IndexMacs::of(w.keys, credential);
+    let id_mac = macs.id;
     // A tampered row is reported, not overwritten.
     let existing = match w.select_checked(&id_mac)?.first() {
         Some(row) => Some(open_credential(w.keys, row)?),
         None => None,
     };
-    // CTAP 2.1 §6.1.2 step 17: a new credential replaces the same (rp, user handle).
-    let rp_id_hash = credential.rp_id_hash();
-    let user_mac = w.keys.user_mac(&rp_id_hash, &credential.user.id);
+    // CTAP 2.1 §6.1.2 step 17: a new credential replaces the same (rp, user
+    // handle). (The same user_mac means the same rp_mac: found through the
+    // relying-party index, the only one besides the id.)
     let replaced = select_credentials(
         w.conn,
-        "user_mac = ?1 AND id_mac != ?2",
-        params![&user_mac[..], &id_mac[..]],
+        "rp_mac = ?1 AND user_mac = ?2 AND id_mac != ?3",
+        params![&macs.rp[..], &macs.user[..], &id_mac[..]],
     )?;
     for row in &replaced {
         state::check_credential(w.keys, w.staged.listed_credential(&row.id_mac), row)?;
@@ -178,11 +181,11 @@ pub(crate) fn put_in(w: &mut Writer<'_>, credential: &StoredCredential) -> Resul
         w.forget_counter(&row.id_mac);
     }
     let Some((_, created)) = existing else {
-        return rows::write_credential_row(w.conn, w.keys, &mut w.staged, credential, now());
+        return rows::write_credential_row(w.conn, w.keys, &mut w.staged, credential, &macs, now());
     };
     // An update keeps the creation time and stores the counter given (the
     // core gives back the value it read, which is the one reached); the
     // reservation, if any, ends: counting resumes above what is stored.
     w.forget_counter(&id_mac);
-    rows::write_credential_row(w.conn, w.keys, &mut w.staged, credential, created)
+    rows::write_credential_row(w.conn, w.keys, &mut w.staged, credential, &macs, created)
 }
