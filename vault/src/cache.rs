@@ -10,9 +10,13 @@
 //! - the **opened** small secrets rows of [`CACHED_SECRETS`] (PIN state,
 //!   configuration, device secret), in zeroizing memory, each with the digest
 //!   the authenticated state listed for it when it was read;
-//! - the **sealed** credentials rows found for a relying party, with what the
-//!   state listed for each (the private keys in them are opened per request,
-//!   never kept open: a cached row is still ciphertext).
+//! - the **sealed** credentials rows found for a relying party (by its
+//!   rpIdHash, so that a hit needs no HMAC), with what the state listed for
+//!   each (the private keys in them are opened per request, never kept open:
+//!   a cached row is still ciphertext);
+//! - the `id_mac` of each credential id opened (a pure function of the
+//!   index key, so the signature counter of the credential a sign-in just
+//!   read needs no HMAC either).
 //!
 //! **When an entry is used.** Every entry was read, checked and opened in a
 //! transaction that saw `PRAGMA data_version` at [`RowCache::version`]. That
@@ -55,9 +59,10 @@ struct CachedSecret {
     value: Option<Zeroizing<Vec<u8>>>,
 }
 
-/// The sealed credentials rows of one relying party, and what the state
-/// listed for each.
+/// The sealed credentials rows of one relying party (`rp_mac`), and what
+/// the state listed for each.
 struct RpRows {
+    rp_mac: [u8; 32],
     rows: Vec<CredentialRow>,
     listed: Vec<Option<Listed>>,
 }
@@ -67,7 +72,10 @@ struct RpRows {
 pub(crate) struct RowCache {
     version: Option<i64>,
     secrets: HashMap<&'static str, CachedSecret>,
+    /// By rpIdHash.
     rp_rows: HashMap<[u8; 32], RpRows>,
+    /// Credential id → `id_mac`.
+    id_macs: HashMap<Vec<u8>, [u8; 32]>,
 }
 
 impl std::fmt::Debug for RowCache {
@@ -98,6 +106,7 @@ impl RowCache {
     pub(crate) fn clear(&mut self) {
         self.secrets.clear();
         self.rp_rows.clear();
+        self.id_macs.clear();
         self.version = None;
     }
 
@@ -128,11 +137,11 @@ impl RowCache {
         }
     }
 
-    /// The cached rows of the relying party `rp_mac`, if they are still
-    /// every row the state lists for it, unchanged.
-    pub(crate) fn rp_rows(&self, rp_mac: &[u8; 32], state: &State) -> Option<&[CredentialRow]> {
-        let cached = self.rp_rows.get(rp_mac)?;
-        let current = cached.rows.len() == state.rp_count(rp_mac)
+    /// The cached rows of the relying party with this rpIdHash, if they are
+    /// still every row the state lists for it, unchanged.
+    pub(crate) fn rp_rows(&self, rp_id_hash: &[u8; 32], state: &State) -> Option<&[CredentialRow]> {
+        let cached = self.rp_rows.get(rp_id_hash)?;
+        let current = cached.rows.len() == state.rp_count(&cached.rp_mac)
             && cached
                 .rows
                 .iter()
@@ -141,10 +150,11 @@ impl RowCache {
         current.then_some(cached.rows.as_slice())
     }
 
-    /// Keeps the rows of the relying party `rp_mac` as just read and
-    /// checked against `state`.
+    /// Keeps the rows of the relying party with this rpIdHash (and
+    /// `rp_mac`) as just read and checked against `state`.
     pub(crate) fn put_rp_rows(
         &mut self,
+        rp_id_hash: [u8; 32],
         rp_mac: [u8; 32],
         rows: Vec<CredentialRow>,
         state: &State,
@@ -153,6 +163,25 @@ impl RowCache {
             .iter()
             .map(|row| state.listed_credential(&row.id_mac))
             .collect();
-        self.rp_rows.insert(rp_mac, RpRows { rows, listed });
+        let entry = RpRows {
+            rp_mac,
+            rows,
+            listed,
+        };
+        self.rp_rows.insert(rp_id_hash, entry);
+    }
+
+    /// The `id_mac` of a credential id opened before.
+    pub(crate) fn id_mac(&self, credential_id: &[u8]) -> Option<[u8; 32]> {
+        self.id_macs.get(credential_id).copied()
+    }
+
+    /// Notes the `id_mac` of the credential id of a row that opened.
+    pub(crate) fn put_id_mac(&mut self, credential_id: &[u8], id_mac: &[u8]) {
+        if let Ok(id_mac) = <[u8; 32]>::try_from(id_mac)
+            && !self.id_macs.contains_key(credential_id)
+        {
+            self.id_macs.insert(credential_id.to_vec(), id_mac);
+        }
     }
 }

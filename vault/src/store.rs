@@ -91,8 +91,7 @@ impl Store for Vault {
         &mut self,
         rp_id_hash: &[u8; 32],
     ) -> Result<Vec<StoredCredential>, StoreError> {
-        let rp_mac = self.keys.rp_mac(rp_id_hash);
-        Ok(self.rp_credentials(&rp_mac)?)
+        Ok(self.rp_credentials(rp_id_hash)?)
     }
 
     fn discoverable_by_id(
@@ -140,7 +139,7 @@ impl Store for Vault {
     }
 
     fn next_sign_count(&mut self, credential: &mut StoredCredential) -> Result<u32, StoreError> {
-        let id_mac = self.keys.id_mac(&credential.credential_id);
+        let id_mac = self.id_mac(&credential.credential_id);
         credential.sign_count = self.next_counter(Counter::Credential(id_mac))?;
         Ok(credential.sign_count)
     }

@@ -442,20 +442,43 @@ impl Vault {
         Ok(self.cache.is_current(data_version(&self.conn)?))
     }
 
-    /// The discoverable credentials of the relying party `rp_mac`, oldest
-    /// first: from the cached sealed rows while the file is unchanged,
-    /// else read and checked anew.
+    /// The discoverable credentials of the relying party with this
+    /// rpIdHash, oldest first: from the cached sealed rows while the file is
+    /// unchanged, else read and checked anew.
     pub(crate) fn rp_credentials(
         &mut self,
-        rp_mac: &[u8; 32],
+        rp_id_hash: &[u8; 32],
     ) -> Result<Vec<StoredCredential>, VaultError> {
-        let cached = self.fresh()? && self.cache.rp_rows(rp_mac, &self.state).is_some();
+        let cached = self.fresh()? && self.cache.rp_rows(rp_id_hash, &self.state).is_some();
         if !cached {
-            let rows = self.read(|r| r.checked_rows(Lookup::Rp(rp_mac)))?;
-            self.cache.put_rp_rows(*rp_mac, rows, &self.state);
+            let rp_mac = self.keys.rp_mac(rp_id_hash);
+            let rows = self.read(|r| r.checked_rows(Lookup::Rp(&rp_mac)))?;
+            self.cache
+                .put_rp_rows(*rp_id_hash, rp_mac, rows, &self.state);
         }
-        let rows = self.cache.rp_rows(rp_mac, &self.state).unwrap_or_default();
-        open_rows(&self.keys, &self.counters, rows, |credential, _| credential)
+        let rows = self
+            .cache
+            .rp_rows(rp_id_hash, &self.state)
+            .unwrap_or_default();
+        let found = open_rows(&self.keys, &self.counters, rows, |credential, _| credential)?;
+        // The id_mac of each credential id, for its signature counter.
+        let new_ids: Vec<(Vec<u8>, Vec<u8>)> = rows
+            .iter()
+            .zip(&found)
+            .filter(|(_, credential)| self.cache.id_mac(&credential.credential_id).is_none())
+            .map(|(row, credential)| (credential.credential_id.clone(), row.id_mac.clone()))
+            .collect();
+        for (credential_id, id_mac) in new_ids {
+            self.cache.put_id_mac(&credential_id, &id_mac);
+        }
+        Ok(found)
+    }
+
+    /// The `id_mac` of a credential id (remembered from the rows opened).
+    pub(crate) fn id_mac(&self, credential_id: &[u8]) -> [u8; 32] {
+        self.cache
+            .id_mac(credential_id)
+            .unwrap_or_else(|| self.keys.id_mac(credential_id))
     }
 
     /// Reads, checks and opens the credentials a lookup finds; `each` makes
