@@ -124,7 +124,9 @@ impl Vault {
     /// The next value of `counter`: from its reservation while the file is
     /// as this handle left it, else after reserving a new range.
     pub(crate) fn next_counter(&mut self, counter: Counter) -> Result<u32, VaultError> {
-        if self.fresh()?
+        // Asked right before every value, also inside a request: a value
+        // handed out must never be one another handle's reservation undercuts.
+        if self.fresh_now()?
             && let Some(value) = self.counters.take(counter)
         {
             return Ok(value);

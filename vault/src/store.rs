@@ -155,6 +155,18 @@ impl Store for Vault {
     fn wipe(&mut self, new_device_secret: Secret32) -> Result<(), StoreError> {
         Ok(self.wipe_all(&new_device_secret)?)
     }
+
+    /// The request's first read asks the file whether another connection
+    /// committed (`PRAGMA data_version`); its other reads trust that answer,
+    /// so a sign-in takes the file's read lock twice (once more for the
+    /// signature counter, which always asks) instead of once per read.
+    fn begin_request(&mut self) {
+        self.request_fresh = Some(false);
+    }
+
+    fn end_request(&mut self) {
+        self.request_fresh = None;
+    }
 }
 
 /// Writes one credential inside a write transaction.

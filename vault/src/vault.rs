@@ -38,6 +38,12 @@ pub struct Vault {
     pub(crate) counters: Counters,
     /// The rows a sign-in reads, while the file is unchanged (`cache.rs`).
     pub(crate) cache: RowCache,
+    /// Inside a request of the core ([`Store::begin_request`]): `Some(true)`
+    /// once this request found the file unchanged (or read it), so its
+    /// other reads need not ask again; `None` outside a request.
+    ///
+    /// [`Store::begin_request`]: softkey_authenticator::store::Store::begin_request
+    pub(crate) request_fresh: Option<bool>,
     unlocked_slot: i64,
     /// Where `remove_slot` deletes keyring items: the bus unlocked with, else
     /// the session bus.
@@ -153,6 +159,7 @@ impl Vault {
             key_epoch: None,
             counters: Counters::default(),
             cache: RowCache::default(),
+            request_fresh: None,
             unlocked_slot: 0,
             keyring_bus: keyring_bus_of(unlocker),
         };
@@ -211,6 +218,7 @@ impl Vault {
             key_epoch,
             counters: Counters::default(),
             cache: RowCache::default(),
+            request_fresh: None,
             unlocked_slot: slot,
             keyring_bus: keyring_bus_of(unlocker),
         };
@@ -365,6 +373,7 @@ impl Vault {
             self.counters.clear();
         }
         self.cache.at_version(data_version(&tx)?);
+        mark_fresh(&mut self.request_fresh);
         let value = read(&Reader {
             conn: &tx,
             keys: &self.keys,
@@ -414,6 +423,7 @@ impl Vault {
             self.counters.clear();
         }
         self.cache.at_version(data_version(&tx)?);
+        mark_fresh(&mut self.request_fresh);
         let mut writer = Writer {
             conn: &tx,
             keys: &self.keys,
@@ -437,8 +447,21 @@ impl Vault {
 
     /// Whether no other connection committed to the file since this handle's
     /// last transaction (so the state and the cache are still the file's):
-    /// one statement, no transaction (`cache.rs`).
-    pub(crate) fn fresh(&self) -> Result<bool, VaultError> {
+    /// one statement (`cache.rs`; a read lock of the file, two `fcntl`
+    /// calls). Inside a request of the core, once per request.
+    pub(crate) fn fresh(&mut self) -> Result<bool, VaultError> {
+        if self.request_fresh == Some(true) {
+            return Ok(true);
+        }
+        let fresh = self.fresh_now()?;
+        if fresh {
+            mark_fresh(&mut self.request_fresh);
+        }
+        Ok(fresh)
+    }
+
+    /// [`Vault::fresh`], asking the file whatever the request found.
+    pub(crate) fn fresh_now(&self) -> Result<bool, VaultError> {
         Ok(self.cache.is_current(data_version(&self.conn)?))
     }
 
@@ -517,6 +540,14 @@ impl Vault {
             row: DEVICE_SECRET.into(),
             reason: "the device secret is not 32 bytes".into(),
         })
+    }
+}
+
+/// The state and the cache are the file's as of now (a transaction just
+/// checked them): the rest of the request need not ask.
+fn mark_fresh(request_fresh: &mut Option<bool>) {
+    if request_fresh.is_some() {
+        *request_fresh = Some(true);
     }
 }
 

@@ -7,10 +7,15 @@
 
 mod common;
 
+use std::time::Instant;
+
 use common::{Fixture, credential};
+use softkey_authenticator::cbor::{self, Value, bytes, int, text};
 use softkey_authenticator::crypto::sha256;
 use softkey_authenticator::secret::Secret32;
 use softkey_authenticator::store::{SettingKey, Store, StoreError};
+use softkey_authenticator::{Authenticator, Config, Outcome, Verdict};
+use softkey_vault::Vault;
 
 const ID_A: [u8; 4] = [0x81, 0, 0, 1];
 const ID_B: [u8; 4] = [0x81, 0, 0, 2];
@@ -176,4 +181,70 @@ fn a_raw_edit_of_a_cached_row_fails_the_next_read() {
     conn.execute("DELETE FROM secrets WHERE name = 'device_secret'", [])
         .unwrap();
     assert!(matches!(vault.device_secret(), Err(StoreError::Corrupt(_))));
+}
+
+// Through the CTAP core, which checks the file once per request.
+
+fn request(command: u8, params: Vec<(Value, Value)>) -> Vec<u8> {
+    let mut out = vec![command];
+    out.extend_from_slice(&cbor::encode(Value::Map(params)));
+    out
+}
+
+/// The status byte of a request, the touch approved.
+fn status(auth: &mut Authenticator<Vault, rand::rngs::ThreadRng>, request: &[u8]) -> u8 {
+    let now = Instant::now();
+    let reply = match auth.handle(request, now) {
+        Outcome::Reply(reply) => reply,
+        Outcome::AwaitUser(_) => match auth.resume(Verdict::Approved, now) {
+            Outcome::Reply(reply) => reply,
+            Outcome::AwaitUser(_) => panic!("prompted twice"),
+        },
+    };
+    reply[0]
+}
+
+#[test]
+fn the_daemon_sees_the_clis_change_at_the_next_request() {
+    let fixture = Fixture::new();
+    let mut auth = Authenticator::new(
+        Config::default(),
+        fixture.create(),
+        rand::rng(),
+        Instant::now(),
+    );
+    let get = request(
+        0x02,
+        vec![(int(1), text("example.com")), (int(2), bytes(&[0x22; 32]))],
+    );
+    const OK: u8 = 0x00;
+    const NO_CREDENTIALS: u8 = 0x2e;
+    assert_eq!(status(&mut auth, &get), NO_CREDENTIALS);
+
+    // `softkey vault import` while the daemon runs: the next request finds it.
+    let mut cli = fixture.open();
+    cli.put_discoverable(&credential(&ID_A, "example.com", b"alice", "alice", 1))
+        .unwrap();
+    for _ in 0..3 {
+        assert_eq!(status(&mut auth, &get), OK);
+    }
+    // `softkey vault delete`: the next request no longer signs with it.
+    assert!(cli.delete(&ID_A).unwrap());
+    assert_eq!(status(&mut auth, &get), NO_CREDENTIALS);
+    // A credential row edited behind the daemon fails the next request.
+    cli.put_discoverable(&credential(&ID_B, "example.com", b"bob", "bob", 2))
+        .unwrap();
+    assert_eq!(status(&mut auth, &get), OK);
+    let conn = raw(&fixture);
+    let payload: Vec<u8> = conn
+        .query_row("SELECT payload FROM credentials", [], |r| r.get(0))
+        .unwrap();
+    let mut flipped = payload.clone();
+    *flipped.last_mut().unwrap() ^= 1;
+    conn.execute("UPDATE credentials SET payload = ?1", [&flipped])
+        .unwrap();
+    assert_ne!(status(&mut auth, &get), OK);
+    conn.execute("UPDATE credentials SET payload = ?1", [&payload])
+        .unwrap();
+    assert_eq!(status(&mut auth, &get), OK);
 }
