@@ -24,9 +24,13 @@
 //! `softkey vault` CLI while the daemon runs, another softkey, or anyone
 //! editing the file with SQLite), and not for this connection's own commits.
 //! So an entry is used only while the file's `data_version` still reads the
-//! same (one statement, no transaction) **and** the state in memory lists the
-//! same digest for the row (this handle's own writes change the state as they
-//! commit). Any other commit clears the whole cache at the next transaction,
+//! same **and** the state in memory lists the same digest for the row (this
+//! handle's own writes change the state as they commit). Asking
+//! `data_version` is one statement, but a read transaction of SQLite: the
+//! WAL read lock taken and dropped, two `fcntl` calls. Inside a request of
+//! the core (`Store::begin_request`) it is asked once, at the request's
+//! first read, and the answer holds for the rest of the request (the
+//! signature counter alone asks again, right before each value). Any other commit clears the whole cache at the next transaction,
 //! which reads and checks every row it needs again, tampering included.
 //! Nothing cached is more secret than the keys the open vault holds anyway
 //! (they open every row).
