@@ -221,7 +221,9 @@ impl<S: Store, R: rand_core::CryptoRng> Authenticator<S, R> {
         if !command.continues_credential_management() {
             self.ctx.credential_management = None;
         }
+        self.ctx.store.begin_request();
         let step = commands::dispatch(&mut self.ctx, command, now);
+        self.ctx.store.end_request();
         self.finish_step(step)
     }
 
@@ -231,7 +233,10 @@ impl<S: Store, R: rand_core::CryptoRng> Authenticator<S, R> {
         self.pending = None;
         self.ctx.next_assertions = None;
         self.ctx.credential_management = None;
-        match crate::ctap1::start(&mut self.ctx, apdu) {
+        self.ctx.store.begin_request();
+        let next = crate::ctap1::start(&mut self.ctx, apdu);
+        self.ctx.store.end_request();
+        match next {
             crate::ctap1::Next::Reply(reply) => Outcome::Reply(reply),
             crate::ctap1::Next::AwaitUser(prompt, job) => {
                 self.pending = Some(Pending::Ctap1(Box::new(job)));
@@ -245,17 +250,21 @@ impl<S: Store, R: rand_core::CryptoRng> Authenticator<S, R> {
         let Some(pending) = self.pending.take() else {
             return Outcome::Reply(vec![StatusCode::NoOperations.code()]);
         };
+        self.ctx.store.begin_request();
         if let Pending::Ctap1(job) = pending {
-            return Outcome::Reply(match verdict {
+            let reply = match verdict {
                 Verdict::Approved => crate::ctap1::finish(&mut self.ctx, *job),
                 Verdict::Denied | Verdict::TimedOut => crate::ctap1::denied(),
-            });
+            };
+            self.ctx.store.end_request();
+            return Outcome::Reply(reply);
         }
         let step = match verdict {
             Verdict::Approved => commands::resume(&mut self.ctx, pending, now),
             Verdict::Denied => Step::Done(Err(commands::denied(&mut self.ctx, pending))),
             Verdict::TimedOut => Step::Done(Err(StatusCode::UserActionTimeout)),
         };
+        self.ctx.store.end_request();
         self.finish_step(step)
     }
 

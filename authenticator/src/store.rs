@@ -170,6 +170,20 @@ pub trait Store {
     fn remaining_capacity(&mut self) -> Option<usize> {
         None
     }
+
+    /// The core begins handling a request (or resuming one the user
+    /// answered); [`Store::end_request`] follows before it returns. A store
+    /// that other programs may change (the vault, which the `softkey vault`
+    /// CLI writes while the daemon runs) may check once per request whether
+    /// they did, and serve the request's other reads from what that check
+    /// found current; a change made meanwhile is seen by the next request.
+    /// Between the two calls the store still sees its own writes. The
+    /// default does nothing.
+    fn begin_request(&mut self) {}
+
+    /// The request [`Store::begin_request`] began is answered (or waits for
+    /// the user): reads outside a request check the backing storage again.
+    fn end_request(&mut self) {}
 }
 
 /// An in-memory [`Store`]: ephemeral simulators, tests and fuzzing.

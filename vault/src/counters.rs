@@ -11,8 +11,9 @@
 //! Reservations grow: [`FIRST_RESERVATION`] values first, doubling with each
 //! reservation up to [`MAX_RESERVATION`], so a credential used now and then
 //! jumps little after a crash, and one in constant use costs one fsync per
-//! 16,384 sign-ins. Before handing out a value the vault checks the manifest's
-//! generation: any write by another handle drops every reservation, and
+//! 16,384 sign-ins. Before handing out a value the vault checks that no other
+//! connection committed to the file (`PRAGMA data_version`, see `cache.rs`;
+//! a write by another handle drops every reservation), and
 //! counting resumes above the bounds in the file (which that handle may have
 //! raised). Values are strictly increasing and stop at `u32::MAX`.
 //!
@@ -24,7 +25,7 @@
 use std::collections::HashMap;
 
 use crate::error::VaultError;
-use crate::rows::{self, CREDENTIALS, GLOBAL_COUNTER, SECRETS, open_credential};
+use crate::rows::{self, CREDENTIALS, GLOBAL_COUNTER, IndexMacs, SECRETS, open_credential};
 use crate::vault::{Vault, Writer};
 
 /// The first range reserved for a counter in a process.
@@ -123,7 +124,9 @@ impl Vault {
     /// The next value of `counter`: from its reservation while the file is
     /// as this handle left it, else after reserving a new range.
     pub(crate) fn next_counter(&mut self, counter: Counter) -> Result<u32, VaultError> {
-        if self.unchanged()?
+        // Asked right before every value, also inside a request: a value
+        // handed out must never be one another handle's reservation undercuts.
+        if self.fresh_now()?
             && let Some(value) = self.counters.take(counter)
         {
             return Ok(value);
@@ -213,11 +216,13 @@ impl Writer<'_> {
                 })?;
                 let (mut credential, created) = open_credential(self.keys, row)?;
                 credential.sign_count = value;
+                let macs = IndexMacs::of(self.keys, &credential);
                 rows::write_credential_row(
                     self.conn,
                     self.keys,
                     &mut self.staged,
                     &credential,
+                    &macs,
                     created,
                 )
             }

@@ -14,7 +14,7 @@
 //!  authenticator core ──Store──► Vault ──rusqlite (WAL, synchronous=FULL)──► vault.sqlite (0600)
 //! ```
 //!
-//! ## On-disk format (schema version 2; a contract — see `schema.rs` for migrations)
+//! ## On-disk format (schema version 3; a contract — see `schema.rs` for migrations)
 //!
 //! - `PRAGMA application_id = 0x736b7674` ("skvt"), `PRAGMA user_version` = schema
 //!   version. WAL journal; the file, its `-wal` and `-shm` are mode 0600 in a
@@ -31,12 +31,14 @@
 //!   Every KEK uses the slot's random 32-byte `salt`. `wrapped_key` is
 //!   `nonce ‖ AES-256-GCM(KEK, master key)` with the slot's vault id, id, kind,
 //!   parameters and salt as associated data. See `slots.rs` and `keyring`.
-//! - `credentials(id, id_mac, rp_mac, user_mac, payload)`: one row per discoverable
-//!   credential. `id_mac` = HMAC(id-index key, credential id), `rp_mac` =
-//!   HMAC(rp-index key, rpIdHash), `user_mac` = HMAC(user-index key, rpIdHash ‖
-//!   user handle) (unique: a new credential replaces the same rp + user).
-//!   `payload` seals `created (8, big-endian unix seconds) ‖ StoredCredential::to_bytes()`.
-//! - `secrets(name, payload)`: `device_secret` (32 bytes), `global_counter`
+//! - `credentials(id_mac, id, rp_mac, user_mac, payload)`, `WITHOUT ROWID`, keyed
+//!   by `id_mac`, indexed by `rp_mac`: one row per discoverable credential.
+//!   `id_mac` = HMAC(id-index key, credential id), `rp_mac` = HMAC(rp-index key,
+//!   rpIdHash), `user_mac` = HMAC(user-index key, rpIdHash ‖ user handle) (one
+//!   per rp + user: a new credential replaces the same rp + user); `id` is the
+//!   insertion order (the row's label in errors). `payload` seals `created (8,
+//!   big-endian unix seconds) ‖ StoredCredential::to_bytes()`.
+//! - `secrets(name, payload)`, `WITHOUT ROWID`: `device_secret` (32 bytes), `global_counter`
 //!   (u32 big-endian), `setting/<SettingKey::name()>` (the core's opaque bytes),
 //!   `vault/backup-eligible` (one byte, 1 = backup-eligible; absent = device-bound;
 //!   kept by an authenticator reset).
@@ -49,8 +51,8 @@
 //! under the seal key, with associated data `"softkey-vault" ‖ table ‖ row identity
 //! ‖ version` (each framed with a 4-byte length), where the row identity is the
 //! three MAC columns for `credentials`, the name for `secrets` and the vault id
-//! for `manifest`; `version` is 2 (a version-1 row is only opened to migrate
-//! it). A row moved, swapped, edited or given another index value fails to open
+//! for `manifest`; `version` is the row format, 2 (schema versions 2 and 3
+//! hold the same rows; a version-1 row is only opened to migrate it). A row moved, swapped, edited or given another index value fails to open
 //! and is reported as [`VaultError::Tampered`] with its table and row. All
 //! integers, keys and MACs are fixed-width; HMACs are HMAC-SHA256 with
 //! length-framed inputs.
@@ -159,6 +161,7 @@
 //!   is [`VaultError::TpmNotBuilt`].
 #![forbid(unsafe_code)]
 
+mod cache;
 pub mod cli;
 pub mod cli_tpm;
 mod counters;

@@ -105,7 +105,7 @@ impl Vault {
         for slot in &rewrapped {
             slots::store_rewrapped(&tx, slot)?;
         }
-        let base = State::at_generation(checked.generation());
+        let base = State::at_generation(checked.generation(), checked.next_id());
         let mut staged = Staged::new(&base);
         for (id, digest) in slots::digests(&tx)? {
             staged.set_slot(id, Some(digest));
@@ -139,8 +139,14 @@ impl Vault {
             let payload = new_keys.seal_row(CREDENTIALS, &identity, &plaintext);
             tx.execute(
                 "UPDATE credentials SET id_mac = ?1, rp_mac = ?2, user_mac = ?3, payload = ?4
-                 WHERE id = ?5",
-                params![&id_mac[..], &rp_mac[..], &user_mac[..], payload, row.rowid],
+                 WHERE id_mac = ?5",
+                params![
+                    &id_mac[..],
+                    &rp_mac[..],
+                    &user_mac[..],
+                    payload,
+                    &row.id_mac
+                ],
             )?;
             let digest = state::credential_digest(&id_mac, &rp_mac, &user_mac, &payload);
             staged.set_credential(&new_keys, id_mac, Some(Listed { rp_mac, digest }));
@@ -160,6 +166,7 @@ impl Vault {
         // Reservations were kept by the old index values: counting resumes
         // above the stored bounds.
         self.counters.clear();
+        self.cache.clear();
         Ok(RekeyOutcome {
             kept,
             removed,

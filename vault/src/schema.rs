@@ -12,19 +12,37 @@
 //!   version-1 file must hold version-1 rows only: a version-2 row in a file
 //!   marked version 1 means someone lowered the version to have the manifest
 //!   rebuilt over rows they changed, and fails as [`VaultError::Tampered`].
+//! - 2 → 3: fewer pages written per transaction (issue 15 point 3: a
+//!   discoverable makeCredential commits 4 pages instead of 6). `credentials`
+//!   and `secrets` become `WITHOUT ROWID` tables keyed by `id_mac` and `name`
+//!   (one b-tree each instead of a table and a unique index), `credentials.id`
+//!   stays as the insertion order (no longer a key), and the `user_mac` index
+//!   goes (a replaced credential is found through the relying-party index).
+//!   The rows themselves do not change ([`ROW_FORMAT`] stays 2), except
+//!   credentials still in credential format 1, which are written in the
+//!   current one (an Ed25519 key with its public key: issue 15 point 2), with
+//!   the manifest of the next generation.
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::error::VaultError;
+use softkey_authenticator::credential::StoredCredential;
+
 use crate::rows::{
-    CREDENTIALS, CredentialRow, SECRETS, credential_identity, decode_credential, select_credentials,
+    self, CREDENTIALS, CredentialRow, IndexMacs, SECRETS, credential_identity, decode_credential,
+    select_credentials,
 };
 use crate::sealing::VaultKeys;
 use crate::slots;
 use crate::state::{self, Staged, State};
 
-/// The schema version this build writes. Also bound into every sealed row.
-pub const SCHEMA_VERSION: i64 = 2;
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = 3;
+
+/// The version of the sealed rows this build writes and opens, bound into
+/// each (its first byte and associated data): the schema version that last
+/// changed what a row holds (schema 3 changed only the tables' layout).
+pub const ROW_FORMAT: u8 = 2;
 
 /// `PRAGMA application_id` of a softkey vault: ASCII "skvt".
 pub(crate) const APPLICATION_ID: i64 = 0x736b_7674;
@@ -82,6 +100,30 @@ const MIGRATIONS: &[Migration] = &[
              payload    BLOB    NOT NULL
          ) STRICT;",
         after: Some(write_first_manifest),
+    },
+    Migration {
+        before: None,
+        // 2 → 3: the same rows in fewer b-trees.
+        sql: "CREATE TABLE credentials_v3 (
+             id_mac   BLOB    PRIMARY KEY,
+             id       INTEGER NOT NULL,
+             rp_mac   BLOB    NOT NULL,
+             user_mac BLOB    NOT NULL,
+             payload  BLOB    NOT NULL
+         ) STRICT, WITHOUT ROWID;
+         INSERT INTO credentials_v3 (id_mac, id, rp_mac, user_mac, payload)
+             SELECT id_mac, id, rp_mac, user_mac, payload FROM credentials;
+         DROP TABLE credentials;
+         ALTER TABLE credentials_v3 RENAME TO credentials;
+         CREATE INDEX credentials_by_rp ON credentials (rp_mac);
+         CREATE TABLE secrets_v3 (
+             name    TEXT PRIMARY KEY,
+             payload BLOB NOT NULL
+         ) STRICT, WITHOUT ROWID;
+         INSERT INTO secrets_v3 (name, payload) SELECT name, payload FROM secrets;
+         DROP TABLE secrets;
+         ALTER TABLE secrets_v3 RENAME TO secrets;",
+        after: Some(current_credential_format),
     },
 ];
 
@@ -217,6 +259,43 @@ fn write_first_manifest(
         staged.set_credential(keys, id_mac, row.listed());
     }
     staged.finish(tx, keys, vault_id)?;
+    Ok(())
+}
+
+/// 2 → 3, after the new layout: the whole state checked against the
+/// manifest, then every credential still stored in an older credential
+/// format ([`StoredCredential::migrate_stored`]: an Ed25519 key without its
+/// public key, an RSA key without qInv) written in the current one, and the
+/// manifest of the next generation over them. A vault with none is left
+/// at its generation.
+fn current_credential_format(
+    tx: &Transaction<'_>,
+    keys: &VaultKeys,
+    vault_id: &[u8],
+) -> Result<(), VaultError> {
+    let state = State::load(tx, keys, vault_id, None)?;
+    let mut staged = Staged::new(&state);
+    let mut rewritten = 0usize;
+    for row in select_credentials(tx, "1", &[])? {
+        let identity = credential_identity(&row.id_mac, &row.rp_mac, &row.user_mac);
+        let plaintext = keys.open_row(CREDENTIALS, &identity, &|| row.label(), &row.payload)?;
+        let (credential, created) = decode_credential(keys, &row, &plaintext)?;
+        let older = StoredCredential::migrate_stored(plaintext.get(8..).unwrap_or_default())
+            .map_err(|e| VaultError::Undecodable {
+                table: CREDENTIALS,
+                row: row.label(),
+                reason: e.to_string(),
+            })?
+            .is_some();
+        if older {
+            let macs = IndexMacs::of(keys, &credential);
+            rows::write_credential_row(tx, keys, &mut staged, &credential, &macs, created)?;
+            rewritten += 1;
+        }
+    }
+    if rewritten > 0 {
+        staged.finish(tx, keys, vault_id)?;
+    }
     Ok(())
 }
 

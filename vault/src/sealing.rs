@@ -10,22 +10,23 @@
 //! ```
 //!
 //! A sealed payload is `version (1) ‖ nonce (12) ‖ ciphertext ‖ tag (16)`, where
-//! `version` is the schema version the row was sealed under and the associated
-//! data is `"softkey-vault" ‖ len ‖ table ‖ len ‖ row identity ‖ version`. Rows
-//! open only under the version this build writes ([`SCHEMA_VERSION`]); the
-//! migration from version 1 opens version-1 rows by name ([`VaultKeys::open_row_as`]).
+//! `version` is the row format the row was sealed under (the schema version
+//! that last changed the rows: [`ROW_FORMAT`]) and the associated data is
+//! `"softkey-vault" ‖ len ‖ table ‖ len ‖ row identity ‖ version`. Rows open
+//! only under the format this build writes; the migration from version 1
+//! opens version-1 rows by name ([`VaultKeys::open_row_as`]).
 
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
 use hkdf::Hkdf;
-use hmac::{Hmac, Mac};
+use hmac::{EagerHash, Hmac, Mac};
 use rand::Rng;
 use sha2::Sha256;
 use softkey_authenticator::secret::Secret32;
 use zeroize::Zeroizing;
 
 use crate::error::VaultError;
-use crate::schema::SCHEMA_VERSION;
+use crate::schema::ROW_FORMAT;
 
 /// Length of an AES-GCM nonce.
 pub(crate) const NONCE_LEN: usize = 12;
@@ -56,7 +57,11 @@ pub(crate) fn derive_key(ikm: &[u8], salt: Option<&[u8]>, info: &[u8]) -> Secret
 /// AES-256-GCM with a random nonce: `nonce ‖ ciphertext ‖ tag`. The
 /// plaintext is copied only into a zeroizing buffer, encrypted in place there.
 pub(crate) fn aead_seal(key: &Secret32, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
-    let cipher = Aes256Gcm::new(key.expose_secret().into());
+    seal_with(&Aes256Gcm::new(key.expose_secret().into()), aad, plaintext)
+}
+
+/// [`aead_seal`] with a keyed cipher.
+fn seal_with(cipher: &Aes256Gcm, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
     let nonce = random_bytes::<NONCE_LEN>();
     let mut buffer = Zeroizing::new(Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN));
     buffer.extend_from_slice(&nonce);
@@ -71,6 +76,11 @@ pub(crate) fn aead_seal(key: &Secret32, aad: &[u8], plaintext: &[u8]) -> Vec<u8>
 /// Opens what [`aead_seal`] made; `None` when the key, data or AAD do not
 /// match. The plaintext only ever exists in the zeroizing buffer returned.
 pub(crate) fn aead_open(key: &Secret32, aad: &[u8], sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    open_with(&Aes256Gcm::new(key.expose_secret().into()), aad, sealed)
+}
+
+/// [`aead_open`] with a keyed cipher.
+fn open_with(cipher: &Aes256Gcm, aad: &[u8], sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     if sealed.len() < NONCE_LEN + TAG_LEN {
         return None;
     }
@@ -78,7 +88,6 @@ pub(crate) fn aead_open(key: &Secret32, aad: &[u8], sealed: &[u8]) -> Option<Zer
     let (ciphertext, tag) = body.split_at(body.len() - TAG_LEN);
     let nonce: [u8; NONCE_LEN] = nonce.try_into().ok()?;
     let tag: [u8; TAG_LEN] = tag.try_into().ok()?;
-    let cipher = Aes256Gcm::new(key.expose_secret().into());
     let mut buffer = Zeroizing::new(ciphertext.to_vec());
     cipher
         .decrypt_inout_detached(
@@ -98,14 +107,53 @@ pub(crate) fn push_framed(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
+/// An HMAC-SHA256 key whose two key blocks (inner and outer pad) were
+/// hashed once, when the vault was unlocked: each MAC starts from a copy of
+/// these states, two SHA-256 compressions fewer than keying anew (a
+/// sign-in computes several). The states are key material: they zeroize on
+/// drop (sha2 and hmac with their `zeroize` features, checked below), and
+/// the type has no `Debug`.
+struct MacKey(Hmac<Sha256>);
+
+/// The SHA-256 states inside [`MacKey`] (and its buffer) and the AES key
+/// schedule in [`VaultKeys`] wipe themselves on drop.
+const _: () = {
+    fn zeroizes_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    let _: fn() = zeroizes_on_drop::<<Sha256 as EagerHash>::Core>;
+    let _: fn() = zeroizes_on_drop::<Sha256>;
+    let _: fn() = zeroizes_on_drop::<Aes256Gcm>;
+};
+
+impl MacKey {
+    fn new(key: &Secret32) -> Self {
+        Self(
+            <Hmac<Sha256>>::new_from_slice(key.expose_secret())
+                .expect("HMAC-SHA256 accepts any key length"),
+        )
+    }
+
+    /// HMAC of the length-framed `parts`.
+    fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut mac = self.0.clone();
+        for part in parts {
+            let len = u32::try_from(part.len()).expect("index inputs are far below 4 GiB");
+            mac.update(&len.to_be_bytes());
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    }
+}
+
 /// The keys an unlocked vault works with, all derived from the master key.
 pub(crate) struct VaultKeys {
     master: Secret32,
-    seal: Secret32,
-    rp_index: Secret32,
-    id_index: Secret32,
-    user_index: Secret32,
-    state: Secret32,
+    /// The row sealing key, expanded once into the AES key schedule (which
+    /// zeroizes on drop: aes-gcm's `zeroize` feature).
+    seal: Aes256Gcm,
+    rp_index: MacKey,
+    id_index: MacKey,
+    user_index: MacKey,
+    state: MacKey,
 }
 
 impl std::fmt::Debug for VaultKeys {
@@ -118,12 +166,13 @@ impl VaultKeys {
     /// Derives the subkeys of `master`.
     pub(crate) fn derive(master: Secret32) -> Self {
         let sub = |info: &[u8]| derive_key(master.expose_secret(), None, info);
+        let mac_key = |info: &[u8]| MacKey::new(&sub(info));
         Self {
-            seal: sub(b"softkey-vault/v1/seal"),
-            rp_index: sub(b"softkey-vault/v1/rp-index"),
-            id_index: sub(b"softkey-vault/v1/id-index"),
-            user_index: sub(b"softkey-vault/v1/user-index"),
-            state: sub(b"softkey-vault/v2/state"),
+            seal: Aes256Gcm::new(sub(b"softkey-vault/v1/seal").expose_secret().into()),
+            rp_index: mac_key(b"softkey-vault/v1/rp-index"),
+            id_index: mac_key(b"softkey-vault/v1/id-index"),
+            user_index: mac_key(b"softkey-vault/v1/user-index"),
+            state: mac_key(b"softkey-vault/v2/state"),
             master,
         }
     }
@@ -133,43 +182,32 @@ impl VaultKeys {
         &self.master
     }
 
-    fn mac(key: &Secret32, parts: &[&[u8]]) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256>>::new_from_slice(key.expose_secret())
-            .expect("HMAC-SHA256 accepts any key length");
-        for part in parts {
-            let len = u32::try_from(part.len()).expect("index inputs are far below 4 GiB");
-            mac.update(&len.to_be_bytes());
-            mac.update(part);
-        }
-        mac.finalize().into_bytes().into()
-    }
-
     /// The rp index value: HMAC of the rpIdHash.
     pub(crate) fn rp_mac(&self, rp_id_hash: &[u8; 32]) -> [u8; 32] {
-        Self::mac(&self.rp_index, &[rp_id_hash])
+        self.rp_index.mac(&[rp_id_hash])
     }
 
     /// The credential-id index value.
     pub(crate) fn id_mac(&self, credential_id: &[u8]) -> [u8; 32] {
-        Self::mac(&self.id_index, &[credential_id])
+        self.id_index.mac(&[credential_id])
     }
 
     /// The (relying party, user handle) index value.
     pub(crate) fn user_mac(&self, rp_id_hash: &[u8; 32], user_handle: &[u8]) -> [u8; 32] {
-        Self::mac(&self.user_index, &[rp_id_hash, user_handle])
+        self.user_index.mac(&[rp_id_hash, user_handle])
     }
 
     /// The keyed hash of one credential row's digest, XORed into the
     /// credential-set hash the manifest seals (see `state.rs`).
     pub(crate) fn credential_set_element(&self, digest: &[u8; 32]) -> [u8; 32] {
-        Self::mac(&self.state, &[b"credentials", digest])
+        self.state.mac(&[b"credentials", digest])
     }
 
     /// Seals a row payload under the current schema version.
     pub(crate) fn seal_row(&self, table: &str, row_identity: &[u8], plaintext: &[u8]) -> Vec<u8> {
         let aad = row_aad(table, row_identity, ROW_VERSION);
         let mut out = vec![ROW_VERSION];
-        out.extend_from_slice(&aead_seal(&self.seal, &aad, plaintext));
+        out.extend_from_slice(&seal_with(&self.seal, &aad, plaintext));
         out
     }
 
@@ -205,15 +243,12 @@ impl VaultKeys {
             return Err(tampered());
         }
         let aad = row_aad(table, row_identity, version);
-        aead_open(&self.seal, &aad, sealed).ok_or_else(tampered)
+        open_with(&self.seal, &aad, sealed).ok_or_else(tampered)
     }
 }
 
-/// The version byte of rows this build seals: the schema version.
-const ROW_VERSION: u8 = {
-    assert!(SCHEMA_VERSION > 0 && SCHEMA_VERSION < 256);
-    SCHEMA_VERSION as u8
-};
+/// The version byte of rows this build seals.
+const ROW_VERSION: u8 = ROW_FORMAT;
 
 fn row_aad(table: &str, row_identity: &[u8], version: u8) -> Vec<u8> {
     let mut aad = b"softkey-vault".to_vec();

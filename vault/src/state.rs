@@ -337,6 +337,9 @@ pub(crate) struct State {
     /// How many credentials each `rp_mac` has (what a lookup must find).
     rp_counts: HashMap<[u8; 32], usize>,
     credential_set: [u8; 32],
+    /// The `id` (insertion order) a new credentials row gets: one above
+    /// the largest in the file.
+    next_id: i64,
 }
 
 impl State {
@@ -345,12 +348,19 @@ impl State {
         Self::default()
     }
 
-    /// Nothing yet, at `generation` (a rekey builds the state anew on it).
-    pub(crate) fn at_generation(generation: u64) -> Self {
+    /// Nothing yet, at `generation` (a rekey builds the state anew on it,
+    /// over rows whose largest `id` is below `next_id`).
+    pub(crate) fn at_generation(generation: u64, next_id: i64) -> Self {
         Self {
             generation,
+            next_id,
             ..Self::default()
         }
+    }
+
+    /// The `id` a new credentials row gets.
+    pub(crate) fn next_id(&self) -> i64 {
+        self.next_id
     }
 
     /// The generation this state is at.
@@ -407,6 +417,7 @@ impl State {
         for row in statement.query_map([], CredentialRow::from_row)? {
             let row = row?;
             rows_found += 1;
+            state.next_id = state.next_id.max(row.rowid.saturating_add(1));
             let (Ok(id_mac), Some(listed)) = (<[u8; 32]>::try_from(&row.id_mac[..]), row.listed())
             else {
                 // Not even the right shape: it cannot open either.
@@ -448,6 +459,11 @@ impl State {
         self.secrets.get(name).copied()
     }
 
+    /// How many credentials the state lists for the relying party `rp_mac`.
+    pub(crate) fn rp_count(&self, rp_mac: &[u8; 32]) -> usize {
+        self.rp_counts.get(rp_mac).copied().unwrap_or(0)
+    }
+
     /// What the state lists for the credential with this `id_mac`.
     pub(crate) fn listed_credential(&self, id_mac: &[u8]) -> Option<Listed> {
         <[u8; 32]>::try_from(id_mac)
@@ -468,7 +484,7 @@ impl State {
             check_credential(keys, self.listed_credential(&row.id_mac), row)?;
         }
         let expected = match lookup {
-            Lookup::Rp(rp_mac) => self.rp_counts.get(rp_mac).copied().unwrap_or(0),
+            Lookup::Rp(rp_mac) => self.rp_count(rp_mac),
             Lookup::Id(id_mac) => usize::from(self.credentials.contains_key(id_mac)),
             Lookup::All => self.credentials.len(),
         };
@@ -525,6 +541,7 @@ impl State {
         self.slots = changes.manifest.slots;
         self.secrets = changes.manifest.secrets;
         self.credential_set = changes.manifest.credential_set;
+        self.next_id = changes.next_id;
     }
 }
 
@@ -564,6 +581,7 @@ pub(crate) struct Staged<'s> {
     credentials: HashMap<[u8; 32], Option<Listed>>,
     credential_count: u64,
     credential_set: [u8; 32],
+    next_id: i64,
 }
 
 impl<'s> Staged<'s> {
@@ -577,6 +595,7 @@ impl<'s> Staged<'s> {
             credentials: HashMap::new(),
             credential_count: base.credentials.len() as u64,
             credential_set: base.credential_set,
+            next_id: base.next_id,
         }
     }
 
@@ -617,6 +636,14 @@ impl<'s> Staged<'s> {
             self.credential_count += 1;
         }
         self.credentials.insert(id_mac, new);
+    }
+
+    /// The `id` (insertion order) of a credentials row about to be inserted.
+    pub(crate) fn new_row_id(&mut self) -> i64 {
+        // From 1, as the rowids that were the order before schema 3.
+        let id = self.next_id.max(1);
+        self.next_id = id.saturating_add(1);
+        id
     }
 
     /// Records that every credentials row was deleted.
@@ -667,6 +694,7 @@ impl<'s> Staged<'s> {
         Ok(Changes {
             manifest,
             cleared: self.cleared,
+            next_id: self.next_id,
             credentials: self.credentials,
         })
     }
@@ -676,6 +704,7 @@ impl<'s> Staged<'s> {
 pub(crate) struct Changes {
     manifest: Manifest,
     cleared: bool,
+    next_id: i64,
     credentials: HashMap<[u8; 32], Option<Listed>>,
 }
 

@@ -14,7 +14,9 @@ use softkey_authenticator::store::{SettingKey, Store, StoreError};
 use crate::counters::Counter;
 use crate::error::VaultError;
 use crate::exchange::BACKUP_ELIGIBLE;
-use crate::rows::{self, DEVICE_SECRET, SETTING_PREFIX, now, open_credential, select_credentials};
+use crate::rows::{
+    self, DEVICE_SECRET, IndexMacs, SETTING_PREFIX, now, open_credential, select_credentials,
+};
 use crate::state::{self, Lookup};
 use crate::vault::{Vault, Writer};
 
@@ -70,6 +72,7 @@ impl Vault {
         })?;
         // The counters start again with the rows they counted in.
         self.counters.clear();
+        self.cache.clear();
         Ok(())
     }
 }
@@ -88,8 +91,7 @@ impl Store for Vault {
         &mut self,
         rp_id_hash: &[u8; 32],
     ) -> Result<Vec<StoredCredential>, StoreError> {
-        let rp_mac = self.keys.rp_mac(rp_id_hash);
-        Ok(self.read_credentials(Lookup::Rp(&rp_mac), credential_only)?)
+        Ok(self.rp_credentials(rp_id_hash)?)
     }
 
     fn discoverable_by_id(
@@ -155,7 +157,7 @@ impl Store for Vault {
     }
 
     fn next_sign_count(&mut self, credential: &mut StoredCredential) -> Result<u32, StoreError> {
-        let id_mac = self.keys.id_mac(&credential.credential_id);
+        let id_mac = self.id_mac(&credential.credential_id);
         credential.sign_count = self.next_counter(Counter::Credential(id_mac))?;
         Ok(credential.sign_count)
     }
@@ -171,23 +173,36 @@ impl Store for Vault {
     fn wipe(&mut self, new_device_secret: Secret32) -> Result<(), StoreError> {
         Ok(self.wipe_all(&new_device_secret)?)
     }
+
+    /// The request's first read asks the file whether another connection
+    /// committed (`PRAGMA data_version`); its other reads trust that answer,
+    /// so a sign-in takes the file's read lock twice (once more for the
+    /// signature counter, which always asks) instead of once per read.
+    fn begin_request(&mut self) {
+        self.request_fresh = Some(false);
+    }
+
+    fn end_request(&mut self) {
+        self.request_fresh = None;
+    }
 }
 
 /// Writes one credential inside a write transaction.
 pub(crate) fn put_in(w: &mut Writer<'_>, credential: &StoredCredential) -> Result<(), VaultError> {
-    let id_mac = w.keys.id_mac(&credential.credential_id);
+    let macs = IndexMacs::of(w.keys, credential);
+    let id_mac = macs.id;
     // A tampered row is reported, not overwritten.
     let existing = match w.select_checked(&id_mac)?.first() {
         Some(row) => Some(open_credential(w.keys, row)?),
         None => None,
     };
-    // CTAP 2.1 §6.1.2 step 17: a new credential replaces the same (rp, user handle).
-    let rp_id_hash = credential.rp_id_hash();
-    let user_mac = w.keys.user_mac(&rp_id_hash, &credential.user.id);
+    // CTAP 2.1 §6.1.2 step 17: a new credential replaces the same (rp, user
+    // handle). (The same user_mac means the same rp_mac: found through the
+    // relying-party index, the only one besides the id.)
     let replaced = select_credentials(
         w.conn,
-        "user_mac = ?1 AND id_mac != ?2",
-        params![&user_mac[..], &id_mac[..]],
+        "rp_mac = ?1 AND user_mac = ?2 AND id_mac != ?3",
+        params![&macs.rp[..], &macs.user[..], &id_mac[..]],
     )?;
     for row in &replaced {
         state::check_credential(w.keys, w.staged.listed_credential(&row.id_mac), row)?;
@@ -195,11 +210,11 @@ pub(crate) fn put_in(w: &mut Writer<'_>, credential: &StoredCredential) -> Resul
         w.forget_counter(&row.id_mac);
     }
     let Some((_, created)) = existing else {
-        return rows::write_credential_row(w.conn, w.keys, &mut w.staged, credential, now());
+        return rows::write_credential_row(w.conn, w.keys, &mut w.staged, credential, &macs, now());
     };
     // An update keeps the creation time and stores the counter given (the
     // core gives back the value it read, which is the one reached); the
     // reservation, if any, ends: counting resumes above what is stored.
     w.forget_counter(&id_mac);
-    rows::write_credential_row(w.conn, w.keys, &mut w.staged, credential, created)
+    rows::write_credential_row(w.conn, w.keys, &mut w.staged, credential, &macs, created)
 }

@@ -10,12 +10,14 @@ use softkey_authenticator::credential::StoredCredential;
 use softkey_authenticator::secret::Secret32;
 use zeroize::Zeroizing;
 
+use crate::cache::{self, RowCache, data_version};
 use crate::counters::{Counter, Counters, Reservation};
 use crate::error::VaultError;
 use crate::files;
 use crate::keyring::KeyringBus;
 use crate::rows::{
-    self, CREDENTIALS, CredentialRow, DEVICE_SECRET, SECRETS, open_credential, select_credentials,
+    self, CREDENTIALS, CredentialRow, DEVICE_SECRET, SECRETS, open_listed_credential,
+    select_credentials,
 };
 use crate::schema::{self, APPLICATION_ID};
 use crate::sealing::{VaultKeys, random_bytes, random_secret};
@@ -34,6 +36,14 @@ pub struct Vault {
     pub(crate) key_epoch: Option<Vec<u8>>,
     /// Signature-counter ranges reserved by this handle (`counters.rs`).
     pub(crate) counters: Counters,
+    /// The rows a sign-in reads, while the file is unchanged (`cache.rs`).
+    pub(crate) cache: RowCache,
+    /// Inside a request of the core ([`Store::begin_request`]): `Some(true)`
+    /// once this request found the file unchanged (or read it), so its
+    /// other reads need not ask again; `None` outside a request.
+    ///
+    /// [`Store::begin_request`]: softkey_authenticator::store::Store::begin_request
+    pub(crate) request_fresh: Option<bool>,
     unlocked_slot: i64,
     /// Where `remove_slot` deletes keyring items: the bus unlocked with, else
     /// the session bus.
@@ -148,6 +158,8 @@ impl Vault {
             state: State::empty(),
             key_epoch: None,
             counters: Counters::default(),
+            cache: RowCache::default(),
+            request_fresh: None,
             unlocked_slot: 0,
             keyring_bus: keyring_bus_of(unlocker),
         };
@@ -205,6 +217,8 @@ impl Vault {
             state,
             key_epoch,
             counters: Counters::default(),
+            cache: RowCache::default(),
+            request_fresh: None,
             unlocked_slot: slot,
             keyring_bus: keyring_bus_of(unlocker),
         };
@@ -358,6 +372,8 @@ impl Vault {
         )? {
             self.counters.clear();
         }
+        self.cache.at_version(data_version(&tx)?);
+        mark_fresh(&mut self.request_fresh);
         let value = read(&Reader {
             conn: &tx,
             keys: &self.keys,
@@ -406,6 +422,8 @@ impl Vault {
         {
             self.counters.clear();
         }
+        self.cache.at_version(data_version(&tx)?);
+        mark_fresh(&mut self.request_fresh);
         let mut writer = Writer {
             conn: &tx,
             keys: &self.keys,
@@ -427,11 +445,63 @@ impl Vault {
         Ok(value)
     }
 
-    /// Whether the file is at the generation this handle last saw (no other
-    /// handle wrote since): one small read, no transaction.
-    pub(crate) fn unchanged(&self) -> Result<bool, VaultError> {
-        Ok(u64::try_from(state::generation_column(&self.conn)?).ok()
-            == Some(self.state.generation()))
+    /// Whether no other connection committed to the file since this handle's
+    /// last transaction (so the state and the cache are still the file's):
+    /// one statement (`cache.rs`; a read lock of the file, two `fcntl`
+    /// calls). Inside a request of the core, once per request.
+    pub(crate) fn fresh(&mut self) -> Result<bool, VaultError> {
+        if self.request_fresh == Some(true) {
+            return Ok(true);
+        }
+        let fresh = self.fresh_now()?;
+        if fresh {
+            mark_fresh(&mut self.request_fresh);
+        }
+        Ok(fresh)
+    }
+
+    /// [`Vault::fresh`], asking the file whatever the request found.
+    pub(crate) fn fresh_now(&self) -> Result<bool, VaultError> {
+        Ok(self.cache.is_current(data_version(&self.conn)?))
+    }
+
+    /// The discoverable credentials of the relying party with this
+    /// rpIdHash, oldest first: from the cached sealed rows while the file is
+    /// unchanged, else read and checked anew.
+    pub(crate) fn rp_credentials(
+        &mut self,
+        rp_id_hash: &[u8; 32],
+    ) -> Result<Vec<StoredCredential>, VaultError> {
+        let cached = self.fresh()? && self.cache.rp_rows(rp_id_hash, &self.state).is_some();
+        if !cached {
+            let rp_mac = self.keys.rp_mac(rp_id_hash);
+            let rows = self.read(|r| r.checked_rows(Lookup::Rp(&rp_mac)))?;
+            self.cache
+                .put_rp_rows(*rp_id_hash, rp_mac, rows, &self.state);
+        }
+        let rows = self
+            .cache
+            .rp_rows(rp_id_hash, &self.state)
+            .unwrap_or_default();
+        let found = open_rows(&self.keys, &self.counters, rows, |credential, _| credential)?;
+        // The id_mac of each credential id, for its signature counter.
+        let new_ids: Vec<(Vec<u8>, Vec<u8>)> = rows
+            .iter()
+            .zip(&found)
+            .filter(|(_, credential)| self.cache.id_mac(&credential.credential_id).is_none())
+            .map(|(row, credential)| (credential.credential_id.clone(), row.id_mac.clone()))
+            .collect();
+        for (credential_id, id_mac) in new_ids {
+            self.cache.put_id_mac(&credential_id, &id_mac);
+        }
+        Ok(found)
+    }
+
+    /// The `id_mac` of a credential id (remembered from the rows opened).
+    pub(crate) fn id_mac(&self, credential_id: &[u8]) -> [u8; 32] {
+        self.cache
+            .id_mac(credential_id)
+            .unwrap_or_else(|| self.keys.id_mac(credential_id))
     }
 
     /// Reads, checks and opens the credentials a lookup finds; `each` makes
@@ -444,9 +514,19 @@ impl Vault {
         self.read(|r| r.credentials(lookup, each))
     }
 
-    /// Reads a `secrets` row.
+    /// Reads a `secrets` row (one of the rows a sign-in reads from the
+    /// cache while the file is unchanged).
     pub(crate) fn secret(&mut self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, VaultError> {
-        self.read(|r| r.secret(name))
+        if cache::CACHED_SECRETS.contains(&name)
+            && self.fresh()?
+            && let Some(value) = self.cache.secret(name, self.state.listed_secret(name))
+        {
+            return Ok(value);
+        }
+        let value = self.read(|r| r.secret(name))?;
+        self.cache
+            .put_secret(name, self.state.listed_secret(name), value.as_ref());
+        Ok(value)
     }
 
     /// The device secret; its absence is corruption, never a reason to make one.
@@ -460,6 +540,14 @@ impl Vault {
             row: DEVICE_SECRET.into(),
             reason: "the device secret is not 32 bytes".into(),
         })
+    }
+}
+
+/// The state and the cache are the file's as of now (a transaction just
+/// checked them): the rest of the request need not ask.
+fn mark_fresh(request_fresh: &mut Option<bool>) {
+    if request_fresh.is_some() {
+        *request_fresh = Some(true);
     }
 }
 
@@ -558,31 +646,54 @@ impl Reader<'_> {
     pub(crate) fn credentials<T>(
         &self,
         lookup: Lookup<'_>,
-        mut each: impl FnMut(StoredCredential, i64) -> T,
+        each: impl FnMut(StoredCredential, i64) -> T,
     ) -> Result<Vec<T>, VaultError> {
+        let rows = self.checked_rows(lookup)?;
+        open_rows(self.keys, self.counters, &rows, each)
+    }
+
+    /// The sealed rows a lookup finds, checked against the state.
+    pub(crate) fn checked_rows(
+        &self,
+        lookup: Lookup<'_>,
+    ) -> Result<Vec<CredentialRow>, VaultError> {
         let rows = match lookup {
             Lookup::Rp(rp_mac) => select_credentials(self.conn, "rp_mac = ?1", &[&&rp_mac[..]])?,
             Lookup::Id(id_mac) => select_credentials(self.conn, "id_mac = ?1", &[&&id_mac[..]])?,
             Lookup::All => select_credentials(self.conn, "1", &[])?,
         };
         self.state.check_found(self.keys, &rows, lookup)?;
-        let mut found = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let (mut credential, created) = open_credential(self.keys, row)?;
-            if let Ok(id_mac) = <[u8; 32]>::try_from(row.id_mac.as_slice())
-                && let Some(last) = self.counters.last(Counter::Credential(id_mac))
-            {
-                credential.sign_count = last;
-            }
-            found.push(each(credential, created));
-        }
-        Ok(found)
+        Ok(rows)
     }
 
     /// Reads, checks and opens a `secrets` row.
     pub(crate) fn secret(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, VaultError> {
         rows::read_secret(self.conn, self.keys, name, self.state.listed_secret(name))
     }
+}
+
+/// Opens credentials rows checked against the state, each with the
+/// signature counter reached; `each` makes an entry of the result from a
+/// credential and its creation time. (The result is allocated at its final
+/// size: a growing or converted `Vec` would free copies of the keys held
+/// inline in the credentials.)
+fn open_rows<T>(
+    keys: &VaultKeys,
+    counters: &Counters,
+    rows: &[CredentialRow],
+    mut each: impl FnMut(StoredCredential, i64) -> T,
+) -> Result<Vec<T>, VaultError> {
+    let mut found = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (mut credential, created) = open_listed_credential(keys, row)?;
+        if let Ok(id_mac) = <[u8; 32]>::try_from(row.id_mac.as_slice())
+            && let Some(last) = counters.last(Counter::Credential(id_mac))
+        {
+            credential.sign_count = last;
+        }
+        found.push(each(credential, created));
+    }
+    Ok(found)
 }
 
 /// A write transaction: the connection inside it, the keys, the vault id

@@ -180,8 +180,8 @@ fn replaying_an_older_credential_row_fails_open_as_tampering() {
 fn a_deleted_credential_written_back_fails_open_as_tampering() {
     let fixture = Fixture::new();
     let mut vault = populated(&fixture);
-    let row = "SELECT quote(id_mac) || ', ' || quote(rp_mac) || ', ' || quote(user_mac) || ', ' \
-               || quote(payload) FROM credentials WHERE id = 1";
+    let row = "SELECT id || ', ' || quote(id_mac) || ', ' || quote(rp_mac) || ', ' \
+               || quote(user_mac) || ', ' || quote(payload) FROM credentials WHERE id = 1";
     let conn = rusqlite::Connection::open(&fixture.vault_path).unwrap();
     let values: String = conn.query_row(row, [], |r| r.get(0)).unwrap();
     drop(conn);
@@ -189,7 +189,9 @@ fn a_deleted_credential_written_back_fails_open_as_tampering() {
     drop(vault);
     raw_sql(
         &fixture.vault_path,
-        &format!("INSERT INTO credentials (id_mac, rp_mac, user_mac, payload) VALUES ({values})"),
+        &format!(
+            "INSERT INTO credentials (id, id_mac, rp_mac, user_mac, payload) VALUES ({values})"
+        ),
     );
     let error = open_error(&fixture, "a deleted credential row was written back");
     assert_credential_set(&error, 2, 1);
@@ -210,8 +212,8 @@ fn a_row_copied_from_another_vault_fails_open_as_tampering() {
         &ours.vault_path,
         &format!(
             "ATTACH DATABASE '{}' AS other;
-             INSERT INTO credentials (id_mac, rp_mac, user_mac, payload)
-                 SELECT id_mac, rp_mac, user_mac, payload FROM other.credentials;
+             INSERT INTO credentials (id, id_mac, rp_mac, user_mac, payload)
+                 SELECT 9, id_mac, rp_mac, user_mac, payload FROM other.credentials;
              DETACH DATABASE other;",
             theirs.vault_path.display()
         ),

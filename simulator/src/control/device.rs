@@ -121,6 +121,14 @@ impl Store for FaultStore {
     fn remaining_capacity(&mut self) -> Option<usize> {
         self.inner.remaining_capacity()
     }
+    // Forwarded, so that a persistent authenticator checks its vault for
+    // other writers once per request.
+    fn begin_request(&mut self) {
+        self.inner.begin_request();
+    }
+    fn end_request(&mut self) {
+        self.inner.end_request();
+    }
 }
 
 /// The device type of a controlled authenticator.
