@@ -8,6 +8,8 @@
 use std::io;
 use std::time::Duration;
 
+use zeroize::Zeroizing;
+
 use crate::ctaphid::{
     self, BROADCAST_CID, CONT_DATA_LEN, Command, HidError, INIT_NONCE_LEN, InitResponse,
     KeepaliveStatus, MAX_MESSAGE_LEN, MessageTooLong, Packet, REPORT_LEN,
@@ -55,7 +57,8 @@ pub enum ReassemblyError {
 struct Partial {
     cmd: u8,
     len: usize,
-    data: Vec<u8>,
+    /// Wiped if the message is dropped half-way (a reply may carry secrets).
+    data: Zeroizing<Vec<u8>>,
     next_seq: u8,
 }
 
@@ -101,7 +104,7 @@ impl Reassembler {
                 let mut partial = Partial {
                     cmd,
                     len,
-                    data: Vec::with_capacity(len),
+                    data: Zeroizing::new(Vec::with_capacity(len)),
                     next_seq: 0,
                 };
                 partial.data.extend_from_slice(&data[..len.min(data.len())]);
@@ -125,11 +128,12 @@ impl Reassembler {
         }
     }
 
-    fn finish_if_complete(&mut self, partial: Partial) -> Option<Message> {
+    fn finish_if_complete(&mut self, mut partial: Partial) -> Option<Message> {
         if partial.data.len() == partial.len {
             Some(Message {
                 cmd: partial.cmd,
-                payload: partial.data,
+                // Moved out whole (the buffer was sized for it: no copy).
+                payload: std::mem::take(&mut *partial.data),
             })
         } else {
             self.partial = Some(partial);
@@ -377,10 +381,15 @@ impl<P: PacketIo> HostClient<P> {
         command: Command,
         payload: &[u8],
     ) -> Result<(), HostError> {
-        for report in ctaphid::fragment(cid, command, payload)? {
-            self.io.send(&report)?;
-        }
-        Ok(())
+        // One report at a time, each wiped after sending (a request may
+        // carry secrets); the first failure is kept.
+        let mut sent = Ok(());
+        ctaphid::fragment_each(cid, command, payload, |report| {
+            if sent.is_ok() {
+                sent = self.io.send(report);
+            }
+        })?;
+        Ok(sent?)
     }
 
     fn recv_message(&mut self, reassembler: &mut Reassembler) -> Result<Message, HostError> {
