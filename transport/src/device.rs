@@ -388,6 +388,8 @@ impl HidDevice {
     pub fn respond_to(&mut self, request: RequestId, payload: Vec<u8>, now: Instant) -> bool {
         if self.in_flight_request() != Some(request) {
             tracing::debug!(?request, "response dropped: request no longer in flight");
+            // Wiped as `respond` would have.
+            drop(Zeroizing::new(payload));
             return false;
         }
         self.respond(payload, now);
