@@ -26,7 +26,6 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use softkey_authenticator::store::Store;
-use softkey_transport::ctaphid::REPORT_LEN;
 use softkey_transport::udp::{Addressed, UdpDevice, UdpIncoming, UdpSender};
 use zeroize::Zeroize as _;
 
@@ -124,24 +123,27 @@ fn serve_loop<S: Store + Send + 'static, R: rand_core::CryptoRng + Send + 'stati
             if outgoing.is_empty() {
                 break;
             }
+            // Addressed before anything more is received: a datagram moves
+            // its channel's route (two hosts' broadcast INITs, for one).
+            let addressed = socket.address(&outgoing);
             match handoff {
                 Some(handoff) if handoff.pending.load(Ordering::Acquire) > 0 => {
-                    hand_off(handoff, socket, &outgoing);
+                    hand_off(handoff, socket, addressed);
                 }
                 Some(handoff) if next.is_none() => match socket.try_recv() {
                     Ok(Some(incoming)) => {
                         // More work is waiting: it goes on while the sender sends.
                         next = Some(incoming);
-                        hand_off(handoff, socket, &outgoing);
+                        hand_off(handoff, socket, addressed);
                     }
                     polled => {
                         if let Err(error) = polled {
                             tolerate(error)?;
                         }
-                        send_here(socket, &outgoing);
+                        send_here(socket, &addressed);
                     }
                 },
-                _ => send_here(socket, &outgoing),
+                _ => send_here(socket, &addressed),
             }
             // Zeroes the reports (and the spare room), keeps the allocation.
             outgoing.zeroize();
@@ -163,22 +165,19 @@ fn tolerate(error: io::Error) -> io::Result<()> {
     }
 }
 
-fn send_here(socket: &mut UdpDevice, outgoing: &[[u8; REPORT_LEN]]) {
-    if let Err(error) = socket.send_all(outgoing) {
+fn send_here(socket: &UdpDevice, addressed: &Addressed) {
+    if let Err(error) = socket.send_addressed(addressed) {
         tracing::debug!(%error, "report not delivered");
     }
 }
 
-fn hand_off(handoff: &Handoff<'_>, socket: &UdpDevice, outgoing: &[[u8; REPORT_LEN]]) {
-    let addressed = socket.address(outgoing);
+fn hand_off(handoff: &Handoff<'_>, socket: &UdpDevice, addressed: Addressed) {
     handoff.pending.fetch_add(1, Ordering::Release);
     if let Err(mpsc::SendError(addressed)) = handoff.jobs.send(addressed) {
         // The sender thread is gone (it panicked): send here.
         handoff.pending.fetch_sub(1, Ordering::Release);
         tracing::warn!("sender thread gone: sending on the serving thread");
-        if let Err(error) = socket.sender().and_then(|sender| sender.send(&addressed)) {
-            tracing::debug!(%error, "report not delivered");
-        }
+        send_here(socket, &addressed);
     }
 }
 
@@ -193,6 +192,7 @@ mod tests {
     use softkey_authenticator::secret::Secret32;
     use softkey_authenticator::store::MemoryStore;
     use softkey_authenticator::{Authenticator, Config};
+    use softkey_transport::ctaphid::{self, BROADCAST_CID, Command, REPORT_LEN};
     use softkey_transport::host::{HostClient, HostError, PacketIo};
     use softkey_transport::udp::UdpHost;
     use softkey_transport::{DeviceConfig, HidDevice};
@@ -306,6 +306,40 @@ mod tests {
                 "a host received reports of its own channel only"
             );
         }
+    }
+
+    #[test]
+    fn simultaneous_broadcast_inits_are_each_answered_to_their_host() {
+        // Answers on the broadcast channel go to its last sender: a reply
+        // must be addressed before the next host's INIT is taken in (the
+        // hand-off once addressed it after, and sent one host's channel to
+        // another).
+        const HOSTS: u8 = 8;
+        let (address, stop, serving) = start();
+        let mut hosts: Vec<_> = (0..HOSTS)
+            .map(|_| UdpHost::connect(address).expect("connect"))
+            .collect();
+        for round in 0..20u8 {
+            for (index, host) in (0..HOSTS).zip(hosts.iter_mut()) {
+                let nonce = [index, round, 1, 2, 3, 4, 5, 6];
+                let init = ctaphid::fragment(BROADCAST_CID, Command::Init, &nonce).expect("frame");
+                host.send(&init[0]).expect("send");
+            }
+            for (index, host) in (0..HOSTS).zip(hosts.iter_mut()) {
+                let answer = host
+                    .recv(Duration::from_secs(10))
+                    .expect("recv")
+                    .expect("an answer");
+                assert_eq!(answer[4], 0x80 | Command::Init.code());
+                assert_eq!(
+                    answer[7..15],
+                    [index, round, 1, 2, 3, 4, 5, 6],
+                    "host {index} got its own INIT answer in round {round}"
+                );
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        serving.join().expect("serving thread");
     }
 
     #[test]

@@ -163,7 +163,9 @@ impl UdpDevice {
     }
 
     /// What [`send_all`](Self::send_all) would send, addressed now, for a
-    /// [`UdpSender`] to send later (from another thread). Reports whose
+    /// [`UdpSender`] to send later (from another thread). Address before
+    /// receiving anything more: a datagram received moves its channel's
+    /// route (a broadcast INIT, the broadcast channel's). Reports whose
     /// host is unknown are dropped, as `send_all` would fail to send them.
     pub fn address(&self, reports: &[[u8; REPORT_LEN]]) -> Addressed {
         let mut addressed = Addressed::default();
@@ -180,6 +182,12 @@ impl UdpDevice {
                 .for_each(|report| addressed.reports.push(*report));
         }
         addressed
+    }
+
+    /// Sends reports addressed by [`address`](Self::address), as
+    /// [`UdpSender::send`] would.
+    pub fn send_addressed(&self, addressed: &Addressed) -> io::Result<()> {
+        send_addressed(&self.socket.socket, addressed)
     }
 
     /// A handle that sends on this device's socket from another thread.
@@ -279,17 +287,21 @@ impl UdpSender {
     /// Sends each run with `sendmmsg(2)`; a failed run is skipped (and the
     /// first error returned), as in [`UdpDevice::send_all`].
     pub fn send(&self, addressed: &Addressed) -> io::Result<()> {
-        let mut first_error = None;
-        let mut rest = &addressed.reports[..];
-        for &(peer, len) in &addressed.runs {
-            let (batch, after) = rest.split_at(len);
-            rest = after;
-            if let Err(error) = send_batch(&self.socket, peer, batch) {
-                first_error.get_or_insert(error);
-            }
-        }
-        first_error.map_or(Ok(()), Err)
+        send_addressed(&self.socket, addressed)
     }
+}
+
+fn send_addressed(socket: &UdpSocket, addressed: &Addressed) -> io::Result<()> {
+    let mut first_error = None;
+    let mut rest = &addressed.reports[..];
+    for &(peer, len) in &addressed.runs {
+        let (batch, after) = rest.split_at(len);
+        rest = after;
+        if let Err(error) = send_batch(socket, peer, batch) {
+            first_error.get_or_insert(error);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
 }
 
 impl std::os::fd::AsFd for UdpDevice {
