@@ -14,18 +14,11 @@
 //! at a time, in arrival order, and answers other channels
 //! `ERR_CHANNEL_BUSY` exactly as before.
 //!
-//! **A bounded spin after a transaction.** A host that has its answer
-//! usually sends its next request within tens of microseconds; for [`SPIN`]
-//! after a transaction ends, the loop polls the socket without blocking
-//! (yielding the core between polls) instead of sleeping in `recvfrom(2)`
-//! and being woken, which on a virtual machine with an idle vCPU costs tens
-//! of microseconds per wake-up. Only the end of a transaction starts it
-//! (not keepalives, not errors mid-message), so an idle daemon blocks and
-//! uses no CPU. Measured on the loaded 2-vCPU machine: no change of the
-//! minimum `ctaphid_udp/get_assertion` round trip (132–136 µs with 0, 50 and
-//! 200 µs), where vCPUs are rarely idle; the quiet-machine run decides
-//! (the UDP round trip was 1.48× the in-process call loaded, 1.77–2.1× quiet,
-//! which is the idle wake-up cost this spin avoids on the device's side).
+//! Not done, measured: a bounded spin (polling the socket for 50–200 µs after
+//! a reply instead of blocking) made no difference to the minimum round trip
+//! of `ctaphid_udp/get_assertion` on the shared 2-vCPU machine, and a
+//! spinning thread competes with the host for the core, so the loop blocks
+//! in `recvfrom(2)` whenever it has nothing to do.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -40,10 +33,6 @@ use crate::runtime::KeyDevice;
 
 /// Longest sleep between checks of the stop flag.
 const MAX_WAIT: Duration = Duration::from_millis(100);
-
-/// How long the loop polls the socket after a transaction, before it
-/// blocks (see the module documentation).
-pub const SPIN: Duration = Duration::from_micros(100);
 
 /// Reports polled from the device per send: a whole reply of the longest
 /// message (129 reports) and a few more. Allocated once, so that the buffer
@@ -129,7 +118,6 @@ fn serve_loop<S: Store + Send + 'static, R: rand_core::CryptoRng + Send + 'stati
             Err(error) => tolerate(error)?,
         }
         device.handle_timeout(Instant::now());
-        let mut sent = false;
         loop {
             outgoing.extend(std::iter::from_fn(|| device.poll_report()).take(TURN_REPORTS));
             if outgoing.is_empty() {
@@ -159,32 +147,9 @@ fn serve_loop<S: Store + Send + 'static, R: rand_core::CryptoRng + Send + 'stati
             }
             // Zeroes the reports (and the spare room), keeps the allocation.
             outgoing.zeroize();
-            sent = true;
-        }
-        // A transaction just ended (the device is idle again): its host
-        // usually asks again within microseconds.
-        if sent && next.is_none() && device.poll_timeout().is_none() {
-            next = spin_for_next(socket)?;
         }
     }
     Ok(())
-}
-
-/// Polls the socket for a datagram for up to [`SPIN`], yielding the core
-/// between polls, instead of sleeping in `recvfrom(2)` at once.
-fn spin_for_next(socket: &mut UdpDevice) -> io::Result<Option<UdpIncoming>> {
-    let until = Instant::now() + SPIN;
-    loop {
-        match socket.try_recv() {
-            Ok(Some(incoming)) => return Ok(Some(incoming)),
-            Ok(None) => {}
-            Err(error) => tolerate(error)?,
-        }
-        if Instant::now() >= until {
-            return Ok(None);
-        }
-        std::thread::yield_now();
-    }
 }
 
 /// Errors of `recvfrom` that end nothing.
@@ -379,9 +344,9 @@ mod tests {
 
     #[test]
     fn an_idle_loop_uses_no_cpu() {
-        // With nothing to do the loop blocks in recvfrom after its spin
-        // (and the sender thread in its channel): a second of idling after
-        // an exchange takes (almost) no CPU time.
+        // With nothing to do the loop blocks in recvfrom (and the sender
+        // thread in its channel): a second of idling after an exchange
+        // takes (almost) no CPU time.
         let (address, stop, serving) = start();
         let mut client = HostClient::new(UdpHost::connect(address).expect("connect"));
         client.set_timeout(Duration::from_secs(10));
