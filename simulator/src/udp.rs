@@ -16,9 +16,11 @@
 //!
 //! Not done, measured: a bounded spin (polling the socket for 50–200 µs after
 //! a reply instead of blocking) made no difference to the minimum round trip
-//! of `ctaphid_udp/get_assertion` on the shared 2-vCPU machine, and a
-//! spinning thread competes with the host for the core, so the loop blocks
-//! in `recvfrom(2)` whenever it has nothing to do.
+//! of `ctaphid_udp/get_assertion` on the shared 2-vCPU machine, and cost
+//! `scripts/load.py` 10–15 % of its throughput (and tripled its median
+//! latency): real hosts take milliseconds to ask again, so a spinning
+//! thread only competes with them for the core. The loop blocks in
+//! `recvfrom(2)` whenever it has nothing to do.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
