@@ -110,7 +110,6 @@ pub enum DeviceEvent {
 }
 
 /// A message being reassembled from continuation packets.
-#[derive(Debug)]
 struct Assembly {
     cid: u32,
     command: Command,
@@ -119,6 +118,19 @@ struct Assembly {
     data: Zeroizing<Vec<u8>>,
     next_seq: u8,
     deadline: Instant,
+}
+
+impl std::fmt::Debug for Assembly {
+    /// Lengths only: a request may carry secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Assembly")
+            .field("cid", &format_args!("{:08x}", self.cid))
+            .field("command", &self.command)
+            .field("len", &self.len)
+            .field("received", &self.data.len())
+            .field("next_seq", &self.next_seq)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A request handed to the application and not yet answered.

@@ -53,13 +53,24 @@ pub enum ReassemblyError {
 }
 
 /// Partial message state of a [`Reassembler`].
-#[derive(Debug)]
 struct Partial {
     cmd: u8,
     len: usize,
     /// Wiped if the message is dropped half-way (a reply may carry secrets).
     data: Zeroizing<Vec<u8>>,
     next_seq: u8,
+}
+
+impl std::fmt::Debug for Partial {
+    /// Lengths only: a reply may carry secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Partial")
+            .field("cmd", &self.cmd)
+            .field("len", &self.len)
+            .field("received", &self.data.len())
+            .field("next_seq", &self.next_seq)
+            .finish()
+    }
 }
 
 /// Sans-IO reassembly of the reports of one channel.
