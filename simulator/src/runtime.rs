@@ -29,6 +29,7 @@ use softkey_authenticator::{
 };
 use softkey_transport::ctaphid::{CAPABILITY_CBOR, CAPABILITY_WINK, KeepaliveStatus, REPORT_LEN};
 use softkey_transport::{DeviceConfig, DeviceEvent, HidDevice, RequestId, RequestKind};
+use zeroize::Zeroizing;
 
 use crate::presence::{PendingVerdict, PresenceProvider};
 use crate::verify::UserVerifier;
@@ -321,7 +322,8 @@ impl<S: Store + Send + 'static, R: rand_core::CryptoRng + Send + 'static> KeyDev
                     // A new request abandons any prompt left over from an
                     // aborted one (its channel was re-INITed).
                     self.waiting = None;
-                    let mut payload = payload;
+                    // Requests carry PIN protocol values and blobs: wiped after use.
+                    let mut payload = Zeroizing::new(payload);
                     let command = payload.first().copied().unwrap_or(0);
                     self.command = command;
                     self.ctap1 = false;
@@ -358,7 +360,7 @@ impl<S: Store + Send + 'static, R: rand_core::CryptoRng + Send + 'static> KeyDev
                         "CTAP1 request"
                     );
                     self.ctap1 = true;
-                    let mut payload = payload;
+                    let mut payload = Zeroizing::new(payload);
                     if let Some(hooks) = self.hooks.as_mut()
                         && let Some(reply) = hooks.on_ctap1_request(&mut payload, now)
                     {

@@ -6,6 +6,8 @@
 //! Spec: CTAP 2.1 §11.2.4 (packets), §11.2.9 (commands), §11.2.9.1.6 (errors),
 //! <https://fidoalliance.org/specs/fido-v2.1-ps-20210615/fido-client-to-authenticator-protocol-v2.1-ps-errata-20220621.html#usb>
 
+use zeroize::Zeroize as _;
+
 /// Size of every HID report, in bytes (full-speed USB interrupt endpoint).
 pub const REPORT_LEN: usize = 64;
 /// Payload bytes in an initialization packet: 64 − CID(4) − CMD(1) − BCNT(2).
@@ -235,34 +237,53 @@ pub struct MessageTooLong {
 
 /// Split a message into reports: one init packet, then continuations with
 /// SEQ 0, 1, …; unused bytes of the last packet are zero (§11.2.4).
+///
+/// The returned `Vec` is not wiped when dropped: for a message that may
+/// carry secrets use [`fragment_each`], which hands out one report at a time.
 pub fn fragment(
     cid: u32,
     cmd: Command,
     payload: &[u8],
 ) -> Result<Vec<[u8; REPORT_LEN]>, MessageTooLong> {
+    // Sized for the longest message at most: a longer one is refused.
+    let framed = payload.len().min(MAX_MESSAGE_LEN);
+    let mut reports = Vec::with_capacity(1 + framed.div_ceil(CONT_DATA_LEN));
+    fragment_each(cid, cmd, payload, |report| reports.push(*report))?;
+    Ok(reports)
+}
+
+/// [`fragment`] without the `Vec`: `each` sees the reports in order, each
+/// in one stack buffer that is zeroed afterwards, so that framing leaves no
+/// copy of the message in memory that is not the caller's own.
+pub fn fragment_each(
+    cid: u32,
+    cmd: Command,
+    payload: &[u8],
+    mut each: impl FnMut(&[u8; REPORT_LEN]),
+) -> Result<(), MessageTooLong> {
     let too_long = MessageTooLong { len: payload.len() };
     if payload.len() > MAX_MESSAGE_LEN {
         return Err(too_long);
     }
     let bcnt = u16::try_from(payload.len()).map_err(|_| too_long)?;
     let (first, rest) = payload.split_at(payload.len().min(INIT_DATA_LEN));
-    let mut reports = Vec::with_capacity(1 + rest.len().div_ceil(CONT_DATA_LEN));
 
-    let mut init = [0u8; REPORT_LEN];
-    init[..4].copy_from_slice(&cid.to_be_bytes());
-    init[4] = TYPE_INIT | cmd.code();
-    init[5..7].copy_from_slice(&bcnt.to_be_bytes());
-    init[7..7 + first.len()].copy_from_slice(first);
-    reports.push(init);
+    let mut report = [0u8; REPORT_LEN];
+    report[..4].copy_from_slice(&cid.to_be_bytes());
+    report[4] = TYPE_INIT | cmd.code();
+    report[5..7].copy_from_slice(&bcnt.to_be_bytes());
+    report[7..7 + first.len()].copy_from_slice(first);
+    each(&report);
 
     for (seq, chunk) in (0..=MAX_SEQ).zip(rest.chunks(CONT_DATA_LEN)) {
-        let mut cont = [0u8; REPORT_LEN];
-        cont[..4].copy_from_slice(&cid.to_be_bytes());
-        cont[4] = seq;
-        cont[5..5 + chunk.len()].copy_from_slice(chunk);
-        reports.push(cont);
+        report.zeroize();
+        report[..4].copy_from_slice(&cid.to_be_bytes());
+        report[4] = seq;
+        report[5..5 + chunk.len()].copy_from_slice(chunk);
+        each(&report);
     }
-    Ok(reports)
+    report.zeroize();
+    Ok(())
 }
 
 /// A single-packet `CTAPHID_ERROR` report.

@@ -15,10 +15,13 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use zeroize::Zeroizing;
+
 use crate::ctaphid::{
     self, CAPABILITY_CBOR, CAPABILITY_WINK, Command, HidError, INIT_DATA_LEN, INIT_NONCE_LEN,
     InitResponse, KeepaliveStatus, MAX_MESSAGE_LEN, PROTOCOL_VERSION, Packet, REPORT_LEN,
 };
+use crate::reports::ReportQueue;
 
 /// A message must be complete this long after its initialization packet, or
 /// the device answers `ERR_MSG_TIMEOUT`. DESIGN.md fixes 3 s, the U2F HID
@@ -107,14 +110,27 @@ pub enum DeviceEvent {
 }
 
 /// A message being reassembled from continuation packets.
-#[derive(Debug)]
 struct Assembly {
     cid: u32,
     command: Command,
     len: usize,
-    data: Vec<u8>,
+    /// Wiped if the message is dropped half-way (a request may carry secrets).
+    data: Zeroizing<Vec<u8>>,
     next_seq: u8,
     deadline: Instant,
+}
+
+impl std::fmt::Debug for Assembly {
+    /// Lengths only: a request may carry secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Assembly")
+            .field("cid", &format_args!("{:08x}", self.cid))
+            .field("command", &self.command)
+            .field("len", &self.len)
+            .field("received", &self.data.len())
+            .field("next_seq", &self.next_seq)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A request handed to the application and not yet answered.
@@ -260,7 +276,8 @@ pub struct HidDevice {
     cid_state: u64,
     transaction: Transaction,
     lock: Option<(u32, Instant)>,
-    reports: VecDeque<[u8; REPORT_LEN]>,
+    /// Outgoing reports, zeroed as they are taken (replies carry secrets).
+    reports: ReportQueue,
     events: VecDeque<DeviceEvent>,
     /// Requests handed out so far; never reset, so ids stay unique.
     requests: u64,
@@ -276,7 +293,7 @@ impl HidDevice {
             cid_state,
             transaction: Transaction::Idle,
             lock: None,
-            reports: VecDeque::new(),
+            reports: ReportQueue::default(),
             events: VecDeque::new(),
             requests: 0,
         }
@@ -317,7 +334,7 @@ impl HidDevice {
             Transaction::Processing(in_flight) if now >= in_flight.next_keepalive => {
                 in_flight.next_keepalive = now + KEEPALIVE_INTERVAL;
                 let report = ctaphid::keepalive_report(in_flight.cid, in_flight.status);
-                self.reports.push_back(report);
+                self.reports.push(report);
             }
             _ => {}
         }
@@ -335,7 +352,7 @@ impl HidDevice {
 
     /// The next input report to send to the host.
     pub fn poll_report(&mut self) -> Option<[u8; REPORT_LEN]> {
-        self.reports.pop_front()
+        self.reports.pop()
     }
 
     /// The next event for the application.
@@ -355,6 +372,8 @@ impl HidDevice {
     /// request was aborted and a newer one arrived meanwhile, `respond` would
     /// answer the newer one.
     pub fn respond(&mut self, payload: Vec<u8>, now: Instant) {
+        // The reply may carry secrets: wiped once framed (or dropped).
+        let payload = Zeroizing::new(payload);
         self.expire_lock(now);
         let Transaction::Processing(in_flight) = std::mem::take(&mut self.transaction) else {
             tracing::debug!("response dropped: no request in flight");
@@ -364,8 +383,11 @@ impl HidDevice {
             RequestKind::Cbor => Command::Cbor,
             RequestKind::Msg => Command::Msg,
         };
-        match ctaphid::fragment(in_flight.cid, command, &payload) {
-            Ok(reports) => self.reports.extend(reports),
+        let reports = &mut self.reports;
+        match ctaphid::fragment_each(in_flight.cid, command, &payload, |report| {
+            reports.push(*report);
+        }) {
+            Ok(()) => {}
             Err(error) => {
                 tracing::warn!(%error, "response cannot be framed");
                 self.send_error(in_flight.cid, HidError::Other);
@@ -378,6 +400,8 @@ impl HidDevice {
     pub fn respond_to(&mut self, request: RequestId, payload: Vec<u8>, now: Instant) -> bool {
         if self.in_flight_request() != Some(request) {
             tracing::debug!(?request, "response dropped: request no longer in flight");
+            // Wiped as `respond` would have.
+            drop(Zeroizing::new(payload));
             return false;
         }
         self.respond(payload, now);
@@ -402,7 +426,7 @@ impl HidDevice {
         {
             in_flight.status = status;
             let report = ctaphid::keepalive_report(in_flight.cid, status);
-            self.reports.push_back(report);
+            self.reports.push(report);
         }
     }
 
@@ -492,7 +516,7 @@ impl HidDevice {
             cid,
             command,
             len,
-            data: buffer,
+            data: Zeroizing::new(buffer),
             next_seq: 0,
             deadline: now + MESSAGE_TIMEOUT,
         });
@@ -520,8 +544,10 @@ impl HidDevice {
             .extend_from_slice(&data[..missing.min(data.len())]);
         if assembly.data.len() == assembly.len {
             self.channels.touch(cid);
-            if let Transaction::Assembling(done) = std::mem::take(&mut self.transaction) {
-                self.dispatch(cid, done.command, done.data, now);
+            if let Transaction::Assembling(mut done) = std::mem::take(&mut self.transaction) {
+                // The message goes to the application whole (moved, not copied).
+                let payload = std::mem::take(&mut *done.data);
+                self.dispatch(cid, done.command, payload, now);
             }
         }
     }
@@ -666,8 +692,9 @@ impl HidDevice {
     }
 
     fn send(&mut self, cid: u32, command: Command, payload: &[u8]) {
-        match ctaphid::fragment(cid, command, payload) {
-            Ok(reports) => self.reports.extend(reports),
+        let reports = &mut self.reports;
+        match ctaphid::fragment_each(cid, command, payload, |report| reports.push(*report)) {
+            Ok(()) => {}
             // Only PING echoes and responses carry host-sized payloads, and
             // both are bounded by MAX_MESSAGE_LEN before they get here.
             Err(error) => {
@@ -679,7 +706,7 @@ impl HidDevice {
 
     fn send_error(&mut self, cid: u32, error: HidError) {
         tracing::debug!(cid = format_args!("{cid:08x}"), %error, "CTAPHID error");
-        self.reports.push_back(ctaphid::error_report(cid, error));
+        self.reports.push(ctaphid::error_report(cid, error));
     }
 }
 

@@ -8,6 +8,8 @@
 use std::io;
 use std::time::Duration;
 
+use zeroize::Zeroizing;
+
 use crate::ctaphid::{
     self, BROADCAST_CID, CONT_DATA_LEN, Command, HidError, INIT_NONCE_LEN, InitResponse,
     KeepaliveStatus, MAX_MESSAGE_LEN, MessageTooLong, Packet, REPORT_LEN,
@@ -51,12 +53,24 @@ pub enum ReassemblyError {
 }
 
 /// Partial message state of a [`Reassembler`].
-#[derive(Debug)]
 struct Partial {
     cmd: u8,
     len: usize,
-    data: Vec<u8>,
+    /// Wiped if the message is dropped half-way (a reply may carry secrets).
+    data: Zeroizing<Vec<u8>>,
     next_seq: u8,
+}
+
+impl std::fmt::Debug for Partial {
+    /// Lengths only: a reply may carry secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Partial")
+            .field("cmd", &self.cmd)
+            .field("len", &self.len)
+            .field("received", &self.data.len())
+            .field("next_seq", &self.next_seq)
+            .finish()
+    }
 }
 
 /// Sans-IO reassembly of the reports of one channel.
@@ -101,7 +115,7 @@ impl Reassembler {
                 let mut partial = Partial {
                     cmd,
                     len,
-                    data: Vec::with_capacity(len),
+                    data: Zeroizing::new(Vec::with_capacity(len)),
                     next_seq: 0,
                 };
                 partial.data.extend_from_slice(&data[..len.min(data.len())]);
@@ -125,11 +139,12 @@ impl Reassembler {
         }
     }
 
-    fn finish_if_complete(&mut self, partial: Partial) -> Option<Message> {
+    fn finish_if_complete(&mut self, mut partial: Partial) -> Option<Message> {
         if partial.data.len() == partial.len {
             Some(Message {
                 cmd: partial.cmd,
-                payload: partial.data,
+                // Moved out whole (the buffer was sized for it: no copy).
+                payload: std::mem::take(&mut *partial.data),
             })
         } else {
             self.partial = Some(partial);
@@ -377,10 +392,15 @@ impl<P: PacketIo> HostClient<P> {
         command: Command,
         payload: &[u8],
     ) -> Result<(), HostError> {
-        for report in ctaphid::fragment(cid, command, payload)? {
-            self.io.send(&report)?;
-        }
-        Ok(())
+        // One report at a time, each wiped after sending (a request may
+        // carry secrets); the first failure is kept.
+        let mut sent = Ok(());
+        ctaphid::fragment_each(cid, command, payload, |report| {
+            if sent.is_ok() {
+                sent = self.io.send(report);
+            }
+        })?;
+        Ok(sent?)
     }
 
     fn recv_message(&mut self, reassembler: &mut Reassembler) -> Result<Message, HostError> {

@@ -38,6 +38,7 @@ pub mod ctaphid;
 mod device;
 pub mod host;
 pub mod memory;
+mod reports;
 pub mod udp;
 #[cfg(target_os = "linux")]
 pub mod uhid;

@@ -93,15 +93,29 @@ impl UdpDevice {
         let Some((report, from)) = self.socket.recv_report(timeout)? else {
             return Ok(None);
         };
+        Ok(Some(self.accept(report, from)))
+    }
+
+    /// The next datagram if one is waiting, without blocking (`Ok(None)`
+    /// otherwise): one `recvfrom(2)` with `MSG_DONTWAIT`.
+    pub fn try_recv(&mut self) -> io::Result<Option<UdpIncoming>> {
+        let Some((report, from)) = self.socket.try_recv_report()? else {
+            return Ok(None);
+        };
+        Ok(Some(self.accept(report, from)))
+    }
+
+    /// Notes where `report`'s channel is answered, and says what it is.
+    fn accept(&mut self, report: [u8; REPORT_LEN], from: SocketAddr) -> UdpIncoming {
         self.peer = Some(from);
         if report == POWER_CYCLE_MAGIC {
-            return Ok(Some(UdpIncoming::PowerCycle));
+            return UdpIncoming::PowerCycle;
         }
         if self.routes.len() >= MAX_ROUTES && !self.routes.contains_key(&channel_of(&report)) {
             self.routes.clear();
         }
         self.routes.insert(channel_of(&report), from);
-        Ok(Some(UdpIncoming::Report(report)))
+        UdpIncoming::Report(report)
     }
 
     /// Send one input report to the host that last sent on its channel (or,
@@ -119,8 +133,23 @@ impl UdpDevice {
     /// error is returned.
     pub fn send_all(&mut self, reports: &[[u8; REPORT_LEN]]) -> io::Result<()> {
         let mut first_error = None;
+        for (peer, batch) in self.runs(reports) {
+            if let Err(error) = peer.and_then(|peer| send_batch(&self.socket.socket, peer, batch)) {
+                first_error.get_or_insert(error);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// `reports` cut into runs for one host each (at most [`MAX_BATCH`]
+    /// long), with the host's address, in order.
+    fn runs<'r>(
+        &self,
+        reports: &'r [[u8; REPORT_LEN]],
+    ) -> impl Iterator<Item = (io::Result<SocketAddr>, &'r [[u8; REPORT_LEN]])> {
         let mut rest = reports;
-        while let Some(first) = rest.first() {
+        std::iter::from_fn(move || {
+            let first = rest.first()?;
             let peer = self.destination(first);
             let run = rest
                 .iter()
@@ -128,13 +157,44 @@ impl UdpDevice {
                 .take_while(|report| same_peer(&self.destination(report), &peer))
                 .count();
             let (batch, after) = rest.split_at(run);
-            let sent = peer.and_then(|peer| send_batch(&self.socket.socket, peer, batch));
-            if let Err(error) = sent {
-                first_error.get_or_insert(error);
-            }
             rest = after;
+            Some((peer, batch))
+        })
+    }
+
+    /// What [`send_all`](Self::send_all) would send, addressed now, for a
+    /// [`UdpSender`] to send later (from another thread). Address before
+    /// receiving anything more: a datagram received moves its channel's
+    /// route (a broadcast INIT, the broadcast channel's). Reports whose
+    /// host is unknown are dropped, as `send_all` would fail to send them.
+    pub fn address(&self, reports: &[[u8; REPORT_LEN]]) -> Addressed {
+        let mut addressed = Addressed::default();
+        for (peer, batch) in self.runs(reports) {
+            match peer {
+                Ok(peer) => addressed.runs.push((peer, batch.len())),
+                Err(error) => {
+                    tracing::debug!(%error, "report not addressed");
+                    continue;
+                }
+            }
+            batch
+                .iter()
+                .for_each(|report| addressed.reports.push(*report));
         }
-        first_error.map_or(Ok(()), Err)
+        addressed
+    }
+
+    /// Sends reports addressed by [`address`](Self::address), as
+    /// [`UdpSender::send`] would.
+    pub fn send_addressed(&self, addressed: &Addressed) -> io::Result<()> {
+        send_addressed(&self.socket.socket, addressed)
+    }
+
+    /// A handle that sends on this device's socket from another thread.
+    pub fn sender(&self) -> io::Result<UdpSender> {
+        Ok(UdpSender {
+            socket: self.socket.socket.try_clone()?,
+        })
     }
 
     /// Where a report goes: the host of its channel, else the last sender.
@@ -188,6 +248,60 @@ fn send_batch(socket: &UdpSocket, peer: SocketAddr, batch: &[[u8; REPORT_LEN]]) 
         sent += count;
     }
     Ok(())
+}
+
+/// Reports addressed by [`UdpDevice::address`], in order: wiped when
+/// dropped (a reply may carry secrets).
+#[derive(Default)]
+pub struct Addressed {
+    /// (host, how many of the next reports go there)
+    runs: Vec<(SocketAddr, usize)>,
+    reports: zeroize::Zeroizing<Vec<[u8; REPORT_LEN]>>,
+}
+
+impl Addressed {
+    /// Whether there is nothing to send.
+    pub fn is_empty(&self) -> bool {
+        self.reports.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Addressed {
+    /// The counts only: the reports may carry secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Addressed")
+            .field("runs", &self.runs.len())
+            .field("reports", &self.reports.len())
+            .finish()
+    }
+}
+
+/// Sends [`Addressed`] reports on a [`UdpDevice`]'s socket (a clone of it),
+/// so that a thread other than the one receiving can send.
+#[derive(Debug)]
+pub struct UdpSender {
+    socket: UdpSocket,
+}
+
+impl UdpSender {
+    /// Sends each run with `sendmmsg(2)`; a failed run is skipped (and the
+    /// first error returned), as in [`UdpDevice::send_all`].
+    pub fn send(&self, addressed: &Addressed) -> io::Result<()> {
+        send_addressed(&self.socket, addressed)
+    }
+}
+
+fn send_addressed(socket: &UdpSocket, addressed: &Addressed) -> io::Result<()> {
+    let mut first_error = None;
+    let mut rest = &addressed.reports[..];
+    for &(peer, len) in &addressed.runs {
+        let (batch, after) = rest.split_at(len);
+        rest = after;
+        if let Err(error) = send_batch(socket, peer, batch) {
+            first_error.get_or_insert(error);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
 }
 
 impl std::os::fd::AsFd for UdpDevice {
@@ -265,6 +379,30 @@ impl ReportSocket {
         Self {
             socket,
             read_timeout: None,
+        }
+    }
+
+    /// The next 64-byte datagram and its sender if one is waiting, without
+    /// blocking; datagrams of other lengths are skipped.
+    fn try_recv_report(&self) -> io::Result<Option<([u8; REPORT_LEN], SocketAddr)>> {
+        use rustix::net::RecvFlags;
+        let mut buffer = [0u8; REPORT_LEN + 1];
+        loop {
+            let (_, len, from) =
+                match rustix::net::recvfrom(&self.socket, &mut buffer[..], RecvFlags::DONTWAIT) {
+                    Ok(received) => received,
+                    Err(rustix::io::Errno::AGAIN) => return Ok(None),
+                    Err(errno) => return Err(errno.into()),
+                };
+            let from = from
+                .and_then(|from| SocketAddr::try_from(from).ok())
+                .ok_or_else(|| io::Error::other("datagram from a non-IP address"))?;
+            if len == REPORT_LEN {
+                let mut report = [0u8; REPORT_LEN];
+                report.copy_from_slice(&buffer[..REPORT_LEN]);
+                return Ok(Some((report, from)));
+            }
+            tracing::debug!(len, %from, "ignoring datagram that is not one report");
         }
     }
 
@@ -418,11 +556,6 @@ mod tests {
         let device_addr = device.local_addr().expect("addr");
         let mut a = UdpHost::connect(device_addr).expect("connect a");
         let mut b = UdpHost::connect(device_addr).expect("connect b");
-        let on_channel = |cid: u32, fill: u8| {
-            let mut report = [fill; REPORT_LEN];
-            report[..4].copy_from_slice(&cid.to_be_bytes());
-            report
-        };
         a.send(&on_channel(0x0a0a_0a0a, 1)).expect("a sends");
         assert!(
             device
@@ -464,17 +597,30 @@ mod tests {
     #[test]
     fn send_all_sends_each_report_to_its_channels_host_in_order() {
         let mut device = UdpDevice::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
-        let on_channel = |cid: u32, fill: u8| {
-            let mut report = [fill; REPORT_LEN];
-            report[..4].copy_from_slice(&cid.to_be_bytes());
-            report
-        };
         // Before any host has sent: nowhere to send, and it says so.
         let error = device
             .send_all(&[on_channel(1, 1)])
             .expect_err("no host yet");
         assert_eq!(error.kind(), io::ErrorKind::NotConnected);
+        runs_reach_their_hosts(device, |device, reports| {
+            device.send_all(reports).expect("send all");
+        });
+    }
 
+    /// A report of 64 `fill` bytes on channel `cid`.
+    fn on_channel(cid: u32, fill: u8) -> [u8; REPORT_LEN] {
+        let mut report = [fill; REPORT_LEN];
+        report[..4].copy_from_slice(&cid.to_be_bytes());
+        report
+    }
+
+    /// Hosts A and B send on their channels; `send` sends runs of reports
+    /// for A, then B, then A again (more than one batch), and each host
+    /// must receive exactly its own, in order.
+    fn runs_reach_their_hosts(
+        mut device: UdpDevice,
+        send: impl FnOnce(&mut UdpDevice, &[[u8; REPORT_LEN]]),
+    ) {
         let device_addr = device.local_addr().expect("addr");
         let mut a = UdpHost::connect(device_addr).expect("connect a");
         let mut b = UdpHost::connect(device_addr).expect("connect b");
@@ -483,12 +629,11 @@ mod tests {
             let received = device.recv(Some(Duration::from_secs(2))).expect("recv");
             assert!(received.is_some());
         }
-        // Runs of reports for A, then B, then A again; more than one batch.
         let mut reports = Vec::new();
         reports.extend((1..=20).map(|i| on_channel(0x0a0a_0a0a, i)));
         reports.push(on_channel(0x0b0b_0b0b, 100));
         reports.push(on_channel(0x0a0a_0a0a, 21));
-        device.send_all(&reports).expect("send all");
+        send(&mut device, &reports);
         for expected in (1..=21).map(|i| on_channel(0x0a0a_0a0a, i)) {
             assert_eq!(
                 a.recv(Duration::from_secs(2)).expect("a recv"),
@@ -501,5 +646,46 @@ mod tests {
         );
         assert_eq!(a.recv(Duration::from_millis(20)).expect("a recv"), None);
         assert_eq!(b.recv(Duration::from_millis(20)).expect("b recv"), None);
+    }
+
+    #[test]
+    fn try_recv_returns_at_once_and_skips_odd_datagrams() {
+        let mut device = UdpDevice::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        let started = Instant::now();
+        assert_eq!(device.try_recv().expect("nothing waiting"), None);
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "did not block"
+        );
+        let mut host = UdpHost::connect(device.local_addr().expect("addr")).expect("connect");
+        host.socket.socket.send(&[9; 10]).expect("odd datagram");
+        host.send(&[7; REPORT_LEN]).expect("report");
+        host.power_cycle().expect("magic");
+        // Datagrams sent to loopback are queued by the time send returns.
+        assert_eq!(
+            device.try_recv().expect("report"),
+            Some(UdpIncoming::Report([7; REPORT_LEN]))
+        );
+        assert_eq!(
+            device.try_recv().expect("magic"),
+            Some(UdpIncoming::PowerCycle)
+        );
+        assert_eq!(device.try_recv().expect("drained"), None);
+        assert_eq!(device.peer_addr(), Some(host.local_addr().expect("addr")));
+    }
+
+    #[test]
+    fn addressed_reports_sent_from_another_thread_reach_their_hosts_in_order() {
+        let device = UdpDevice::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+        // Nobody has sent yet: nothing can be addressed.
+        assert!(device.address(&[on_channel(1, 1)]).is_empty());
+        runs_reach_their_hosts(device, |device, reports| {
+            let addressed = device.address(reports);
+            let sender = device.sender().expect("sender");
+            std::thread::spawn(move || sender.send(&addressed))
+                .join()
+                .expect("sender thread")
+                .expect("sent");
+        });
     }
 }

@@ -70,6 +70,18 @@ fn armed() -> bool {
         && !RECORDING.try_with(Cell::get).unwrap_or(true)
 }
 
+/// A stand-in for secret material: 32 bytes that are a valid P-256 scalar
+/// and occur nowhere else (each byte differs from `tag` by its position).
+pub const fn marker(tag: u8) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        out[i] = tag ^ (i as u8).wrapping_mul(29);
+        i += 1;
+    }
+    out
+}
+
 /// Whether `block` holds `window` consecutive bytes of one of `needles`
 /// (what a scan counts; tests use it on their own buffers too).
 pub fn holds_any(block: &[u8], needles: &[&[u8]], window: usize) -> bool {

@@ -717,3 +717,21 @@ fn least_recently_used_channel_is_evicted() {
     assert!(!rig.device.channels.contains(oldest));
     assert!(rig.device.channels.contains(busy), "busy channel kept");
 }
+
+#[test]
+fn debug_output_shows_no_message_bytes() {
+    // A request half assembled, and a reply waiting to be sent: Debug says
+    // how long they are, never what they hold (either may carry secrets).
+    let mut rig = rig();
+    let cid = rig.allocate();
+    rig.send(&init_packet(cid, Command::Cbor.code(), 100, &[0xab; 57]));
+    let shown = format!("{:?}", rig.device);
+    assert!(shown.contains("received: 57"), "{shown}");
+    assert!(!shown.contains("171, 171"), "no request bytes: {shown}");
+    let mut reassembler = Reassembler::new(cid);
+    let reply = ctaphid::fragment(cid, Command::Cbor, &[0xcd; 100]).expect("fits");
+    assert_eq!(reassembler.push(&reply[0]).expect("first"), None);
+    let shown = format!("{reassembler:?}");
+    assert!(shown.contains("received: 57"), "{shown}");
+    assert!(!shown.contains("205, 205"), "no reply bytes: {shown}");
+}
