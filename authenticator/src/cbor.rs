@@ -20,8 +20,21 @@ use crate::status::StatusCode;
 /// extensions add a few more).
 const RECURSION_LIMIT: usize = 16;
 
+mod plain;
+
 /// Decodes exactly one CBOR item that spans all of `bytes`.
 pub fn decode(bytes: &[u8]) -> Result<Value, StatusCode> {
+    // Plain CBOR (all CTAP requests and our own records) directly; anything
+    // else, and every error, as ciborium decides.
+    if let Some(value) = plain::decode(bytes) {
+        return Ok(value);
+    }
+    decode_with_ciborium(bytes)
+}
+
+/// ciborium's decoding, with the recursion limit, and the check that the
+/// item spans all of `bytes`.
+fn decode_with_ciborium(bytes: &[u8]) -> Result<Value, StatusCode> {
     let mut cursor = std::io::Cursor::new(bytes);
     let value: Value = ciborium::de::from_reader_with_recursion_limit(&mut cursor, RECURSION_LIMIT)
         .map_err(|_| StatusCode::InvalidCbor)?;
@@ -736,7 +749,7 @@ mod tests {
         assert_same_as_tree_path(&map);
     }
 
-    fn arbitrary_value() -> impl proptest::strategy::Strategy<Value = Value> {
+    pub(super) fn arbitrary_value() -> impl proptest::strategy::Strategy<Value = Value> {
         use proptest::prelude::*;
         let leaf = prop_oneof![
             any::<i64>().prop_map(int),
