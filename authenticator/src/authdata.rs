@@ -33,7 +33,8 @@ pub struct AuthenticatorData<'a> {
 }
 
 impl AuthenticatorData<'_> {
-    /// The serialized form.
+    /// The serialized form, with room for the clientDataHash that the
+    /// signed message appends to it.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut flags = self.flags;
         if self.attested.is_some() {
@@ -42,7 +43,12 @@ impl AuthenticatorData<'_> {
         if self.extensions.is_some() {
             flags |= FLAG_ED;
         }
-        let mut out = Vec::with_capacity(37 + 200);
+        let attested_len = self
+            .attested
+            .as_ref()
+            .map_or(0, |(_, id, key)| 16 + 2 + id.len() + cbor::encoded_len(key));
+        let extensions_len = self.extensions.as_ref().map_or(0, cbor::encoded_len);
+        let mut out = Vec::with_capacity(37 + attested_len + extensions_len + 32);
         out.extend_from_slice(&self.rp_id_hash);
         out.push(flags);
         out.extend_from_slice(&self.sign_count.to_be_bytes());
@@ -51,10 +57,10 @@ impl AuthenticatorData<'_> {
             let len = u16::try_from(credential_id.len()).expect("credential IDs are short");
             out.extend_from_slice(&len.to_be_bytes());
             out.extend_from_slice(credential_id);
-            out.extend_from_slice(&cbor::encode(public_key.clone()));
+            cbor::encode_into(public_key, &mut out);
         }
         if let Some(extensions) = &self.extensions {
-            out.extend_from_slice(&cbor::encode(extensions.clone()));
+            cbor::encode_into(extensions, &mut out);
         }
         out
     }

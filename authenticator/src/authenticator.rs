@@ -173,6 +173,8 @@ pub struct Context<S: Store, R: rand_core::CryptoRng> {
     pub(crate) large_blob_write: Option<commands::large_blobs::PendingWrite>,
     /// Backup flags and counters per credential (a plain key's by default).
     pub(crate) policy: Box<dyn CredentialPolicy>,
+    /// The key sealing credential IDs, derived once per device secret.
+    pub(crate) credential_id_key: crate::credential::CredentialIdKeyCache,
 }
 
 /// A CTAP 2.1 authenticator.
@@ -196,6 +198,7 @@ impl<S: Store, R: rand_core::CryptoRng> Authenticator<S, R> {
                 credential_management: None,
                 large_blob_write: None,
                 policy: Box::new(PlainKey),
+                credential_id_key: Default::default(),
             },
             pending: None,
         }

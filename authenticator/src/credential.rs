@@ -31,11 +31,9 @@
 //! records and IDs are written in format 2 (sealed IDs start `0x02`), which
 //! softkey before format 2 refuses by name rather than misreading.
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
+use aes_gcm::Nonce;
+use aes_gcm::aead::{Aead, Payload};
 use ciborium::Value;
-use hkdf::Hkdf;
-use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::cbor::{self, IntMap};
@@ -43,6 +41,11 @@ use crate::crypto::{Algorithm, PrivateKey, sha256};
 use crate::policy::BackupFlags;
 use crate::secret::{Secret32, SecretBytes};
 use crate::status::StatusCode;
+
+mod id_key;
+
+pub use id_key::CredentialIdKey;
+pub(crate) use id_key::CredentialIdKeyCache;
 
 /// First byte of a sealed (non-discoverable) credential ID, format version 1
 /// (still opened; no longer written).
@@ -326,13 +329,23 @@ impl StoredCredential {
         rp_id_hash: &[u8; 32],
         rng: &mut R,
     ) -> Result<Vec<u8>, StatusCode> {
+        self.seal_id_with(&CredentialIdKey::derive(device_secret), rp_id_hash, rng)
+    }
+
+    /// [`seal_id`](Self::seal_id) under a key derived already.
+    pub fn seal_id_with<R: rand_core::CryptoRng + ?Sized>(
+        &self,
+        key: &CredentialIdKey,
+        rp_id_hash: &[u8; 32],
+        rng: &mut R,
+    ) -> Result<Vec<u8>, StatusCode> {
         let mut entries = Vec::new();
         self.push_secret_fields(&mut entries);
         let plaintext = cbor::encode_secret(Value::Map(entries));
-        let cipher = wrap_cipher(device_secret);
         let mut nonce = [0u8; NONCE_LEN];
         rng.fill_bytes(&mut nonce);
-        let sealed = cipher
+        let sealed = key
+            .cipher()
             .encrypt(
                 &Nonce::from(nonce),
                 Payload {
@@ -356,15 +369,27 @@ impl StoredCredential {
         device_secret: &Secret32,
         rp_id_hash: &[u8; 32],
     ) -> Option<Self> {
+        Self::open_id_with(
+            credential_id,
+            &CredentialIdKey::derive(device_secret),
+            rp_id_hash,
+        )
+    }
+
+    /// [`open_id`](Self::open_id) under a key derived already.
+    pub fn open_id_with(
+        credential_id: &[u8],
+        key: &CredentialIdKey,
+        rp_id_hash: &[u8; 32],
+    ) -> Option<Self> {
         let (&version, rest) = credential_id.split_first()?;
         if !matches!(version, SEALED_ID_V1 | SEALED_ID_V2) || rest.len() < NONCE_LEN + TAG_LEN {
             return None;
         }
         let (nonce, sealed) = rest.split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().ok()?;
-        let cipher = wrap_cipher(device_secret);
         let plaintext = Zeroizing::new(
-            cipher
+            key.cipher()
                 .decrypt(
                     &Nonce::from(nonce),
                     Payload {
@@ -384,14 +409,6 @@ impl StoredCredential {
 /// an RSA key (640 bytes, see [`crate::crypto`]) with both credRandoms and a
 /// full credBlob comes to 785 bytes (tested); WebAuthn allows 1023.
 pub const MAX_CREDENTIAL_ID_LEN: usize = 832;
-
-fn wrap_cipher(device_secret: &Secret32) -> Aes256Gcm {
-    let hkdf = Hkdf::<Sha256>::new(None, device_secret.expose_secret());
-    let mut key = Zeroizing::new([0u8; 32]);
-    hkdf.expand(b"softkey/credential-id/v1", key.as_mut())
-        .expect("32 bytes is a valid HKDF-SHA256 output length");
-    Aes256Gcm::new(&(*key).into())
-}
 
 #[cfg(test)]
 mod tests {
@@ -591,7 +608,8 @@ mod tests {
                 .collect(),
         ));
         let nonce = [7u8; NONCE_LEN];
-        let sealed = wrap_cipher(&secret)
+        let sealed = CredentialIdKey::derive(&secret)
+            .cipher()
             .encrypt(
                 &Nonce::from(nonce),
                 Payload {
@@ -700,7 +718,8 @@ mod tests {
             // (an expanded ML-DSA key is 2560 to 4896 bytes).
             let (nonce, sealed) = id[1..].split_at(NONCE_LEN);
             let plaintext = Zeroizing::new(
-                wrap_cipher(&secret)
+                CredentialIdKey::derive(&secret)
+                    .cipher()
                     .decrypt(
                         &Nonce::from(<[u8; NONCE_LEN]>::try_from(nonce).unwrap()),
                         Payload {

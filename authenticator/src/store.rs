@@ -191,6 +191,9 @@ pub trait Store {
 pub struct MemoryStore {
     device_secret: Secret32,
     credentials: Vec<StoredCredential>,
+    /// `credentials[i].rp_id_hash()`, kept so that a lookup by relying party
+    /// does not hash every stored RP ID again.
+    rp_id_hashes: Vec<[u8; 32]>,
     global_counter: u32,
     settings: BTreeMap<SettingKey, SecretBytes>,
     capacity: Option<usize>,
@@ -203,6 +206,7 @@ impl MemoryStore {
         Self {
             device_secret,
             credentials: Vec::new(),
+            rp_id_hashes: Vec::new(),
             global_counter: 0,
             settings: BTreeMap::new(),
             capacity: None,
@@ -227,8 +231,9 @@ impl Store for MemoryStore {
         Ok(self
             .credentials
             .iter()
-            .filter(|c| &c.rp_id_hash() == rp_id_hash)
-            .map(StoredCredential::duplicate)
+            .zip(&self.rp_id_hashes)
+            .filter(|(_, hash)| *hash == rp_id_hash)
+            .map(|(c, _)| c.duplicate())
             .collect())
     }
 
@@ -256,12 +261,16 @@ impl Store for MemoryStore {
     }
 
     fn put_discoverable(&mut self, credential: &StoredCredential) -> Result<(), StoreError> {
-        if let Some(existing) = self
+        if let Some(index) = self
             .credentials
-            .iter_mut()
-            .find(|c| c.credential_id == credential.credential_id)
+            .iter()
+            .position(|c| c.credential_id == credential.credential_id)
         {
-            *existing = credential.duplicate();
+            // A counter update (every assertion) keeps the RP: no new hash.
+            if self.credentials[index].rp_id != credential.rp_id {
+                self.rp_id_hashes[index] = credential.rp_id_hash();
+            }
+            self.credentials[index] = credential.duplicate();
             return Ok(());
         }
         let replaced = self
@@ -277,8 +286,10 @@ impl Store for MemoryStore {
         }
         if let Some(index) = replaced {
             self.credentials.remove(index);
+            self.rp_id_hashes.remove(index);
         }
         self.credentials.push(credential.duplicate());
+        self.rp_id_hashes.push(credential.rp_id_hash());
         Ok(())
     }
 
@@ -315,10 +326,31 @@ impl Store for MemoryStore {
     }
 
     fn delete_discoverable(&mut self, credential_id: &[u8]) -> Result<bool, StoreError> {
-        let before = self.credentials.len();
-        self.credentials
-            .retain(|c| c.credential_id != credential_id);
-        Ok(self.credentials.len() != before)
+        let Some(index) = self
+            .credentials
+            .iter()
+            .position(|c| c.credential_id == credential_id)
+        else {
+            return Ok(false);
+        };
+        self.credentials.remove(index);
+        self.rp_id_hashes.remove(index);
+        Ok(true)
+    }
+
+    /// The stored credential's counter goes up in place (the default would
+    /// store a copy of the whole credential on every assertion).
+    fn next_sign_count(&mut self, credential: &mut StoredCredential) -> Result<u32, StoreError> {
+        credential.sign_count = credential.sign_count.wrapping_add(1);
+        match self
+            .credentials
+            .iter_mut()
+            .find(|c| c.credential_id == credential.credential_id)
+        {
+            Some(stored) => stored.sign_count = credential.sign_count,
+            None => self.put_discoverable(credential)?,
+        }
+        Ok(credential.sign_count)
     }
 
     fn next_global_counter(&mut self) -> Result<u32, StoreError> {
@@ -344,6 +376,7 @@ impl Store for MemoryStore {
 
     fn wipe(&mut self, new_device_secret: Secret32) -> Result<(), StoreError> {
         self.credentials.clear();
+        self.rp_id_hashes.clear();
         self.settings
             .retain(|key, _| *key == SettingKey::AttestationIdentity);
         self.global_counter = 0;

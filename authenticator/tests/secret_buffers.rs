@@ -249,11 +249,22 @@ fn assertion_with_large_blob_key_frees_no_buffer_holding_the_key() {
         ..Default::default()
     }
     .encode();
+    // The core alone is watched: `Harness::answer` would also check the
+    // reply's encoding, in plain buffers of the test's own.
     let (reply, seen) = watch(|| {
         h.prompt_for(&request);
-        h.answer(softkey_authenticator::Verdict::Approved)
+        match h
+            .auth
+            .resume(softkey_authenticator::Verdict::Approved, h.now)
+        {
+            softkey_authenticator::Outcome::Reply(reply) => reply,
+            softkey_authenticator::Outcome::AwaitUser(prompt) => {
+                panic!("prompted twice: {prompt:?}")
+            }
+        }
     });
     assert_eq!(seen, 0);
+    check_encoding(&reply);
     let reply = decode_reply(&reply).unwrap();
     assert_eq!(field(&reply, 7), Some(&bytes(&LARGE_BLOB_KEY)));
 }

@@ -260,8 +260,9 @@ fn from_allow_list<S: Store, R: rand_core::CryptoRng>(
     verified: bool,
 ) -> Result<Vec<StoredCredential>, StatusCode> {
     let device_secret = ctx.store.device_secret()?;
+    let id_key = ctx.credential_id_key.key(&device_secret);
     for descriptor in list {
-        if let Some(credential) = find_ours(&mut ctx.store, &device_secret, rp_id_hash, descriptor)?
+        if let Some(credential) = find_ours(&mut ctx.store, id_key, rp_id_hash, descriptor)?
             && cred_protect::Level::from_stored(credential.cred_protect).permits(verified, true)
         {
             return Ok(vec![credential]);
@@ -408,9 +409,13 @@ fn assertion<S: Store, R: rand_core::CryptoRng>(
         extensions: outputs.into_value(),
     }
     .to_bytes();
-    let mut signed = auth_data.clone();
+    // authData ‖ clientDataHash is signed; then authData goes into the reply.
+    let auth_data_len = auth_data.len();
+    let mut signed = auth_data;
     signed.extend_from_slice(client_data_hash);
     let signature = credential.private_key.sign(&signed, &mut ctx.rng)?;
+    signed.truncate(auth_data_len);
+    let auth_data = signed;
     let mut entries = vec![
         (int(0x01), descriptor_to_value(&credential.credential_id)),
         (int(0x02), Value::Bytes(auth_data)),

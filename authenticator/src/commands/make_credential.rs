@@ -104,6 +104,8 @@ impl Request {
 /// A validated request waiting for the user's touch.
 pub(crate) struct Job {
     request: Request,
+    /// SHA-256 of the request's RP ID.
+    rp_id_hash: [u8; 32],
     algorithm: Algorithm,
     discoverable: bool,
     /// User verified (by a pinUvAuthToken, or built-in UV at the prompt).
@@ -274,6 +276,7 @@ fn validate<S: Store, R: rand_core::CryptoRng>(
     Ok(Step::AwaitUser(
         prompt(action),
         Pending::MakeCredential(Box::new(Job {
+            rp_id_hash,
             used_token: uv,
             uv: uv || uv_requested,
             built_in_uv: uv_requested,
@@ -298,8 +301,9 @@ fn is_excluded<S: Store, R: rand_core::CryptoRng>(
         return Ok(false);
     }
     let device_secret = ctx.store.device_secret()?;
+    let id_key = ctx.credential_id_key.key(&device_secret);
     for descriptor in exclude_list {
-        if let Some(credential) = find_ours(&mut ctx.store, &device_secret, rp_id_hash, descriptor)?
+        if let Some(credential) = find_ours(&mut ctx.store, id_key, rp_id_hash, descriptor)?
             && (uv
                 || cred_protect::Level::from_stored(credential.cred_protect)
                     != cred_protect::Level::Required)
@@ -317,6 +321,7 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
 ) -> Result<Response, StatusCode> {
     let Job {
         request,
+        rp_id_hash,
         algorithm,
         discoverable,
         uv,
@@ -327,7 +332,6 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
         enterprise,
         extensions: inputs,
     } = job;
-    let rp_id_hash = sha256(request.rp.id.as_bytes());
     if built_in_uv {
         client_pin::record_uv_success(ctx)?;
         // 10, after built-in UV: every credential of ours counts now.
@@ -378,7 +382,8 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
         credential.rp_name = None;
         credential.user = UserEntity::default();
         let device_secret = ctx.store.device_secret()?;
-        credential.credential_id = credential.seal_id(&device_secret, &rp_id_hash, &mut ctx.rng)?;
+        let id_key = ctx.credential_id_key.key(&device_secret);
+        credential.credential_id = credential.seal_id_with(id_key, &rp_id_hash, &mut ctx.rng)?;
     }
     // The backup flags are stored with a discoverable credential, so that
     // every assertion signs the BE it was created with.
@@ -415,7 +420,9 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
         extensions,
     }
     .to_bytes();
-    let mut signed = auth_data.clone();
+    // authData ‖ clientDataHash is signed; then authData goes into the reply.
+    let auth_data_len = auth_data.len();
+    let mut signed = auth_data;
     signed.extend_from_slice(&request.client_data_hash);
     let statement = attestation_statement(ctx, &request, enterprise);
     let (format, att_stmt) = match statement {
@@ -461,6 +468,8 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
             )
         }
     };
+    signed.truncate(auth_data_len);
+    let auth_data = signed;
     let mut response = vec![
         (int(0x01), text(format)),
         (int(0x02), Value::Bytes(auth_data)),
@@ -479,7 +488,7 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
     let response = Value::Map(response);
     // The bound checked before the touch holds; should it ever not, fail
     // before anything is stored rather than send what cannot be framed.
-    if 1 + cbor::encode_secret(response.clone()).len() > MAX_MSG_SIZE {
+    if 1 + cbor::encoded_len(&response) > MAX_MSG_SIZE {
         return Err(StatusCode::RequestTooLarge);
     }
     if discoverable {

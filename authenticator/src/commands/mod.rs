@@ -7,10 +7,9 @@ use ciborium::Value;
 
 use crate::authenticator::{Context, Pending, Step};
 use crate::cbor;
-use crate::credential::StoredCredential;
+use crate::credential::{CredentialIdKey, StoredCredential};
 use crate::pin::{PinState, Protocol};
 use crate::request::{CredentialDescriptor, Options};
-use crate::secret::Secret32;
 use crate::status::StatusCode;
 use crate::store::Store;
 
@@ -211,14 +210,14 @@ fn no_params(params: &[u8], command: Command) -> Result<Command, StatusCode> {
 /// under the tester's ID).
 pub(crate) fn find_ours<S: Store>(
     store: &mut S,
-    device_secret: &Secret32,
+    id_key: &CredentialIdKey,
     rp_id_hash: &[u8; 32],
     descriptor: &CredentialDescriptor,
 ) -> Result<Option<StoredCredential>, StatusCode> {
     if descriptor.credential_type != "public-key" {
         return Ok(None);
     }
-    if let Some(credential) = StoredCredential::open_id(&descriptor.id, device_secret, rp_id_hash) {
+    if let Some(credential) = StoredCredential::open_id_with(&descriptor.id, id_key, rp_id_hash) {
         return Ok(Some(credential));
     }
     if let Some(credential) = store.discoverable_by_id(&descriptor.id)?

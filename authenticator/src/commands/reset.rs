@@ -34,6 +34,8 @@ pub(crate) fn finish<S: Store, R: rand_core::CryptoRng>(
 ) -> Result<Response, StatusCode> {
     let new_secret = ctx.random_secret();
     ctx.store.wipe(new_secret)?;
+    // Sealed IDs of the old device secret no longer open.
+    ctx.credential_id_key.clear();
     ctx.next_assertions = None;
     ctx.credential_management = None;
     // A large-blob write in progress must not complete into the wiped store.
