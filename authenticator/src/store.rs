@@ -307,6 +307,7 @@ impl Store for MemoryStore {
                 .iter()
                 .map(StoredCredential::duplicate)
                 .collect(),
+            rp_id_hashes: self.rp_id_hashes.clone(),
             global_counter: self.global_counter,
             settings: self
                 .settings
