@@ -473,29 +473,22 @@ impl Vault {
         &mut self,
         rp_id_hash: &[u8; 32],
     ) -> Result<Vec<StoredCredential>, VaultError> {
-        let cached = self.fresh()? && self.cache.rp_credentials(rp_id_hash, &self.state).is_some();
-        if !cached {
-            let rp_mac = self.keys.rp_mac(rp_id_hash);
-            let rows = self.read(|r| r.checked_rows(Lookup::Rp(&rp_mac)))?;
-            // The counters as stored: a copy handed out shows the reservation's.
-            let opened = open_rows(&self.keys, &Counters::default(), &rows, |c, _| c)?;
-            for (row, credential) in rows.iter().zip(&opened) {
-                self.cache
-                    .put_id_mac(&credential.credential_id, &row.id_mac);
-            }
+        if self.fresh()?
+            && let Some(found) = copies(&self.cache, &self.counters, &self.state, rp_id_hash)
+        {
+            return Ok(found);
+        }
+        let rp_mac = self.keys.rp_mac(rp_id_hash);
+        let rows = self.read(|r| r.checked_rows(Lookup::Rp(&rp_mac)))?;
+        // The counters as stored: a copy handed out shows the reservation's.
+        let opened = open_rows(&self.keys, &Counters::default(), &rows, |c, _| c)?;
+        for (row, credential) in rows.iter().zip(&opened) {
             self.cache
-                .put_rp_credentials(*rp_id_hash, rp_mac, &rows, opened, &self.state);
+                .put_id_mac(&credential.credential_id, &row.id_mac);
         }
-        let Some(cached) = self.cache.rp_credentials(rp_id_hash, &self.state) else {
-            return Ok(Vec::new());
-        };
-        let mut found = Vec::with_capacity(cached.size_hint().0);
-        for (id_mac, credential) in cached {
-            let mut credential = credential.duplicate();
-            show_counter_reached(&self.counters, id_mac, &mut credential);
-            found.push(credential);
-        }
-        Ok(found)
+        self.cache
+            .put_rp_credentials(*rp_id_hash, rp_mac, &rows, opened, &self.state);
+        Ok(copies(&self.cache, &self.counters, &self.state, rp_id_hash).unwrap_or_default())
     }
 
     /// The `id_mac` of a credential id (remembered from the rows opened).
@@ -691,6 +684,25 @@ fn open_rows<T>(
         found.push(each(credential, created));
     }
     Ok(found)
+}
+
+/// Copies of the cached credentials of the relying party with this
+/// rpIdHash, each showing the signature counter reached, if the cache holds
+/// them as the state lists them ([`RowCache::rp_credentials`]).
+fn copies(
+    cache: &RowCache,
+    counters: &Counters,
+    state: &State,
+    rp_id_hash: &[u8; 32],
+) -> Option<Vec<StoredCredential>> {
+    let cached = cache.rp_credentials(rp_id_hash, state)?;
+    let mut found = Vec::with_capacity(cached.size_hint().0);
+    for (id_mac, credential) in cached {
+        let mut credential = credential.duplicate();
+        show_counter_reached(counters, id_mac, &mut credential);
+        found.push(credential);
+    }
+    Some(found)
 }
 
 /// Shows in `credential` (of the row with this `id_mac`) the signature
