@@ -10,10 +10,11 @@
 //! - the **opened** small secrets rows of [`CACHED_SECRETS`] (PIN state,
 //!   configuration, device secret), in zeroizing memory, each with the digest
 //!   the authenticated state listed for it when it was read;
-//! - the **sealed** credentials rows found for a relying party (by its
-//!   rpIdHash, so that a hit needs no HMAC), with what the state listed for
-//!   each (the private keys in them are opened per request, never kept open:
-//!   a cached row is still ciphertext);
+//! - the **opened** credentials found for a relying party (by its rpIdHash,
+//!   so that a hit needs no HMAC), decoded (`StoredCredential`, whose
+//!   secrets zeroize on drop; the cache's `Debug` shows none of it), with
+//!   the `id_mac` of each row and what the state listed for it, so that a
+//!   sign-in does no AES-GCM open and no decode while the rows are as read;
 //! - the `id_mac` of each credential id opened (a pure function of the
 //!   index key, so the signature counter of the credential a sign-in just
 //!   read needs no HMAC either).
@@ -33,7 +34,16 @@
 //! signature counter alone asks again, right before each value). Any other commit clears the whole cache at the next transaction,
 //! which reads and checks every row it needs again, tampering included.
 //! Nothing cached is more secret than the keys the open vault holds anyway
-//! (they open every row).
+//! in the same process memory (they open every row, so a reader of this
+//! memory learns no more from an opened credential than from the keys and
+//! the file), and every entry is dropped, zeroized, with the vault.
+//!
+//! An opened credential is a function of its sealed row alone: it is kept
+//! under exactly the rule a sealed row would be (the same `data_version`,
+//! the same digest listed for the row). A write of this handle (a counter
+//! reservation, a replacement, a delete) changes that digest as it commits,
+//! so the next sign-in reads, checks and opens the row again. The signature
+//! counter a sign-in shows is the reservation's, never the cached one.
 
 use std::collections::HashMap;
 
@@ -41,6 +51,8 @@ use rusqlite::Connection;
 use zeroize::Zeroizing;
 
 use crate::error::VaultError;
+use softkey_authenticator::credential::StoredCredential;
+
 use crate::rows::{CredentialRow, DEVICE_SECRET};
 use crate::state::{Digest, Listed, State};
 
@@ -63,12 +75,13 @@ struct CachedSecret {
     value: Option<Zeroizing<Vec<u8>>>,
 }
 
-/// The sealed credentials rows of one relying party (`rp_mac`), and what
-/// the state listed for each.
+/// The opened credentials of one relying party (`rp_mac`), with the
+/// `id_mac` of each row and what the state listed for it.
 struct RpRows {
     rp_mac: [u8; 32],
-    rows: Vec<CredentialRow>,
+    id_macs: Vec<Vec<u8>>,
     listed: Vec<Option<Listed>>,
+    credentials: Vec<StoredCredential>,
 }
 
 /// The cache of an open vault (see the module docs).
@@ -141,36 +154,51 @@ impl RowCache {
         }
     }
 
-    /// The cached rows of the relying party with this rpIdHash, if they are
-    /// still every row the state lists for it, unchanged.
-    pub(crate) fn rp_rows(&self, rp_id_hash: &[u8; 32], state: &State) -> Option<&[CredentialRow]> {
+    /// The cached credentials of the relying party with this rpIdHash, each
+    /// with its row's `id_mac`, if their rows are still every row the state
+    /// lists for it, unchanged.
+    pub(crate) fn rp_credentials(
+        &self,
+        rp_id_hash: &[u8; 32],
+        state: &State,
+    ) -> Option<impl Iterator<Item = (&[u8], &StoredCredential)>> {
         let cached = self.rp_rows.get(rp_id_hash)?;
-        let current = cached.rows.len() == state.rp_count(&cached.rp_mac)
+        let current = cached.id_macs.len() == state.rp_count(&cached.rp_mac)
             && cached
-                .rows
+                .id_macs
                 .iter()
                 .zip(&cached.listed)
-                .all(|(row, listed)| state.listed_credential(&row.id_mac) == *listed);
-        current.then_some(cached.rows.as_slice())
+                .all(|(id_mac, listed)| state.listed_credential(id_mac) == *listed);
+        current.then(|| {
+            cached
+                .id_macs
+                .iter()
+                .map(Vec::as_slice)
+                .zip(&cached.credentials)
+        })
     }
 
-    /// Keeps the rows of the relying party with this rpIdHash (and
-    /// `rp_mac`) as just read and checked against `state`.
-    pub(crate) fn put_rp_rows(
+    /// Keeps the credentials of the relying party with this rpIdHash (and
+    /// `rp_mac`) opened from `rows`, as just read and checked against
+    /// `state` (`credentials[i]` opened from `rows[i]`).
+    pub(crate) fn put_rp_credentials(
         &mut self,
         rp_id_hash: [u8; 32],
         rp_mac: [u8; 32],
-        rows: Vec<CredentialRow>,
+        rows: &[CredentialRow],
+        credentials: Vec<StoredCredential>,
         state: &State,
     ) {
         let listed = rows
             .iter()
             .map(|row| state.listed_credential(&row.id_mac))
             .collect();
+        let id_macs = rows.iter().map(|row| row.id_mac.clone()).collect();
         let entry = RpRows {
             rp_mac,
-            rows,
+            id_macs,
             listed,
+            credentials,
         };
         self.rp_rows.insert(rp_id_hash, entry);
     }

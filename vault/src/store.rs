@@ -6,6 +6,8 @@
 //! every row it touches: a row that fails its integrity check fails the call
 //! with [`StoreError::Corrupt`]; it never silently disappears from a result.
 
+use std::borrow::Cow;
+
 use rusqlite::params;
 use softkey_authenticator::credential::StoredCredential;
 use softkey_authenticator::secret::{Secret32, SecretBytes};
@@ -20,9 +22,18 @@ use crate::rows::{
 use crate::state::{self, Lookup};
 use crate::vault::{Vault, Writer};
 
-/// The `secrets` row of a core setting.
-pub(crate) fn setting_row(key: SettingKey) -> String {
-    format!("{SETTING_PREFIX}{}", key.name())
+/// The `secrets` row of a core setting: [`SETTING_PREFIX`] and the
+/// setting's name (a constant for the known settings, as a sign-in reads
+/// two of them and a formatted name costs an allocation).
+pub(crate) fn setting_row(key: SettingKey) -> Cow<'static, str> {
+    Cow::Borrowed(match key {
+        SettingKey::PinState => "setting/pin_state",
+        SettingKey::Config => "setting/config",
+        SettingKey::LargeBlobArray => "setting/large_blob_array",
+        SettingKey::AttestationIdentity => "setting/attestation_identity",
+        SettingKey::PersistentState => "setting/persistent_state",
+        _ => return Cow::Owned(format!("{SETTING_PREFIX}{}", key.name())),
+    })
 }
 
 impl Vault {
@@ -217,4 +228,22 @@ pub(crate) fn put_in(w: &mut Writer<'_>, credential: &StoredCredential) -> Resul
     // reservation, if any, ends: counting resumes above what is stored.
     w.forget_counter(&id_mac);
     rows::write_credential_row(w.conn, w.keys, &mut w.staged, credential, &macs, created)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_settings_row_is_the_prefix_and_the_settings_name() {
+        for key in [
+            SettingKey::PinState,
+            SettingKey::Config,
+            SettingKey::LargeBlobArray,
+            SettingKey::AttestationIdentity,
+            SettingKey::PersistentState,
+        ] {
+            assert_eq!(setting_row(key), format!("{SETTING_PREFIX}{}", key.name()));
+        }
+    }
 }

@@ -466,35 +466,29 @@ impl Vault {
     }
 
     /// The discoverable credentials of the relying party with this
-    /// rpIdHash, oldest first: from the cached sealed rows while the file is
-    /// unchanged, else read and checked anew.
+    /// rpIdHash, oldest first: copies of the cached opened credentials
+    /// while the file and their rows are unchanged, else read, checked and
+    /// opened anew (and cached).
     pub(crate) fn rp_credentials(
         &mut self,
         rp_id_hash: &[u8; 32],
     ) -> Result<Vec<StoredCredential>, VaultError> {
-        let cached = self.fresh()? && self.cache.rp_rows(rp_id_hash, &self.state).is_some();
-        if !cached {
-            let rp_mac = self.keys.rp_mac(rp_id_hash);
-            let rows = self.read(|r| r.checked_rows(Lookup::Rp(&rp_mac)))?;
+        if self.fresh()?
+            && let Some(found) = copies(&self.cache, &self.counters, &self.state, rp_id_hash)
+        {
+            return Ok(found);
+        }
+        let rp_mac = self.keys.rp_mac(rp_id_hash);
+        let rows = self.read(|r| r.checked_rows(Lookup::Rp(&rp_mac)))?;
+        // The counters as stored: a copy handed out shows the reservation's.
+        let opened = open_rows(&self.keys, &Counters::default(), &rows, |c, _| c)?;
+        for (row, credential) in rows.iter().zip(&opened) {
             self.cache
-                .put_rp_rows(*rp_id_hash, rp_mac, rows, &self.state);
+                .put_id_mac(&credential.credential_id, &row.id_mac);
         }
-        let rows = self
-            .cache
-            .rp_rows(rp_id_hash, &self.state)
-            .unwrap_or_default();
-        let found = open_rows(&self.keys, &self.counters, rows, |credential, _| credential)?;
-        // The id_mac of each credential id, for its signature counter.
-        let new_ids: Vec<(Vec<u8>, Vec<u8>)> = rows
-            .iter()
-            .zip(&found)
-            .filter(|(_, credential)| self.cache.id_mac(&credential.credential_id).is_none())
-            .map(|(row, credential)| (credential.credential_id.clone(), row.id_mac.clone()))
-            .collect();
-        for (credential_id, id_mac) in new_ids {
-            self.cache.put_id_mac(&credential_id, &id_mac);
-        }
-        Ok(found)
+        self.cache
+            .put_rp_credentials(*rp_id_hash, rp_mac, &rows, opened, &self.state);
+        Ok(copies(&self.cache, &self.counters, &self.state, rp_id_hash).unwrap_or_default())
     }
 
     /// The `id_mac` of a credential id (remembered from the rows opened).
@@ -686,14 +680,40 @@ fn open_rows<T>(
     let mut found = Vec::with_capacity(rows.len());
     for row in rows {
         let (mut credential, created) = open_listed_credential(keys, row)?;
-        if let Ok(id_mac) = <[u8; 32]>::try_from(row.id_mac.as_slice())
-            && let Some(last) = counters.last(Counter::Credential(id_mac))
-        {
-            credential.sign_count = last;
-        }
+        show_counter_reached(counters, &row.id_mac, &mut credential);
         found.push(each(credential, created));
     }
     Ok(found)
+}
+
+/// Copies of the cached credentials of the relying party with this
+/// rpIdHash, each showing the signature counter reached, if the cache holds
+/// them as the state lists them ([`RowCache::rp_credentials`]).
+fn copies(
+    cache: &RowCache,
+    counters: &Counters,
+    state: &State,
+    rp_id_hash: &[u8; 32],
+) -> Option<Vec<StoredCredential>> {
+    let cached = cache.rp_credentials(rp_id_hash, state)?;
+    let mut found = Vec::with_capacity(cached.size_hint().0);
+    for (id_mac, credential) in cached {
+        let mut credential = credential.duplicate();
+        show_counter_reached(counters, id_mac, &mut credential);
+        found.push(credential);
+    }
+    Some(found)
+}
+
+/// Shows in `credential` (of the row with this `id_mac`) the signature
+/// counter value this handle reached, where it reserved a range (the row
+/// holds the bound).
+fn show_counter_reached(counters: &Counters, id_mac: &[u8], credential: &mut StoredCredential) {
+    if let Ok(id_mac) = <[u8; 32]>::try_from(id_mac)
+        && let Some(last) = counters.last(Counter::Credential(id_mac))
+    {
+        credential.sign_count = last;
+    }
 }
 
 /// A write transaction: the connection inside it, the keys, the vault id

@@ -248,3 +248,72 @@ fn the_daemon_sees_the_clis_change_at_the_next_request() {
         .unwrap();
     assert_eq!(status(&mut auth, &get), OK);
 }
+
+/// The user name and private key of the credentials a sign-in finds.
+fn opened_for(vault: &mut impl Store, rp_id: &str) -> Vec<(String, Vec<u8>, u32)> {
+    vault
+        .discoverable_for_rp(&sha256(rp_id.as_bytes()))
+        .unwrap()
+        .into_iter()
+        .map(|c| {
+            let name = c.user.name.clone().unwrap_or_default();
+            let key = c.private_key.secret_bytes().expose_secret().to_vec();
+            (name, key, c.sign_count)
+        })
+        .collect()
+}
+
+#[test]
+fn a_cached_opened_credential_is_never_served_stale() {
+    let fixture = Fixture::new();
+    let mut daemon = fixture.create();
+    daemon
+        .put_discoverable(&credential(&ID_A, "example.com", b"alice", "alice", 1))
+        .unwrap();
+    let key_one = opened_for(&mut daemon, "example.com")[0].1.clone();
+    // Served from the cache the second time: the same credential.
+    assert_eq!(
+        opened_for(&mut daemon, "example.com"),
+        [("alice".to_owned(), key_one.clone(), 0)]
+    );
+
+    // Another handle rewrites the same credential id (same rp, same user
+    // handle) with another name and key: the next read shows them.
+    let mut cli = fixture.open();
+    cli.put_discoverable(&credential(&ID_A, "example.com", b"alice", "alice2", 2))
+        .unwrap();
+    let [(name, key_two, _)] = &opened_for(&mut daemon, "example.com")[..] else {
+        panic!("one credential expected");
+    };
+    assert_eq!(name, "alice2");
+    assert_ne!(key_two, &key_one);
+
+    // This handle's own rewrite and its counter: read back at once.
+    daemon
+        .put_discoverable(&credential(&ID_A, "example.com", b"alice", "alice3", 3))
+        .unwrap();
+    assert_eq!(opened_for(&mut daemon, "example.com")[0].0, "alice3");
+    let mut found = daemon.discoverable_for_rp(&sha256(b"example.com")).unwrap();
+    for expected in 1..=3 {
+        assert_eq!(daemon.next_sign_count(&mut found[0]).unwrap(), expected);
+        // The copy handed out next shows the value reached, not the bound.
+        assert_eq!(opened_for(&mut daemon, "example.com")[0].2, expected);
+    }
+
+    // A raw edit that keeps the row valid for the file but not for the
+    // state (another credential's sealed payload copied in): refused.
+    cli.put_discoverable(&credential(&ID_B, "example.com", b"bob", "bob", 4))
+        .unwrap();
+    assert_eq!(opened_for(&mut daemon, "example.com").len(), 2);
+    let conn = raw(&fixture);
+    conn.execute(
+        "UPDATE credentials SET payload = (SELECT payload FROM credentials ORDER BY id_mac DESC LIMIT 1)
+         WHERE id_mac = (SELECT MIN(id_mac) FROM credentials)",
+        [],
+    )
+    .unwrap();
+    assert!(matches!(
+        daemon.discoverable_for_rp(&sha256(b"example.com")),
+        Err(StoreError::Corrupt(_))
+    ));
+}
