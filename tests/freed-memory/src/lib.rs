@@ -15,7 +15,7 @@
 //! assert!(found.is_empty());
 //! ```
 //!
-//! The one place outside the UHID backend that holds `unsafe` (STYLE.md 9:
+//! The one place outside the UHID backend that holds `unsafe` (STYLE.md 8:
 //! the product crates forbid it): a `GlobalAlloc` cannot be written without
 //! it. It is a test-only crate, a dev-dependency of the authenticator and
 //! the vault, never linked into softkey; every call is forwarded to the
