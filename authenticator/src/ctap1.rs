@@ -328,8 +328,9 @@ fn open_key_handle<S: Store, R: rand_core::CryptoRng>(
     application: &[u8; 32],
 ) -> Result<Option<StoredCredential>, StatusCode> {
     let device_secret = ctx.store.device_secret()?;
+    let id_key = ctx.credential_id_key.key(&device_secret);
     Ok(
-        StoredCredential::open_id(key_handle, &device_secret, application).filter(|c| {
+        StoredCredential::open_id_with(key_handle, id_key, application).filter(|c| {
             c.algorithm() == Algorithm::Es256
                 && cred_protect::Level::from_stored(c.cred_protect).permits(false, true)
         }),
@@ -358,7 +359,8 @@ fn register<S: Store, R: rand_core::CryptoRng>(
         third_party_payment: false,
     };
     let device_secret = ctx.store.device_secret()?;
-    let key_handle = credential.seal_id(&device_secret, application, &mut ctx.rng)?;
+    let id_key = ctx.credential_id_key.key(&device_secret);
+    let key_handle = credential.seal_id_with(id_key, application, &mut ctx.rng)?;
     if key_handle.len() > MAX_KEY_HANDLE_LEN {
         return Err(StatusCode::Other);
     }
